@@ -1,0 +1,63 @@
+# Tracklane — `make help` lists the targets. `make up` and `make test` need nothing installed
+# beforehand but python3 (3.11 or 3.12): they create .venv from the lock file and generate code.
+SHELL := /bin/bash
+PY ?= python3
+VENV := .venv
+UV := .tools/bin/uv
+UV_VERSION := 0.13.8
+export UV_PYTHON_DOWNLOADS := never
+PROTOS := $(wildcard proto/tracklane/pb/*.proto)
+PYTEST_ARGS ?=
+
+.DEFAULT_GOAL := help
+.PHONY: help venv protos up test test-unit lint format typecheck s3-engine clean
+
+help: ## Show this help
+	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+
+$(UV):
+	$(PY) -m venv .tools
+	.tools/bin/pip install -q uv==$(UV_VERSION)
+
+$(VENV)/.synced: pyproject.toml uv.lock | $(UV)
+	$(UV) sync --frozen --python $(PY)
+	touch $@
+
+sdk/tracklane/pb/.generated: $(PROTOS) $(VENV)/.synced
+	PATH=$(abspath $(VENV))/bin:$$PATH $(VENV)/bin/python -m grpc_tools.protoc -Iproto \
+	  --python_out=sdk --grpc_python_out=sdk --mypy_out=quiet:sdk --mypy_grpc_out=quiet:sdk $(PROTOS)
+	touch $@
+
+venv: $(VENV)/.synced sdk/tracklane/pb/.generated ## Create/refresh .venv from uv.lock and generate code
+
+protos: $(VENV)/.synced ## Regenerate the protobuf/gRPC code from proto/
+	rm -f sdk/tracklane/pb/.generated
+	$(MAKE) sdk/tracklane/pb/.generated
+
+up: venv ## Run Tracklane on this machine (gateway 127.0.0.1:8080, ingestion 127.0.0.1:50051); Ctrl-C stops
+	$(VENV)/bin/python -m services.devstack
+
+s3-engine: ## Install Ceph radosgw from Debian (a real S3 server) for the S3 adapter's tests
+	@command -v radosgw >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends radosgw ceph-mon ceph-osd >/dev/null; \
+	  else echo "radosgw missing: run 'sudo make s3-engine' to test the S3 adapter against a real S3 server"; fi; }
+
+test: venv s3-engine ## Run every test against real engines (nats-server, chDB, nx-27017, radosgw)
+	$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+test-unit: venv ## Only the fast tests that start no engine
+	$(VENV)/bin/pytest -m "not engines" $(PYTEST_ARGS)
+
+lint: venv ## ruff lint and format check
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: venv ## Apply ruff's formatting and fixes
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+typecheck: venv ## mypy (strict) on our code
+	$(VENV)/bin/mypy
+
+clean: ## Remove the virtual environments and generated code (keeps .tracklane data)
+	rm -rf $(VENV) .tools sdk/tracklane/pb/*_pb2*.py* sdk/tracklane/pb/.generated

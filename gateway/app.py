@@ -1,0 +1,51 @@
+"""The Starlette application: lifespan opens the gRPC channels, routes live in ``routes/``."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+
+import grpc
+from prometheus_client import make_asgi_app
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.routing import Mount
+from tracklane.pb import metadata_pb2_grpc, metrics_pb2_grpc
+
+from gateway import errors
+from gateway.routes import experiments, health
+from gateway.settings import Settings
+from gateway.state import GatewayState
+from services.common.auth import KeyResolver
+
+
+def create_app(settings: Settings | None = None) -> Starlette:
+    settings = settings or Settings.from_env()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[dict[str, GatewayState]]:
+        metadata = grpc.aio.insecure_channel(settings.common.metadata_addr)
+        metrics = grpc.aio.insecure_channel(settings.common.metrics_addr)
+        meta_stub = metadata_pb2_grpc.MetadataServiceStub(metadata)
+        st = GatewayState(
+            channels=[metadata, metrics],
+            metadata=meta_stub,
+            metrics=metrics_pb2_grpc.MetricsServiceStub(metrics),
+            keys=KeyResolver(meta_stub, ttl_s=settings.key_cache_ttl),
+        )
+        try:
+            yield {"tl": st}
+        finally:
+            for channel in st.channels:
+                await channel.close()
+
+    return Starlette(
+        routes=[*health.routes, *experiments.routes, Mount("/metrics", app=make_asgi_app())],
+        lifespan=lifespan,
+        exception_handlers={
+            errors.ApiError: errors.api_error,
+            HTTPException: errors.http_error,
+            grpc.aio.AioRpcError: errors.grpc_error,
+            Exception: errors.unexpected_error,
+        },
+    )

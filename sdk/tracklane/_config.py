@@ -1,0 +1,50 @@
+"""Where the SDK finds the server and its API key, without any set-up in the script.
+
+Order: arguments to :func:`tracklane.init`, then ``TRACKLANE_SERVER`` / ``TRACKLANE_API_KEY``,
+then the credentials file that ``make up`` writes (``~/.config/tracklane/credentials.json``,
+or ``$TRACKLANE_CONFIG_DIR/credentials.json``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+DEFAULT_SERVER = "127.0.0.1:50051"
+
+
+def config_dir() -> Path:
+    return Path(os.environ.get("TRACKLANE_CONFIG_DIR") or Path.home() / ".config" / "tracklane")
+
+
+def credentials_path() -> Path:
+    return config_dir() / "credentials.json"
+
+
+@dataclass(frozen=True)
+class ClientConfig:
+    server: str
+    api_key: str
+
+    def __repr__(self) -> str:  # never print the key
+        return f"ClientConfig(server={self.server!r}, api_key='***')"
+
+
+def resolve(server: str | None = None, api_key: str | None = None) -> ClientConfig:
+    stored: dict[str, str] = {}
+    path = credentials_path()
+    if path.is_file():
+        try:
+            stored = json.loads(path.read_text())
+        except (OSError, ValueError):
+            stored = {}
+    server = server or os.environ.get("TRACKLANE_SERVER") or stored.get("server") or DEFAULT_SERVER
+    api_key = api_key or os.environ.get("TRACKLANE_API_KEY") or stored.get("api_key") or ""
+    if not api_key:
+        raise RuntimeError(
+            "no Tracklane API key: set TRACKLANE_API_KEY, pass api_key= to tracklane.init, "
+            f"or run `make up`, which writes {path}"
+        )
+    return ClientConfig(server=server.removeprefix("grpc://"), api_key=api_key)

@@ -1,0 +1,74 @@
+"""API keys: how they are hashed, and a short-lived cache of who a key belongs to.
+
+Keys are never stored or logged in clear: the metadata service keeps their SHA-256, and callers
+(ingestion, gateway) ask it through ``Authenticate``, caching the answer for a few seconds so a
+revoked key stops working within that time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from dataclasses import dataclass
+
+import grpc
+from tracklane.pb import metadata_pb2, metadata_pb2_grpc
+
+
+def hash_api_key(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class Principal:
+    workspace: str
+    role: str
+    key_id: str
+
+
+class UnauthenticatedError(Exception):
+    """The key is missing, unknown or revoked."""
+
+
+class KeyResolver:
+    """Resolves bearer keys through the metadata service, with a TTL cache of answers."""
+
+    def __init__(
+        self, stub: metadata_pb2_grpc.MetadataServiceStub, ttl_s: float = 10.0, max_entries: int = 10_000
+    ) -> None:
+        self.stub = stub
+        self.ttl_s = ttl_s
+        self.max_entries = max_entries
+        self._cache: dict[str, tuple[float, Principal | None]] = {}
+
+    async def resolve(self, key: str | None) -> Principal:
+        if not key:
+            raise UnauthenticatedError("missing API key: send 'authorization: Bearer <key>'")
+        digest = hash_api_key(key)
+        hit = self._cache.get(digest)
+        now = time.monotonic()
+        if hit is not None and hit[0] > now:
+            if hit[1] is None:
+                raise UnauthenticatedError("unknown or revoked API key")
+            return hit[1]
+        try:
+            p = await self.stub.Authenticate(metadata_pb2.AuthenticateRequest(api_key=key), timeout=5)
+            principal: Principal | None = Principal(p.workspace, p.role, p.key_id)
+        except grpc.aio.AioRpcError as exc:
+            if exc.code() != grpc.StatusCode.UNAUTHENTICATED:
+                raise
+            principal = None
+        if len(self._cache) >= self.max_entries:
+            self._cache.clear()
+        self._cache[digest] = (now + self.ttl_s, principal)
+        if principal is None:
+            raise UnauthenticatedError("unknown or revoked API key")
+        return principal
+
+
+def bearer(value: str | None) -> str | None:
+    """The key from an ``authorization: Bearer <key>`` header or metadata value."""
+    if not value:
+        return None
+    scheme, _, token = value.partition(" ")
+    return token.strip() or None if scheme.lower() == "bearer" else None

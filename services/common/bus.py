@@ -1,0 +1,145 @@
+"""The event log on NATS JetStream: stream layout, publishing with bounded windows, consumers.
+
+One stream, ``TL_EVENTS``, holds every event under ``tl.ev.<workspace>.<experiment>.<kind>``.
+Publishing sets ``Nats-Msg-Id`` to the event id, so a resend inside the duplicate window is
+dropped by the server; projections are idempotent for whatever gets past that window.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+
+import nats
+import structlog
+from nats.aio.client import Client as NatsClient
+from nats.aio.msg import Msg
+from nats.js import JetStreamContext
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, RetentionPolicy, StorageType, StreamConfig
+from nats.js.errors import NotFoundError
+
+log = structlog.get_logger()
+
+STREAM = "TL_EVENTS"
+SUBJECTS = "tl.ev.>"
+CONTROL_PREFIX = "tl.ctl"
+# Resends after a reconnect arrive well within this window; later duplicates are handled by the
+# projections' own idempotency.
+DUPLICATE_WINDOW_S = 20 * 60
+PUBLISH_TIMEOUT_S = 10.0
+
+
+def event_subject(workspace: str, experiment_id: str, kind: str) -> str:
+    return f"tl.ev.{workspace}.{experiment_id}.{kind}"
+
+
+def control_subject(workspace: str, experiment_id: str) -> str:
+    return f"{CONTROL_PREFIX}.{workspace}.{experiment_id}"
+
+
+async def connect(url: str, name: str) -> tuple[NatsClient, JetStreamContext]:
+    """Connects with endless reconnects (a restarted nats-server is waited for, not fatal)."""
+    nc = await nats.connect(
+        url,
+        name=name,
+        max_reconnect_attempts=-1,
+        reconnect_time_wait=0.5,
+        connect_timeout=5,
+    )
+    return nc, nc.jetstream(publish_async_max_pending=8192)
+
+
+async def ensure_stream(js: JetStreamContext) -> None:
+    """Creates the event stream if missing (idempotent; every writer calls it at start)."""
+    config = StreamConfig(
+        name=STREAM,
+        subjects=[SUBJECTS],
+        retention=RetentionPolicy.LIMITS,
+        storage=StorageType.FILE,
+        duplicate_window=DUPLICATE_WINDOW_S,
+        max_msg_size=16 * 1024 * 1024,
+    )
+    try:
+        await js.stream_info(STREAM)
+    except NotFoundError:
+        await js.add_stream(config)
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """One event ready for the log."""
+
+    subject: str
+    msg_id: str
+    data: bytes
+
+
+async def publish_all(js: JetStreamContext, events: Sequence[Outgoing]) -> None:
+    """Publishes every event with a window of outstanding acks and returns once JetStream
+    persisted all of them; raises if any was not persisted (the caller then must not ack)."""
+    futures = [
+        await js.publish_async(ev.subject, ev.data, headers={"Nats-Msg-Id": ev.msg_id}, stream=STREAM) for ev in events
+    ]
+    await asyncio.wait_for(asyncio.gather(*futures), timeout=PUBLISH_TIMEOUT_S)
+
+
+Handler = Callable[[Sequence[Msg]], Awaitable[None]]
+
+
+async def consume(
+    js: JetStreamContext,
+    durable: str,
+    filter_subjects: list[str],
+    handler: Handler,
+    stopping: asyncio.Event,
+    *,
+    batch: int = 256,
+    ack_wait_s: float = 60.0,
+) -> None:
+    """Feeds a durable pull consumer to ``handler`` a fetched batch at a time and acks the batch
+    only after the handler returned. A handler error acks nothing: the messages come back after
+    a short delay and the (idempotent) handler sees them again. Returns when ``stopping`` is set,
+    after finishing the batch in hand."""
+    config = ConsumerConfig(
+        durable_name=durable,
+        ack_policy=AckPolicy.EXPLICIT,
+        deliver_policy=DeliverPolicy.ALL,
+        ack_wait=ack_wait_s,
+        max_ack_pending=20_000,
+        filter_subjects=filter_subjects,
+    )
+    sub = await js.pull_subscribe_bind(durable, stream=STREAM) if await _exists(js, durable) else None
+    if sub is None:
+        await js.add_consumer(STREAM, config)
+        sub = await js.pull_subscribe_bind(durable, stream=STREAM)
+    log.info("consumer.started", durable=durable, filters=filter_subjects)
+    while not stopping.is_set():
+        try:
+            msgs = await sub.fetch(batch, timeout=0.5)
+        except (TimeoutError, nats.errors.TimeoutError):
+            continue
+        except nats.errors.Error as exc:  # server restarting: wait for the reconnect
+            log.warning("consumer.fetch_failed", durable=durable, error=repr(exc))
+            await asyncio.sleep(0.5)
+            continue
+        try:
+            await handler(msgs)
+        except Exception:
+            # Nothing is acked: the batch comes back after a short delay and the idempotent
+            # handler applies it again.
+            log.exception("consumer.handler_failed", durable=durable, messages=len(msgs))
+            for msg in msgs:
+                await msg.nak(delay=1.0)
+            continue
+        for msg in msgs:
+            await msg.ack()
+    await sub.unsubscribe()
+
+
+async def _exists(js: JetStreamContext, durable: str) -> bool:
+    try:
+        await js.consumer_info(STREAM, durable)
+    except NotFoundError:
+        return False
+    return True

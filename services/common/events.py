@@ -1,0 +1,65 @@
+"""Event envelope helpers shared by the services: kinds, ids, and the columnar scalar codec."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+from tracklane.pb import events_pb2
+
+SCHEMA_VERSION = 1
+
+# payload case -> the subject's last token
+KIND_OF_PAYLOAD = {
+    "experiment_created": "lifecycle",
+    "status_changed": "lifecycle",
+    "scalars": "scalars",
+}
+
+
+def event_id(experiment_id: str, seq: int) -> str:
+    """Deterministic, so a resend of the same event has the same id everywhere."""
+    return f"{experiment_id}.{seq}"
+
+
+def parse(data: bytes) -> events_pb2.Event:
+    event = events_pb2.Event()
+    event.ParseFromString(data)
+    return event
+
+
+@dataclass(frozen=True)
+class ScalarColumns:
+    """A scalar batch decoded to numpy columns (zero-copy views on the message's bytes)."""
+
+    metrics: npt.NDArray[np.object_]
+    variants: npt.NDArray[np.object_]
+    series_index: npt.NDArray[np.uint32]
+    iterations: npt.NDArray[np.int64]
+    values: npt.NDArray[np.float64]
+    timestamps: npt.NDArray[np.float64]
+
+    def __len__(self) -> int:
+        return len(self.values)
+
+    @classmethod
+    def decode(cls, batch: events_pb2.ScalarBatch) -> ScalarColumns:
+        """Decodes; raises ValueError naming the column when the arrays do not fit together."""
+        n_series = len(batch.series)
+        for name, width in (("series_index", 4), ("iterations", 8), ("values", 8), ("timestamps", 8)):
+            if len(getattr(batch, name)) % width:
+                raise ValueError(f"scalars.{name}: length is not a multiple of {width} bytes")
+        index = np.frombuffer(batch.series_index, dtype="<u4")
+        iterations = np.frombuffer(batch.iterations, dtype="<i8")
+        values = np.frombuffer(batch.values, dtype="<f8")
+        timestamps = np.frombuffer(batch.timestamps, dtype="<f8")
+        n = len(values)
+        for name, column in (("series_index", index), ("iterations", iterations), ("timestamps", timestamps)):
+            if len(column) != n:
+                raise ValueError(f"scalars.{name}: {len(column)} entries for {n} values")
+        if n and int(index.max()) >= n_series:
+            raise ValueError(f"scalars.series_index: refers to series {int(index.max())} of {n_series}")
+        metrics = np.array([s.metric for s in batch.series], dtype=object)
+        variants = np.array([s.variant for s in batch.series], dtype=object)
+        return cls(metrics, variants, index, iterations, values, timestamps)

@@ -1,0 +1,41 @@
+"""``python -m services.ingestion``: the SDKs' gRPC entry point to the event log."""
+
+from __future__ import annotations
+
+import asyncio
+
+import grpc
+from tracklane.pb import ingest_pb2_grpc, metadata_pb2_grpc
+
+from services.common import bus, log, runtime
+from services.common.auth import KeyResolver
+from services.ingestion.grpc_api import IngestApi
+from services.ingestion.settings import Settings
+
+
+async def main() -> None:
+    settings = Settings.from_env()
+    log.configure("ingestion", settings.common.log_level, settings.common.log_format)
+    nc, js = await bus.connect(settings.common.nats_url, "ingestion")
+    await bus.ensure_stream(js)
+    metadata = grpc.aio.insecure_channel(settings.common.metadata_addr)
+    api = IngestApi(nc, js, KeyResolver(metadata_pb2_grpc.MetadataServiceStub(metadata)))
+
+    async def close() -> None:
+        await nc.drain()
+        await metadata.close()
+
+    await runtime.run(
+        runtime.Service(
+            name="tracklane.v1.IngestService",
+            grpc_addr=settings.common.ingestion_addr,
+            prometheus_port=settings.prometheus_port,
+            register=lambda server: ingest_pb2_grpc.add_IngestServiceServicer_to_server(api, server),
+            close=close,
+            grace=settings.common.shutdown_grace,
+        )
+    )
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

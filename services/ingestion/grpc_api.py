@@ -1,0 +1,241 @@
+"""IngestService: validate, publish to JetStream, acknowledge only what JetStream persisted."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Sequence
+
+import grpc
+import structlog
+from nats.aio.client import Client as NatsClient
+from nats.aio.msg import Msg
+from nats.js import JetStreamContext
+from nats.js.errors import NotFoundError
+from prometheus_client import Counter
+from tracklane.pb import events_pb2, ingest_pb2, ingest_pb2_grpc
+
+from services.common import bus
+from services.common.auth import KeyResolver, Principal, UnauthenticatedError, bearer
+from services.common.events import KIND_OF_PAYLOAD, SCHEMA_VERSION, event_id
+from services.ingestion.domain import ValidationError, validate_batch, validate_open
+
+log = structlog.get_logger()
+BATCHES = Counter("tracklane_ingest_batches_total", "Batches received", ["outcome"])
+EVENTS = Counter("tracklane_ingest_events_published_total", "Events published to JetStream")
+POINTS = Counter("tracklane_ingest_points_total", "Scalar points published to JetStream")
+
+
+class IngestApi(ingest_pb2_grpc.IngestServiceServicer):
+    def __init__(self, nc: NatsClient, js: JetStreamContext, keys: KeyResolver) -> None:
+        self.nc = nc
+        self.js = js
+        self.keys = keys
+        # (workspace, experiment) pairs known to exist; bounded LRU.
+        self._known: OrderedDict[tuple[str, str], None] = OrderedDict()
+
+    async def _principal(self, context: grpc.aio.ServicerContext) -> Principal:
+        md = dict(context.invocation_metadata() or ())
+        try:
+            return await self.keys.resolve(bearer(md.get("authorization")))
+        except UnauthenticatedError as exc:
+            await context.abort(grpc.StatusCode.UNAUTHENTICATED, str(exc))
+            raise  # unreachable: abort raises
+
+    async def _exists(self, workspace: str, experiment_id: str) -> bool:
+        key = (workspace, experiment_id)
+        if key in self._known:
+            self._known.move_to_end(key)
+            return True
+        try:
+            await self.js.get_last_msg(bus.STREAM, bus.event_subject(workspace, experiment_id, "lifecycle"))
+        except NotFoundError:
+            return False
+        self._remember(key)
+        return True
+
+    def _remember(self, key: tuple[str, str]) -> None:
+        self._known[key] = None
+        if len(self._known) > 100_000:
+            self._known.popitem(last=False)
+
+    async def OpenExperiment(  # noqa: N802
+        self, request: ingest_pb2.OpenExperimentRequest, context: grpc.aio.ServicerContext
+    ) -> ingest_pb2.OpenExperimentResponse:
+        principal = await self._principal(context)
+        try:
+            validate_open(request)
+        except ValidationError as exc:
+            await _invalid(context, exc)
+        existed = await self._exists(principal.workspace, request.experiment_id)
+        now = time.time()
+        event = events_pb2.Event(
+            event_id=event_id(request.experiment_id, 0),
+            workspace=principal.workspace,
+            experiment_id=request.experiment_id,
+            seq=0,
+            schema_version=SCHEMA_VERSION,
+            client_time=request.started_at,
+            server_time=now,
+            experiment_created=events_pb2.ExperimentCreated(
+                project=request.project,
+                name=request.name,
+                tags=request.tags,
+                user=request.user,
+                started_at=request.started_at or now,
+            ),
+        )
+        if not existed:
+            await self._publish(context, [event])
+            self._remember((principal.workspace, request.experiment_id))
+        return ingest_pb2.OpenExperimentResponse(
+            experiment_id=request.experiment_id, workspace=principal.workspace, created=not existed
+        )
+
+    async def Append(  # noqa: N802
+        self, request: ingest_pb2.EventBatch, context: grpc.aio.ServicerContext
+    ) -> ingest_pb2.AppendResponse:
+        principal = await self._principal(context)
+        try:
+            await self._check(principal, request)
+        except ValidationError as exc:
+            await _invalid(context, exc)
+        await self._publish(context, self._envelopes(principal, request))
+        return ingest_pb2.AppendResponse(last_seq=request.events[-1].seq, events=len(request.events))
+
+    async def Stream(  # noqa: N802
+        self, request_iterator: AsyncIterator[ingest_pb2.ClientMessage], context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[ingest_pb2.ServerMessage]:
+        principal = await self._principal(context)
+        out: asyncio.Queue[ingest_pb2.ServerMessage | None] = asyncio.Queue(maxsize=1024)
+        subscriptions: dict[str, object] = {}
+
+        async def forward_control(msg: Msg) -> None:
+            control = ingest_pb2.Control()
+            control.ParseFromString(msg.data)
+            await out.put(ingest_pb2.ServerMessage(control=control))
+
+        async def subscribe(experiment_id: str) -> None:
+            if experiment_id not in subscriptions and await self._exists(principal.workspace, experiment_id):
+                subscriptions[experiment_id] = await self.nc.subscribe(
+                    bus.control_subject(principal.workspace, experiment_id), cb=forward_control
+                )
+
+        async def read() -> None:
+            try:
+                async for message in request_iterator:
+                    which = message.WhichOneof("msg")
+                    if which == "heartbeat":
+                        await subscribe(message.heartbeat.experiment_id)
+                        continue
+                    if which != "batch":
+                        continue
+                    batch = message.batch
+                    try:
+                        await self._check(principal, batch)
+                    except ValidationError as exc:
+                        BATCHES.labels("rejected").inc()
+                        await out.put(_rejected(batch, exc))
+                        continue
+                    await subscribe(batch.experiment_id)
+                    try:
+                        outgoing = self._outgoing(self._envelopes(principal, batch))
+                    except ValidationError as exc:
+                        BATCHES.labels("rejected").inc()
+                        await out.put(_rejected(batch, exc))
+                        continue
+                    await bus.publish_all(self.js, outgoing)
+                    self._count(batch.events)
+                    await out.put(
+                        ingest_pb2.ServerMessage(
+                            ack=ingest_pb2.BatchAck(experiment_id=batch.experiment_id, last_seq=batch.events[-1].seq)
+                        )
+                    )
+            finally:
+                await out.put(None)
+
+        reader = asyncio.create_task(read())
+        try:
+            while (item := await out.get()) is not None:
+                yield item
+            if reader.done() and reader.exception() is not None:
+                # JetStream did not persist a batch: end the stream; the client resends what
+                # was not acknowledged.
+                log.warning("ingest.stream_failed", error=repr(reader.exception()))
+                await context.abort(grpc.StatusCode.UNAVAILABLE, "event log unavailable, retry")
+        finally:
+            reader.cancel()
+            for sub in subscriptions.values():
+                await sub.unsubscribe()  # type: ignore[attr-defined]
+
+    async def _check(self, principal: Principal, batch: ingest_pb2.EventBatch) -> None:
+        validate_batch(batch)
+        if not await self._exists(principal.workspace, batch.experiment_id):
+            raise ValidationError("experiment_id", f"unknown experiment {batch.experiment_id}; open it first")
+
+    def _envelopes(self, principal: Principal, batch: ingest_pb2.EventBatch) -> list[events_pb2.Event]:
+        now = time.time()
+        out = []
+        for event in batch.events:
+            envelope = events_pb2.Event()
+            envelope.CopyFrom(event)
+            envelope.event_id = event_id(batch.experiment_id, event.seq)
+            envelope.workspace = principal.workspace
+            envelope.experiment_id = batch.experiment_id
+            envelope.schema_version = SCHEMA_VERSION
+            envelope.server_time = now
+            out.append(envelope)
+        return out
+
+    def _outgoing(self, events: list[events_pb2.Event]) -> list[bus.Outgoing]:
+        """Serializes; raises ValidationError for an event larger than the server's max payload
+        (it could never be published, so retrying it would only loop)."""
+        out = []
+        for i, e in enumerate(events):
+            data = e.SerializeToString()
+            if len(data) > self.nc.max_payload - 1024:
+                raise ValidationError(
+                    f"events[{i}]", f"is {len(data)} bytes; the event log takes at most {self.nc.max_payload - 1024}"
+                )
+            kind = KIND_OF_PAYLOAD[e.WhichOneof("payload") or ""]
+            out.append(bus.Outgoing(bus.event_subject(e.workspace, e.experiment_id, kind), e.event_id, data))
+        return out
+
+    async def _publish(self, context: grpc.aio.ServicerContext, events: list[events_pb2.Event]) -> None:
+        try:
+            outgoing = self._outgoing(events)
+        except ValidationError as exc:
+            await _invalid(context, exc)
+        try:
+            await bus.publish_all(self.js, outgoing)
+        except Exception as exc:
+            log.warning("ingest.publish_failed", error=repr(exc))
+            await context.abort(grpc.StatusCode.UNAVAILABLE, "event log unavailable, retry")
+        self._count(events)
+
+    @staticmethod
+    def _count(events: Sequence[events_pb2.Event]) -> None:
+        BATCHES.labels("accepted").inc()
+        EVENTS.inc(len(events))
+        POINTS.inc(sum(len(e.scalars.values) // 8 for e in events if e.WhichOneof("payload") == "scalars"))
+
+
+def _rejected(batch: ingest_pb2.EventBatch, exc: ValidationError) -> ingest_pb2.ServerMessage:
+    seqs = [e.seq for e in batch.events] or [0]
+    return ingest_pb2.ServerMessage(
+        rejected=ingest_pb2.BatchRejected(
+            experiment_id=batch.experiment_id,
+            first_seq=seqs[0],
+            last_seq=seqs[-1],
+            code="INVALID_ARGUMENT",
+            field=exc.field,
+            message=str(exc),
+        )
+    )
+
+
+async def _invalid(context: grpc.aio.ServicerContext, exc: ValidationError) -> None:
+    BATCHES.labels("rejected").inc()
+    context.set_trailing_metadata((("tl-field", exc.field),))
+    await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))

@@ -1,0 +1,50 @@
+"""``python -m services.metadata``: the MongoDB projection, its query API and key checks."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+
+from tracklane.pb import metadata_pb2_grpc
+
+from services.common import bus, log, runtime
+from services.common.auth import hash_api_key
+from services.metadata.grpc_api import MetadataApi
+from services.metadata.projection import MetadataProjection
+from services.metadata.settings import Settings
+from services.metadata.store import MongoMetadataStore
+
+
+async def main() -> None:
+    settings = Settings.from_env()
+    logger = log.configure("metadata", settings.common.log_level, settings.common.log_format)
+    store = MongoMetadataStore(settings.mongodb_url.reveal(), settings.database)
+    applied = await store.migrate()
+    logger.info("metadata.migrated", applied=applied)
+    if settings.bootstrap_api_key:
+        await store.ensure_key(hash_api_key(settings.bootstrap_api_key.reveal()), settings.default_workspace, "admin")
+    nc, js = await bus.connect(settings.common.nats_url, "metadata")
+    await bus.ensure_stream(js)
+    projection = MetadataProjection(store)
+
+    async def close() -> None:
+        await nc.drain()
+        await store.close()
+
+    await runtime.run(
+        runtime.Service(
+            name="tracklane.v1.MetadataService",
+            grpc_addr=settings.common.metadata_addr,
+            prometheus_port=settings.prometheus_port,
+            register=lambda server: metadata_pb2_grpc.add_MetadataServiceServicer_to_server(MetadataApi(store), server),
+            background=[
+                functools.partial(bus.consume, js, projection.durable, projection.filter_subjects, projection.handle)
+            ],
+            close=close,
+            grace=settings.common.shutdown_grace,
+        )
+    )
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

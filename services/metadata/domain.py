@@ -1,0 +1,160 @@
+"""Metadata read-model rules: how each event changes an experiment document.
+
+Every rule is idempotent and order-free (commutative), so at-least-once delivery, redelivery
+after a crash and replicas sharing a consumer all converge on the same document:
+
+* creation fields are set from the creation event whenever it is seen;
+* the status is the one carried by the highest sequence seen (the creation event is seq 0);
+* a metric summary keeps min, max, and the "last" value with the greatest (iteration, seq).
+
+Documents never hold NaN or Inf: ingestion refuses them, and nx-27017 cannot store them.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from services.common.events import ScalarColumns
+
+Doc = dict[str, Any]
+
+STATUS_NAMES = {0: "unspecified", 1: "running", 2: "completed", 3: "failed", 4: "stopped"}
+TERMINAL = {"completed", "failed", "stopped"}
+
+
+def key_hash(text: str) -> str:
+    """Metric and variant names become document keys through their md5, like ClearML's ids:
+    names may hold dots and dollars that MongoDB field names cannot."""
+    return hashlib.md5(text.encode()).hexdigest()  # noqa: S324 (an id, not security)
+
+
+def new_experiment(experiment_id: str, workspace: str) -> Doc:
+    return {
+        "_id": experiment_id,
+        "workspace": workspace,
+        "created": False,
+        "project": "",
+        "name": "",
+        "tags": [],
+        "user": "",
+        "status": "running",
+        "status_reason": "",
+        "status_seq": -1,
+        "created_at": 0.0,
+        "started_at": 0.0,
+        "updated_at": 0.0,
+        "ended_at": 0.0,
+        "metrics": {},
+        "version": 0,
+    }
+
+
+def _foreign(doc: Doc | None, workspace: str) -> bool:
+    """An event of another workspace never changes a document (ids are global)."""
+    return doc is not None and doc["workspace"] != workspace
+
+
+def apply_created(doc: Doc | None, experiment_id: str, workspace: str, payload: Any, server_time: float) -> Doc:
+    if doc is not None and _foreign(doc, workspace):
+        return doc
+    out = copy.deepcopy(doc) if doc else new_experiment(experiment_id, workspace)
+    out.update(
+        created=True,
+        project=payload.project,
+        name=payload.name,
+        tags=sorted(set(payload.tags)),
+        user=payload.user,
+        created_at=server_time,
+        started_at=payload.started_at or server_time,
+    )
+    out["updated_at"] = max(out["updated_at"], server_time)
+    if out["status_seq"] < 0:
+        out["status"], out["status_seq"] = "running", 0
+    return out
+
+
+def apply_status(
+    doc: Doc | None, experiment_id: str, workspace: str, seq: int, status: str, reason: str, at: float
+) -> Doc:
+    if doc is not None and _foreign(doc, workspace):
+        return doc
+    out = copy.deepcopy(doc) if doc else new_experiment(experiment_id, workspace)
+    if seq > out["status_seq"]:
+        out.update(status=status, status_reason=reason, status_seq=seq)
+        out["ended_at"] = at if status in TERMINAL else 0.0
+    out["updated_at"] = max(out["updated_at"], at)
+    return out
+
+
+@dataclass(frozen=True)
+class SeriesSummary:
+    metric: str
+    variant: str
+    last: float
+    last_iteration: int
+    min: float
+    max: float
+
+
+def summarize(columns: ScalarColumns) -> list[SeriesSummary]:
+    """Per-series min, max and last (by iteration; the later point of a batch wins a tie)."""
+    out: list[SeriesSummary] = []
+    if len(columns) == 0:
+        return out
+    for s in np.unique(columns.series_index):
+        mask = columns.series_index == s
+        its = columns.iterations[mask]
+        vals = columns.values[mask]
+        # the last occurrence of the greatest iteration
+        last_at = len(its) - 1 - int(np.argmax(its[::-1]))
+        out.append(
+            SeriesSummary(
+                metric=str(columns.metrics[s]),
+                variant=str(columns.variants[s]),
+                last=float(vals[last_at]),
+                last_iteration=int(its[last_at]),
+                min=float(vals.min()),
+                max=float(vals.max()),
+            )
+        )
+    return out
+
+
+def apply_scalars(
+    doc: Doc | None, experiment_id: str, workspace: str, seq: int, summaries: list[SeriesSummary], at: float
+) -> Doc:
+    if doc is not None and _foreign(doc, workspace):
+        return doc
+    out = copy.deepcopy(doc) if doc else new_experiment(experiment_id, workspace)
+    metrics: dict[str, dict[str, Doc]] = out["metrics"]
+    for s in summaries:
+        variants = metrics.setdefault(key_hash(s.metric), {})
+        cur = variants.get(key_hash(s.variant))
+        if cur is None:
+            variants[key_hash(s.variant)] = {
+                "metric": s.metric,
+                "variant": s.variant,
+                "last": s.last,
+                "last_iteration": s.last_iteration,
+                "last_seq": seq,
+                "min": s.min,
+                "max": s.max,
+            }
+            continue
+        cur["min"] = min(cur["min"], s.min)
+        cur["max"] = max(cur["max"], s.max)
+        if (s.last_iteration, seq) >= (cur["last_iteration"], cur["last_seq"]):
+            cur.update(last=s.last, last_iteration=s.last_iteration, last_seq=seq)
+    out["updated_at"] = max(out["updated_at"], at)
+    return out
+
+
+def metric_summaries(doc: Doc) -> list[Doc]:
+    """The summaries of a document, sorted by metric then variant."""
+    rows = [v for variants in doc.get("metrics", {}).values() for v in variants.values()]
+    return sorted(rows, key=lambda r: (r["metric"], r["variant"]))

@@ -1,0 +1,75 @@
+"""MetadataService over gRPC: documents <-> protobuf."""
+
+from __future__ import annotations
+
+import grpc
+from tracklane.pb import metadata_pb2, metadata_pb2_grpc
+
+from services.common.auth import hash_api_key
+from services.metadata import domain
+from services.metadata.store import MetadataStore
+
+_STATUS_VALUES = {name: value for value, name in domain.STATUS_NAMES.items()}
+MAX_PAGE_SIZE = 500
+
+
+def experiment_to_proto(doc: domain.Doc) -> metadata_pb2.Experiment:
+    return metadata_pb2.Experiment(
+        id=doc["_id"],
+        workspace=doc["workspace"],
+        project=doc["project"],
+        name=doc["name"],
+        tags=doc["tags"],
+        user=doc["user"],
+        status=_STATUS_VALUES.get(doc["status"], 0),  # type: ignore[arg-type]
+        status_reason=doc["status_reason"],
+        created_at=doc["created_at"],
+        started_at=doc["started_at"],
+        updated_at=doc["updated_at"],
+        ended_at=doc["ended_at"],
+        metrics=[
+            metadata_pb2.MetricSummary(
+                metric=m["metric"],
+                variant=m["variant"],
+                last=m["last"],
+                min=m["min"],
+                max=m["max"],
+                last_iteration=m["last_iteration"],
+            )
+            for m in domain.metric_summaries(doc)
+        ],
+    )
+
+
+class MetadataApi(metadata_pb2_grpc.MetadataServiceServicer):
+    def __init__(self, store: MetadataStore) -> None:
+        self.store = store
+
+    async def GetExperiment(  # noqa: N802
+        self, request: metadata_pb2.GetExperimentRequest, context: grpc.aio.ServicerContext
+    ) -> metadata_pb2.Experiment:
+        doc = await self.store.get_experiment(request.workspace, request.experiment_id)
+        if doc is None:
+            await context.abort(grpc.StatusCode.NOT_FOUND, f"experiment {request.experiment_id} not found")
+        assert doc is not None  # abort raises
+        return experiment_to_proto(doc)
+
+    async def ListExperiments(  # noqa: N802
+        self, request: metadata_pb2.ListExperimentsRequest, context: grpc.aio.ServicerContext
+    ) -> metadata_pb2.ListExperimentsResponse:
+        page_size = request.page_size or 50
+        if page_size > MAX_PAGE_SIZE:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"page_size: at most {MAX_PAGE_SIZE}")
+        docs, total = await self.store.list_experiments(
+            request.workspace, request.project, request.page * page_size, page_size
+        )
+        return metadata_pb2.ListExperimentsResponse(experiments=[experiment_to_proto(d) for d in docs], total=total)
+
+    async def Authenticate(  # noqa: N802
+        self, request: metadata_pb2.AuthenticateRequest, context: grpc.aio.ServicerContext
+    ) -> metadata_pb2.Principal:
+        doc = await self.store.find_key(hash_api_key(request.api_key)) if request.api_key else None
+        if doc is None:
+            await context.abort(grpc.StatusCode.UNAUTHENTICATED, "unknown or revoked API key")
+        assert doc is not None  # abort raises
+        return metadata_pb2.Principal(workspace=doc["workspace"], role=doc["role"], key_id=doc["_id"])

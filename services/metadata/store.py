@@ -1,0 +1,126 @@
+"""The metadata store: a small interface and its MongoDB adapter (PyMongo's async API).
+
+It runs against a real MongoDB (``TRACKLANE_MONGODB_URL``) and against nx-27017, the
+MongoDB-wire server over SQLite that the embedded default uses. Everything here stays inside the
+subset both answer the same way: no ``$push`` of sub-documents, no ``$setOnInsert``, no change
+streams, no NaN in documents. Writes are read-modify-write guarded by a ``version`` field, which
+both servers honour, and the rules in ``domain.py`` make any replay converge.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import pkgutil
+import time
+from collections.abc import Callable
+from typing import Any, Protocol
+
+from pymongo import AsyncMongoClient
+from pymongo.errors import DuplicateKeyError
+
+from services.metadata import migrations
+from services.metadata.domain import Doc
+
+Mutation = Callable[[Doc | None], Doc]
+
+
+class MetadataStore(Protocol):
+    async def mutate_experiment(self, experiment_id: str, change: Mutation) -> Doc: ...
+    async def get_experiment(self, workspace: str, experiment_id: str) -> Doc | None: ...
+    async def list_experiments(self, workspace: str, project: str, skip: int, limit: int) -> tuple[list[Doc], int]: ...
+    async def touch_project(self, workspace: str, path: str, at: float) -> None: ...
+    async def find_key(self, key_hash: str) -> Doc | None: ...
+    async def ensure_key(self, key_hash: str, workspace: str, role: str) -> None: ...
+    async def close(self) -> None: ...
+
+
+class ConflictError(RuntimeError):
+    """An optimistic write lost too many races in a row."""
+
+
+class MongoMetadataStore:
+    """:class:`MetadataStore` over any MongoDB-wire server."""
+
+    def __init__(self, url: str, database: str) -> None:
+        self.client: AsyncMongoClient[Doc] = AsyncMongoClient(
+            url, directConnection=True, serverSelectionTimeoutMS=10_000
+        )
+        self.db = self.client[database]
+
+    async def migrate(self) -> list[str]:
+        done = {d["_id"] async for d in self.db["migrations"].find({})}
+        applied = []
+        for info in sorted(pkgutil.iter_modules(migrations.__path__), key=lambda m: m.name):
+            if info.name in done:
+                continue
+            module = importlib.import_module(f"{migrations.__name__}.{info.name}")
+            await module.up(self.db)
+            await self.db["migrations"].insert_one({"_id": info.name, "applied_at": time.time()})
+            applied.append(info.name)
+        return applied
+
+    async def close(self) -> None:
+        await self.client.close()
+
+    async def mutate_experiment(self, experiment_id: str, change: Mutation) -> Doc:
+        for _ in range(50):
+            current = await self.db.experiments.find_one({"_id": experiment_id})
+            new = change(current)
+            if current is None:
+                new["version"] = 1
+                try:
+                    await self.db.experiments.insert_one(new)
+                except DuplicateKeyError:
+                    continue
+                return new
+            new["version"] = current["version"] + 1
+            result = await self.db.experiments.replace_one({"_id": experiment_id, "version": current["version"]}, new)
+            if result.matched_count == 1:
+                return new
+        raise ConflictError(f"experiment {experiment_id}: too many concurrent updates")
+
+    async def get_experiment(self, workspace: str, experiment_id: str) -> Doc | None:
+        return await self.db.experiments.find_one({"_id": experiment_id, "workspace": workspace, "created": True})
+
+    async def list_experiments(self, workspace: str, project: str, skip: int, limit: int) -> tuple[list[Doc], int]:
+        query: dict[str, Any] = {"workspace": workspace, "created": True}
+        if project:
+            query["project"] = project
+        total = await self.db.experiments.count_documents(query)
+        cursor = self.db.experiments.find(query).sort([("created_at", -1), ("_id", 1)]).skip(skip).limit(limit)
+        return [d async for d in cursor], total
+
+    async def touch_project(self, workspace: str, path: str, at: float) -> None:
+        # Nested projects: "a/b/c" also makes "a" and "a/b" exist.
+        parts = path.split("/")
+        for depth in range(1, len(parts) + 1):
+            sub = "/".join(parts[:depth])
+            pid = f"{workspace}/{sub}"
+            try:
+                await self.db.projects.insert_one(
+                    {"_id": pid, "workspace": workspace, "path": sub, "created_at": at, "updated_at": at}
+                )
+            except DuplicateKeyError:
+                await self.db.projects.update_one({"_id": pid, "updated_at": {"$lt": at}}, {"$set": {"updated_at": at}})
+
+    async def find_key(self, key_hash: str) -> Doc | None:
+        return await self.db.api_keys.find_one({"hash": key_hash, "revoked": False})
+
+    async def ensure_key(self, key_hash: str, workspace: str, role: str) -> None:
+        if await self.db.workspaces.find_one({"_id": workspace}) is None:
+            with contextlib.suppress(DuplicateKeyError):  # a concurrent start created it
+                await self.db.workspaces.insert_one({"_id": workspace, "name": workspace, "created_at": time.time()})
+        if await self.db.api_keys.find_one({"hash": key_hash}) is None:
+            with contextlib.suppress(DuplicateKeyError):  # a concurrent start created it
+                await self.db.api_keys.insert_one(
+                    {
+                        "_id": key_hash[:16],
+                        "hash": key_hash,
+                        "workspace": workspace,
+                        "role": role,
+                        "revoked": False,
+                        "created_at": time.time(),
+                        "name": "bootstrap",
+                    }
+                )

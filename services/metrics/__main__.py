@@ -1,0 +1,59 @@
+"""``python -m services.metrics``: the ClickHouse projection and its query API."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+from concurrent.futures import ThreadPoolExecutor
+
+from tracklane.pb import metrics_pb2_grpc
+
+from services.common import bus, log, runtime
+from services.metrics.grpc_api import MetricsApi
+from services.metrics.projection import ScalarProjection
+from services.metrics.settings import Settings
+from services.metrics.store import ClickHouseScalarStore
+
+
+async def main() -> None:
+    settings = Settings.from_env()
+    logger = log.configure("metrics", settings.common.log_level, settings.common.log_format)
+    store = ClickHouseScalarStore(settings.clickhouse_url)
+    # chDB is one embedded engine: serialize its calls on one thread. A server takes a pool.
+    executor = ThreadPoolExecutor(max_workers=1 if store.is_embedded else 4, thread_name_prefix="clickhouse")
+    logger.info("metrics.store", clickhouse="chdb (embedded)" if store.is_embedded else "server")
+    nc, js = await bus.connect(settings.common.nats_url, "metrics")
+    await bus.ensure_stream(js)
+    projection = ScalarProjection(store, executor)
+
+    async def close() -> None:
+        await nc.drain()
+        executor.shutdown(wait=True)
+        store.close()
+
+    await runtime.run(
+        runtime.Service(
+            name="tracklane.v1.MetricsService",
+            grpc_addr=settings.common.metrics_addr,
+            prometheus_port=settings.prometheus_port,
+            register=lambda server: metrics_pb2_grpc.add_MetricsServiceServicer_to_server(
+                MetricsApi(store, executor), server
+            ),
+            background=[
+                functools.partial(
+                    bus.consume,
+                    js,
+                    projection.durable,
+                    projection.filter_subjects,
+                    projection.handle,
+                    batch=settings.fetch_batch,
+                )
+            ],
+            close=close,
+            grace=settings.common.shutdown_grace,
+        )
+    )
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

@@ -1,0 +1,159 @@
+"""The scalar store: a small interface and its ClickHouse adapter (chDB embedded or a server).
+
+clickhouse-connect gives one client API for both: ``chdb:///dir`` runs the ClickHouse engine
+in-process, ``http(s)://host:8123`` talks to a server. The calls are blocking; the service runs
+them in its own executor, never on the event loop.
+"""
+
+from __future__ import annotations
+
+import time
+from importlib import resources
+from typing import Any, Protocol
+
+import clickhouse_connect
+import numpy as np
+from clickhouse_connect.driver.client import Client
+
+from services.common.events import ScalarColumns
+from services.metrics.domain import SeriesInfo, SeriesQuery, SeriesResult
+
+
+class ScalarStore(Protocol):
+    """What the metrics service needs from storage."""
+
+    def insert(self, workspace: str, experiment_id: str, event_id: str, columns: ScalarColumns) -> None:
+        """Stores one event's points; a second insert of the same event id stores nothing."""
+
+    def query_series(self, query: SeriesQuery) -> SeriesResult: ...
+
+    def list_series(self, workspace: str, experiment_id: str) -> list[SeriesInfo]: ...
+
+    def close(self) -> None: ...
+
+
+_X_EXPR = {"iter": "toFloat64(iteration)", "wall": "ts", "relative": "(ts - {t0:Float64})"}
+_ORDER_EXPR = {"iter": "iteration", "wall": "ts", "relative": "ts"}
+_SERIES_WHERE = (
+    "workspace = {ws:String} AND experiment_id = {exp:String}"
+    " AND metric = {metric:String} AND variant = {variant:String}"
+)
+
+
+class ClickHouseScalarStore:
+    """:class:`ScalarStore` over ClickHouse (any URL clickhouse-connect accepts)."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.client: Client = clickhouse_connect.get_client(dsn=url)
+        self.is_embedded = url.startswith("chdb:")
+        migrate(self.client)
+
+    def close(self) -> None:
+        self.client.close()
+
+    def insert(self, workspace: str, experiment_id: str, event_id: str, columns: ScalarColumns) -> None:
+        n = len(columns)
+        if n == 0:
+            return
+        data: list[Any] = [
+            np.full(n, workspace, dtype=object),
+            np.full(n, experiment_id, dtype=object),
+            columns.metrics[columns.series_index],
+            columns.variants[columns.series_index],
+            columns.iterations,
+            columns.values,
+            columns.timestamps,
+            np.full(n, event_id, dtype=object),
+        ]
+        self.client.insert(
+            "scalars",
+            data,
+            column_names=["workspace", "experiment_id", "metric", "variant", "iteration", "value", "ts", "event_id"],
+            column_oriented=True,
+            settings={"insert_deduplication_token": event_id},
+        )
+
+    def query_series(self, query: SeriesQuery) -> SeriesResult:
+        params: dict[str, Any] = {
+            "ws": query.workspace,
+            "exp": query.experiment_id,
+            "metric": query.metric,
+            "variant": query.variant,
+            "t0": 0.0,
+        }
+        if query.xaxis == "relative":
+            row = self.client.query(
+                "SELECT min(ts) FROM scalars WHERE workspace = {ws:String} AND experiment_id = {exp:String}",
+                parameters=params,
+            ).first_row
+            params["t0"] = float(row[0] or 0.0) if row else 0.0
+        x = _X_EXPR[query.xaxis]
+        where = _SERIES_WHERE
+        if query.x_min is not None:
+            where += f" AND {x} >= {{x_min:Float64}}"
+            params["x_min"] = query.x_min
+        if query.x_max is not None:
+            where += f" AND {x} <= {{x_max:Float64}}"
+            params["x_max"] = query.x_max
+        stats = self.client.query(
+            f"SELECT count(), min({x}), max({x}) FROM scalars WHERE {where}", parameters=params
+        ).first_row
+        assert stats is not None  # an aggregate without GROUP BY always has one row
+        count, lo, hi = stats
+        if count == 0:
+            return SeriesResult(query.metric, query.variant, 0, False)
+        order = _ORDER_EXPR[query.xaxis]
+        if count <= query.samples:
+            rows = self.client.query(
+                f"SELECT {x}, value FROM scalars WHERE {where} ORDER BY {order}", parameters=params
+            ).result_columns
+            xs, values = [list(c) for c in rows]
+            return SeriesResult(
+                query.metric, query.variant, count, False, xs, values, values, values, values, [1] * count
+            )
+        params["lo"] = float(lo)
+        params["width"] = (float(hi) - float(lo)) / query.samples or 1.0
+        params["top"] = query.samples - 1
+        cols = self.client.query(
+            f"""
+            SELECT least(toUInt32(floor(({x} - {{lo:Float64}}) / {{width:Float64}})), {{top:UInt32}}) AS bucket,
+                   argMax({x}, {order}), min(value), max(value), avg(value), argMax(value, {order}), count()
+            FROM scalars WHERE {where}
+            GROUP BY bucket ORDER BY bucket
+            """,
+            parameters=params,
+        ).result_columns
+        _, xs, mins, maxs, means, lasts, counts = [list(c) for c in cols]
+        return SeriesResult(query.metric, query.variant, count, True, xs, mins, maxs, means, lasts, counts)
+
+    def list_series(self, workspace: str, experiment_id: str) -> list[SeriesInfo]:
+        rows = self.client.query(
+            "SELECT metric, variant, count() FROM scalars"
+            " WHERE workspace = {ws:String} AND experiment_id = {exp:String}"
+            " GROUP BY metric, variant ORDER BY metric, variant",
+            parameters={"ws": workspace, "exp": experiment_id},
+        ).result_rows
+        return [SeriesInfo(m, v, int(c)) for m, v, c in rows]
+
+
+def migrate(client: Client) -> list[str]:
+    """Applies the versioned ``migrations/NNNN_*.sql`` files not applied yet, in order."""
+    client.command(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (version String, applied_at Float64)"
+        " ENGINE = MergeTree ORDER BY version"
+    )
+    done = {row[0] for row in client.query("SELECT version FROM schema_migrations").result_rows}
+    applied = []
+    files = sorted(
+        (f for f in resources.files("services.metrics.migrations").iterdir() if f.name.endswith(".sql")),
+        key=lambda f: f.name,
+    )
+    for file in files:
+        version = file.name.removesuffix(".sql")
+        if version in done:
+            continue
+        client.command(file.read_text())
+        client.insert("schema_migrations", [[version, time.time()]], column_names=["version", "applied_at"])
+        applied.append(version)
+    return applied

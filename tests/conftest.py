@@ -1,0 +1,121 @@
+"""Shared fixtures: real engines on free loopback ports, and helpers to build wire messages."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from services.devstack import Ports, Stack, free_port, which
+from tracklane.pb import events_pb2, ingest_pb2
+
+API_KEY = "tl_test_" + uuid.uuid4().hex
+
+
+def scalar_event(
+    seq: int,
+    points: list[tuple[str, str, int, float]],
+    *,
+    timestamps: list[float] | None = None,
+) -> events_pb2.Event:
+    """An event with the given (metric, variant, iteration, value) points, columnar."""
+    keys: dict[tuple[str, str], int] = {}
+    for m, v, _, _ in points:
+        keys.setdefault((m, v), len(keys))
+    now = time.time()
+    return events_pb2.Event(
+        seq=seq,
+        client_time=now,
+        scalars=events_pb2.ScalarBatch(
+            series=[events_pb2.SeriesKey(metric=m, variant=v) for m, v in keys],
+            series_index=np.array([keys[(m, v)] for m, v, _, _ in points], dtype="<u4").tobytes(),
+            iterations=np.array([p[2] for p in points], dtype="<i8").tobytes(),
+            values=np.array([p[3] for p in points], dtype="<f8").tobytes(),
+            timestamps=np.array(timestamps or [now + i * 1e-3 for i in range(len(points))], dtype="<f8").tobytes(),
+        ),
+    )
+
+
+def batch(experiment_id: str, *events: events_pb2.Event) -> ingest_pb2.EventBatch:
+    return ingest_pb2.EventBatch(experiment_id=experiment_id, events=list(events))
+
+
+def new_id() -> str:
+    return uuid.uuid4().hex
+
+
+@pytest.fixture(scope="session")
+def nx_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A MongoDB-wire server: TRACKLANE_MONGODB_URL when set (a real MongoDB), else nx-27017."""
+    if url := os.environ.get("TRACKLANE_MONGODB_URL"):
+        yield url
+        return
+    folder = tmp_path_factory.mktemp("nx")
+    port = free_port()
+    proc = subprocess.Popen(
+        [which("nx-27017"), "--data-dir", str(folder), "-p", str(port), "--pid-file", str(folder / "pid"),
+         "--log-file", str(folder / "log")],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    Stack._wait_tcp(_Waiter(proc), port, "nx-27017")  # type: ignore[arg-type]
+    yield f"mongodb://127.0.0.1:{port}"
+    proc.terminate()
+    proc.wait(10)
+
+
+class _Waiter:
+    """Lets a bare process use Stack's wait helpers."""
+
+    def __init__(self, proc: subprocess.Popen[bytes]) -> None:
+        self.proc = proc
+        self.data_dir = Path("/nonexistent")
+
+    def check_alive(self) -> None:
+        if self.proc.poll() is not None:
+            raise RuntimeError(f"exited with {self.proc.returncode}")
+
+    _deadline_loop = Stack._deadline_loop
+
+
+def start_stack(tmp: Path) -> Stack:
+    stack = Stack(tmp, API_KEY, Ports.free(), extra_env={"TRACKLANE_LOG_LEVEL": "info"})
+    try:
+        stack.start()
+    except BaseException:
+        stack.stop()
+        raise
+    return stack
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    """The whole platform, every service its own process, shared by the read-only e2e tests."""
+    s = start_stack(tmp_path_factory.mktemp("stack"))
+    yield s
+    s.stop()
+
+
+@pytest.fixture
+def own_stack(tmp_path: Path) -> Iterator[Stack]:
+    """A private platform for tests that kill processes."""
+    s = start_stack(tmp_path)
+    yield s
+    s.stop()
+
+
+@pytest.fixture
+def sdk_env(stack: Stack, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Stack:
+    monkeypatch.setenv("TRACKLANE_SERVER", stack.ingestion_addr)
+    monkeypatch.setenv("TRACKLANE_API_KEY", API_KEY)
+    monkeypatch.setenv("TRACKLANE_CONFIG_DIR", str(tmp_path / "config"))
+    return stack
+
+
+PYTHON = sys.executable

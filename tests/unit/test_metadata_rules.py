@@ -1,0 +1,76 @@
+"""The metadata projection's rules converge whatever the order and however often events come."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable
+
+import numpy as np
+
+from services.common.events import ScalarColumns
+from services.metadata import domain
+from tests.conftest import scalar_event
+from tracklane.pb import events_pb2
+
+EXP, WS = "e" * 32, "default"
+Change = Callable[[domain.Doc | None], domain.Doc]
+
+
+def summaries(points: list[tuple[str, str, int, float]]) -> list[domain.SeriesSummary]:
+    return domain.summarize(ScalarColumns.decode(scalar_event(1, points).scalars))
+
+
+CREATED = events_pb2.ExperimentCreated(project="demo", name="first", tags=["b", "a", "b"], user="u", started_at=5.0)
+CHANGES: list[Change] = [
+    lambda d: domain.apply_created(d, EXP, WS, CREATED, 10.0),
+    lambda d: domain.apply_scalars(d, EXP, WS, 1, summaries([("loss", "train", 0, 1.0), ("loss", "train", 5, 0.5)]), 11.0),
+    lambda d: domain.apply_scalars(d, EXP, WS, 2, summaries([("loss", "train", 9, 0.7), ("loss", "train", 7, 0.1)]), 12.0),
+    lambda d: domain.apply_status(d, EXP, WS, 3, "completed", "", 13.0),
+]
+
+
+def run(order: tuple[Change, ...]) -> domain.Doc:
+    doc: domain.Doc | None = None
+    for change in order:
+        doc = change(doc)
+    assert doc is not None
+    return doc
+
+
+def test_every_order_and_every_duplicate_gives_the_same_document() -> None:
+    expected = run(tuple(CHANGES))
+    assert expected["status"] == "completed" and expected["ended_at"] == 13.0
+    assert expected["tags"] == ["a", "b"] and expected["project"] == "demo" and expected["created"]
+    [summary] = domain.metric_summaries(expected)
+    assert (summary["min"], summary["max"], summary["last"], summary["last_iteration"]) == (0.1, 1.0, 0.7, 9)
+    for order in itertools.permutations(CHANGES):
+        assert run(order) == expected
+        assert run(order + order) == expected  # redelivered
+
+
+def test_a_late_running_status_does_not_undo_completion() -> None:
+    doc = run(tuple(CHANGES))
+    again = domain.apply_status(doc, EXP, WS, 2, "running", "", 14.0)
+    assert again["status"] == "completed"
+
+
+def test_events_of_another_workspace_change_nothing() -> None:
+    doc = run(tuple(CHANGES))
+    assert domain.apply_created(doc, EXP, "other", CREATED, 20.0) is doc
+    assert domain.apply_status(doc, EXP, "other", 99, "failed", "", 20.0) is doc
+    assert domain.apply_scalars(doc, EXP, "other", 99, summaries([("loss", "train", 99, -5.0)]), 20.0) is doc
+
+
+def test_summarize_takes_the_last_point_of_the_greatest_iteration() -> None:
+    [s] = summaries([("m", "v", 3, 1.0), ("m", "v", 3, 2.0), ("m", "v", 1, 9.0)])
+    assert (s.last, s.last_iteration, s.min, s.max) == (2.0, 3, 1.0, 9.0)
+    many = summaries([("a", "x", 0, 1.0), ("b", "y", 0, 2.0)])
+    assert {(x.metric, x.variant) for x in many} == {("a", "x"), ("b", "y")}
+
+
+def test_metric_names_with_dots_and_dollars_are_safe_keys() -> None:
+    doc = domain.apply_scalars(None, EXP, WS, 1, summaries([("a.b$c", "x.y", 0, 1.0)]), 1.0)
+    for key in doc["metrics"]:
+        assert "." not in key and "$" not in key
+    assert domain.metric_summaries(doc)[0]["metric"] == "a.b$c"
+    assert np.isfinite(domain.metric_summaries(doc)[0]["last"])
