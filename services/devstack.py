@@ -137,10 +137,15 @@ class Stack:
 
     # -- processes ---------------------------------------------------------------------------
     def _spawn(self, name: str, argv: list[str]) -> None:
-        logfile = open(self.data_dir / "logs" / f"{name}.log", "ab")  # noqa: SIM115 (lives with the process)
-        self.procs[name] = subprocess.Popen(
-            argv, env=self.env(), stdout=logfile, stderr=subprocess.STDOUT, cwd=Path(__file__).resolve().parent.parent
-        )
+        # The child keeps its own descriptor of the log; ours closes right away.
+        with open(self.data_dir / "logs" / f"{name}.log", "ab") as logfile:
+            self.procs[name] = subprocess.Popen(
+                argv,
+                env=self.env(),
+                stdout=logfile,
+                stderr=subprocess.STDOUT,
+                cwd=Path(__file__).resolve().parent.parent,
+            )
 
     def start_engine(self, name: str) -> None:
         if name == "nats":

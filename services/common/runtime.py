@@ -30,6 +30,59 @@ GRPC_OPTIONS = [
 ]
 
 
+class MalformedRequestError(Exception):
+    """A request that is not a valid protobuf message of the method's type."""
+
+
+class _Malformed:
+    def __init__(self, error: str) -> None:
+        self.error = error
+
+
+class MalformedRequestInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
+    """Answers INVALID_ARGUMENT (not grpc's UNKNOWN) to a request that does not decode. The
+    deserializer is wrapped so that a decode error reaches the handler as a marker."""
+
+    async def intercept_service(self, continuation: Any, details: Any) -> Any:
+        handler = await continuation(details)
+        if handler is None or handler.request_deserializer is None:
+            return handler
+        decode = handler.request_deserializer
+
+        def tolerant(data: bytes) -> Any:
+            try:
+                return decode(data)
+            except Exception as exc:  # protobuf's DecodeError, or anything a bad buffer raises
+                return _Malformed(str(exc))
+
+        if handler.unary_unary is not None:
+            inner_unary = handler.unary_unary
+
+            async def unary(request: Any, context: grpc.aio.ServicerContext) -> Any:
+                if isinstance(request, _Malformed):
+                    await context.abort(
+                        grpc.StatusCode.INVALID_ARGUMENT, f"request: malformed message ({request.error})"
+                    )
+                return await inner_unary(request, context)
+
+            return handler._replace(request_deserializer=tolerant, unary_unary=unary)
+        if handler.stream_stream is not None:
+            inner_stream = handler.stream_stream
+
+            async def stream(requests: Any, context: grpc.aio.ServicerContext) -> Any:
+                async def checked() -> Any:
+                    async for request in requests:
+                        if isinstance(request, _Malformed):
+                            raise MalformedRequestError(f"request: malformed message ({request.error})")
+                        yield request
+
+                async for response in inner_stream(checked(), context):
+                    yield response
+
+            return handler._replace(request_deserializer=tolerant, stream_stream=stream)
+        return handler
+
+
 @dataclass
 class Service:
     """What a service brings to :func:`run`."""
@@ -46,7 +99,7 @@ class Service:
 
 async def run(service: Service) -> None:
     """Serves until SIGTERM/SIGINT, then shuts down gracefully."""
-    server = grpc.aio.server(options=GRPC_OPTIONS)
+    server = grpc.aio.server(options=GRPC_OPTIONS, interceptors=[MalformedRequestInterceptor()])
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     service.register(server)

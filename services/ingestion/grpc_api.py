@@ -16,7 +16,7 @@ from nats.js.errors import NotFoundError
 from prometheus_client import Counter
 from tracklane.pb import events_pb2, ingest_pb2, ingest_pb2_grpc
 
-from services.common import bus
+from services.common import bus, runtime
 from services.common.auth import KeyResolver, Principal, UnauthenticatedError, bearer
 from services.common.events import KIND_OF_PAYLOAD, SCHEMA_VERSION, event_id
 from services.ingestion.domain import ValidationError, validate_batch, validate_open
@@ -159,10 +159,13 @@ class IngestApi(ingest_pb2_grpc.IngestServiceServicer):
         try:
             while (item := await out.get()) is not None:
                 yield item
-            if reader.done() and reader.exception() is not None:
+            error = reader.exception() if reader.done() else None
+            if isinstance(error, runtime.MalformedRequestError):
+                await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(error))
+            if error is not None:
                 # JetStream did not persist a batch: end the stream; the client resends what
                 # was not acknowledged.
-                log.warning("ingest.stream_failed", error=repr(reader.exception()))
+                log.warning("ingest.stream_failed", error=repr(error))
                 await context.abort(grpc.StatusCode.UNAVAILABLE, "event log unavailable, retry")
         finally:
             reader.cancel()

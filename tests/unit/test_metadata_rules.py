@@ -23,8 +23,12 @@ def summaries(points: list[tuple[str, str, int, float]]) -> list[domain.SeriesSu
 CREATED = events_pb2.ExperimentCreated(project="demo", name="first", tags=["b", "a", "b"], user="u", started_at=5.0)
 CHANGES: list[Change] = [
     lambda d: domain.apply_created(d, EXP, WS, CREATED, 10.0),
-    lambda d: domain.apply_scalars(d, EXP, WS, 1, summaries([("loss", "train", 0, 1.0), ("loss", "train", 5, 0.5)]), 11.0),
-    lambda d: domain.apply_scalars(d, EXP, WS, 2, summaries([("loss", "train", 9, 0.7), ("loss", "train", 7, 0.1)]), 12.0),
+    lambda d: domain.apply_scalars(
+        d, EXP, WS, 1, summaries([("loss", "train", 0, 1.0), ("loss", "train", 5, 0.5)]), 11.0
+    ),
+    lambda d: domain.apply_scalars(
+        d, EXP, WS, 2, summaries([("loss", "train", 9, 0.7), ("loss", "train", 7, 0.1)]), 12.0
+    ),
     lambda d: domain.apply_status(d, EXP, WS, 3, "completed", "", 13.0),
 ]
 

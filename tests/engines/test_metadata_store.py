@@ -1,0 +1,134 @@
+"""The metadata store's contract against a MongoDB-wire server: nx-27017 here, and a real
+MongoDB too whenever TRACKLANE_MONGODB_URL is set. Also pins nx-27017's known defects, so that a
+change in them (fixed or worse) is noticed."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+
+import pytest
+from pymongo import AsyncMongoClient
+from pymongo.errors import PyMongoError
+
+from services.common.auth import hash_api_key
+from services.metadata import domain
+from services.metadata.store import MongoMetadataStore
+from tests.conftest import new_id
+from tracklane.pb import events_pb2
+
+pytestmark = pytest.mark.engines
+
+
+@pytest.fixture
+async def store(nx_url: str) -> AsyncIterator[MongoMetadataStore]:
+    s = MongoMetadataStore(nx_url, "t" + uuid.uuid4().hex[:12])
+    await s.migrate()
+    yield s
+    await s.close()
+
+
+def created(project: str) -> events_pb2.ExperimentCreated:
+    return events_pb2.ExperimentCreated(project=project, name="n", tags=["x"], user="u", started_at=1.0)
+
+
+async def test_mutations_create_then_update_with_versions(store: MongoMetadataStore) -> None:
+    exp = new_id()
+    doc = await store.mutate_experiment(exp, lambda d: domain.apply_created(d, exp, "ws", created("p"), 10.0))
+    assert doc["version"] == 1
+    doc = await store.mutate_experiment(exp, lambda d: domain.apply_status(d, exp, "ws", 5, "completed", "", 11.0))
+    assert doc["version"] == 2
+    got = await store.get_experiment("ws", exp)
+    assert got is not None and got["status"] == "completed" and got["project"] == "p"
+    assert await store.get_experiment("other", exp) is None
+
+
+async def test_concurrent_mutations_all_land(store: MongoMetadataStore) -> None:
+    import asyncio
+
+    from services.common.events import ScalarColumns
+    from tests.conftest import scalar_event
+
+    exp = new_id()
+
+    def scalars(i: int) -> list[domain.SeriesSummary]:
+        return domain.summarize(ScalarColumns.decode(scalar_event(1, [("m", f"v{i}", i, float(i))]).scalars))
+
+    await asyncio.gather(
+        *(
+            store.mutate_experiment(exp, lambda d, i=i: domain.apply_scalars(d, exp, "ws", i + 1, scalars(i), 1.0))
+            for i in range(8)
+        )
+    )
+    doc = await store.mutate_experiment(exp, lambda d: domain.apply_created(d, exp, "ws", created("p"), 2.0))
+    assert sorted(s["variant"] for s in domain.metric_summaries(doc)) == [f"v{i}" for i in range(8)]
+
+
+async def test_listing_by_project_with_pages(store: MongoMetadataStore) -> None:
+    ids = [new_id() for _ in range(5)]
+    for i, exp in enumerate(ids):
+        project = "vision/resnet" if i < 3 else "nlp"
+        await store.mutate_experiment(
+            exp, lambda d, e=exp, p=project, t=float(i): domain.apply_created(d, e, "ws", created(p), t)
+        )
+    docs, total = await store.list_experiments("ws", "vision/resnet", 0, 2)
+    assert total == 3 and [d["_id"] for d in docs] == [ids[2], ids[1]]  # newest first
+    docs, _ = await store.list_experiments("ws", "vision/resnet", 2, 2)
+    assert [d["_id"] for d in docs] == [ids[0]]
+    assert (await store.list_experiments("ws", "", 0, 50))[1] == 5
+    assert (await store.list_experiments("nobody", "", 0, 50))[1] == 0
+
+
+async def test_nested_projects_exist_with_their_parents(store: MongoMetadataStore) -> None:
+    await store.touch_project("ws", "a/b/c", 5.0)
+    await store.touch_project("ws", "a/b/c", 7.0)
+    paths = sorted([d["path"] async for d in store.db.projects.find({"workspace": "ws"})])
+    assert paths == ["a", "a/b", "a/b/c"]
+    leaf = await store.db.projects.find_one({"_id": "ws/a/b/c"})
+    assert leaf is not None and leaf["updated_at"] == 7.0 and leaf["created_at"] == 5.0
+
+
+async def test_keys_are_found_by_hash_only(store: MongoMetadataStore) -> None:
+    await store.ensure_key(hash_api_key("tl_abc"), "ws", "admin")
+    await store.ensure_key(hash_api_key("tl_abc"), "ws", "admin")  # idempotent
+    doc = await store.find_key(hash_api_key("tl_abc"))
+    assert doc is not None and doc["workspace"] == "ws" and "tl_abc" not in str(doc)
+    assert await store.find_key(hash_api_key("tl_abd")) is None
+    assert await store.db.api_keys.count_documents({}) == 1
+
+
+async def test_migrations_are_recorded_once(store: MongoMetadataStore) -> None:
+    assert await store.migrate() == []
+    assert [d["_id"] async for d in store.db["migrations"].find({})] == ["m0001_indexes"]
+
+
+# -- nx-27017's known defects: Tracklane never relies on these operations -------------------------
+@pytest.fixture
+async def raw(nx_url: str) -> AsyncIterator[AsyncMongoClient[dict[str, object]]]:
+    client: AsyncMongoClient[dict[str, object]] = AsyncMongoClient(nx_url, directConnection=True)
+    yield client
+    await client.close()
+
+
+async def test_nx_defect_nan_cannot_be_stored(raw: AsyncMongoClient[dict[str, object]], nx_url: str) -> None:
+    """Why ingestion refuses NaN/Inf and documents never hold them."""
+    coll = raw["d" + uuid.uuid4().hex[:8]].c
+    try:
+        await coll.insert_one({"_id": 1, "v": float("nan")})
+    except PyMongoError:
+        return  # nx-27017 refuses it: "Invalid JSON document"
+    stored = await coll.find_one({"_id": 1})
+    assert stored is not None  # a real MongoDB stores NaN; fine, we never write it either
+
+
+async def test_nx_defect_push_of_subdocument(raw: AsyncMongoClient[dict[str, object]]) -> None:
+    """Why the projections use read-modify-write instead of $push of sub-documents."""
+    coll = raw["d" + uuid.uuid4().hex[:8]].c
+    await coll.insert_one({"_id": 1, "items": []})
+    await coll.update_one({"_id": 1}, {"$push": {"items": {"a": 1}}})
+    doc = await coll.find_one({"_id": 1})
+    assert doc is not None
+    items = doc["items"]
+    assert isinstance(items, list) and len(items) == 1
+    # On nx-27017 the sub-document comes back as a JSON string; on MongoDB as a dict.
+    assert items[0] in ({"a": 1}, '{"a": 1}', '{"a":1}')

@@ -1,0 +1,107 @@
+"""The scalar store's contract, against the real ClickHouse engine (chDB embedded), and against a
+ClickHouse server too when TRACKLANE_TEST_CLICKHOUSE_URL is set."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from services.common.events import ScalarColumns
+from services.metrics.domain import SeriesQuery
+from services.metrics.store import ClickHouseScalarStore, ScalarStore, migrate
+from tests.conftest import new_id, scalar_event
+
+pytestmark = pytest.mark.engines
+
+URLS = ["chdb"] + (
+    [os.environ["TRACKLANE_TEST_CLICKHOUSE_URL"]] if os.environ.get("TRACKLANE_TEST_CLICKHOUSE_URL") else []
+)
+_stores: dict[str, ClickHouseScalarStore] = {}
+
+
+@pytest.fixture(params=URLS)
+def store(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ScalarStore]:
+    # chDB allows one data directory per process, so the whole session shares one store and
+    # every test uses experiments of its own.
+    url = request.param
+    if url not in _stores:
+        _stores[url] = ClickHouseScalarStore(f"chdb://{tmp_path_factory.mktemp('ch')}" if url == "chdb" else url)
+    yield _stores[url]
+
+
+def columns(points: list[tuple[str, str, int, float]], timestamps: list[float] | None = None) -> ScalarColumns:
+    return ScalarColumns.decode(scalar_event(1, points, timestamps=timestamps).scalars)
+
+
+def test_insert_is_deduplicated_by_event_id(store: ScalarStore) -> None:
+    exp = new_id()
+    cols = columns([("loss", "train", i, 1.0 / (i + 1)) for i in range(1000)])
+    store.insert("ws", exp, f"{exp}.1", cols)
+    store.insert("ws", exp, f"{exp}.1", cols)  # redelivered
+    store.insert("ws", exp, f"{exp}.2", columns([("loss", "train", 1000, 0.0)]))
+    [info] = store.list_series("ws", exp)
+    assert (info.metric, info.variant, info.points) == ("loss", "train", 1001)
+
+
+def test_downsampling_covers_every_point_and_keeps_extremes(store: ScalarStore) -> None:
+    exp = new_id()
+    n = 100_000
+    values = 1.0 / (np.arange(n) + 1.0)
+    values[54_321] = -7.0  # one dip that must survive downsampling
+    points = [("loss", "train", i, float(v)) for i, v in enumerate(values)]
+    for k in range(0, n, 25_000):
+        store.insert("ws", exp, f"{exp}.{k}", columns(points[k : k + 25_000]))
+    r = store.query_series(SeriesQuery("ws", exp, "loss", "train", samples=2000))
+    assert r.downsampled and r.total_points == n
+    assert len(r.x) == 2000 and sum(r.count) == n
+    assert min(r.min) == -7.0 and max(r.max) == 1.0
+    assert r.x == sorted(r.x) and r.x[-1] == n - 1 and r.last[-1] == pytest.approx(1.0 / n)
+    assert r.mean[0] == pytest.approx(float(values[: r.count[0]].mean()))
+
+
+def test_few_points_come_back_at_full_resolution_and_zoom_works(store: ScalarStore) -> None:
+    exp = new_id()
+    store.insert("ws", exp, f"{exp}.1", columns([("acc", "val", i * 10, i / 10) for i in range(10)]))
+    r = store.query_series(SeriesQuery("ws", exp, "acc", "val", samples=2000))
+    assert not r.downsampled and r.x == [float(i * 10) for i in range(10)] and r.min == r.max == r.last
+    z = store.query_series(SeriesQuery("ws", exp, "acc", "val", samples=2000, x_min=20, x_max=50))
+    assert z.x == [20.0, 30.0, 40.0, 50.0] and z.total_points == 4
+
+
+def test_time_axes(store: ScalarStore) -> None:
+    exp = new_id()
+    ts = [1000.0, 1001.5, 1003.0]
+    store.insert("ws", exp, f"{exp}.1", columns([("m", "v", i, float(i)) for i in range(3)], timestamps=ts))
+    wall = store.query_series(SeriesQuery("ws", exp, "m", "v", xaxis="wall"))
+    rel = store.query_series(SeriesQuery("ws", exp, "m", "v", xaxis="relative"))
+    assert wall.x == ts and rel.x == [0.0, 1.5, 3.0]
+
+
+def test_workspaces_and_series_are_isolated(store: ScalarStore) -> None:
+    exp = new_id()
+    store.insert("a", exp, f"{exp}.1", columns([("m", "v", 0, 1.0), ("m", "w", 0, 2.0)]))
+    assert store.list_series("b", exp) == []
+    assert store.query_series(SeriesQuery("b", exp, "m", "v")).total_points == 0
+    assert [s.variant for s in store.list_series("a", exp)] == ["v", "w"]
+    assert store.query_series(SeriesQuery("a", exp, "m", "w")).last == [2.0]
+
+
+def test_bad_queries_are_refused() -> None:
+    with pytest.raises(ValueError, match="xaxis"):
+        SeriesQuery("ws", "e", "m", "v", xaxis="days")
+    with pytest.raises(ValueError, match="samples"):
+        SeriesQuery("ws", "e", "m", "v", samples=0)
+    with pytest.raises(ValueError, match="x_min"):
+        SeriesQuery("ws", "e", "m", "v", x_min=5, x_max=1)
+
+
+def test_migrations_apply_once(store: ScalarStore) -> None:
+    assert isinstance(store, ClickHouseScalarStore)
+    assert migrate(store.client) == []  # already applied when the store opened
+    versions = [r[0] for r in store.client.query("SELECT version FROM schema_migrations").result_rows]
+    assert versions == sorted(set(versions)) and "0001_scalars" in versions
+    assert Path(__file__).exists()
