@@ -8,10 +8,10 @@ from typing import Any, TypeVar
 
 import grpc
 import httpx
+from tracklane.pb import ingest_pb2, ingest_pb2_grpc
 
 from services.devstack import Stack
 from tests.conftest import API_KEY
-from tracklane.pb import ingest_pb2, ingest_pb2_grpc
 
 T = TypeVar("T")
 AUTH = (("authorization", f"Bearer {API_KEY}"),)

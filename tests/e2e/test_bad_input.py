@@ -5,11 +5,11 @@ from __future__ import annotations
 import grpc
 import numpy as np
 import pytest
+from tracklane.pb import ingest_pb2
 
 from services.devstack import Stack
 from tests.conftest import batch, new_id, scalar_event
 from tests.e2e.helpers import AUTH, gateway, ingest, open_experiment, total_points, wait_for
-from tracklane.pb import ingest_pb2
 
 pytestmark = pytest.mark.engines
 

@@ -10,12 +10,12 @@ from collections.abc import AsyncIterator
 import pytest
 from pymongo import AsyncMongoClient
 from pymongo.errors import PyMongoError
+from tracklane.pb import events_pb2
 
 from services.common.auth import hash_api_key
 from services.metadata import domain
 from services.metadata.store import MongoMetadataStore
 from tests.conftest import new_id
-from tracklane.pb import events_pb2
 
 pytestmark = pytest.mark.engines
 

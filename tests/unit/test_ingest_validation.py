@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from tracklane.pb import events_pb2, ingest_pb2
 
 from services.ingestion.domain import ValidationError, validate_batch, validate_open
 from tests.conftest import batch, new_id, scalar_event
-from tracklane.pb import events_pb2, ingest_pb2
 
 EXP = new_id()
 

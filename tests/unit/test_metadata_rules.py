@@ -6,11 +6,11 @@ import itertools
 from collections.abc import Callable
 
 import numpy as np
+from tracklane.pb import events_pb2
 
 from services.common.events import ScalarColumns
 from services.metadata import domain
 from tests.conftest import scalar_event
-from tracklane.pb import events_pb2
 
 EXP, WS = "e" * 32, "default"
 Change = Callable[[domain.Doc | None], domain.Doc]
