@@ -53,6 +53,7 @@ class Ports:
     metadata: int = 50053
     artifact: int = 50054
     reporting: int = 50055
+    artifact_http: int = 8081
     nats: int = 4222
     mongodb: int = 27017
     prometheus: dict[str, int] = field(
@@ -74,6 +75,7 @@ class Ports:
             metadata=free_port(),
             artifact=free_port(),
             reporting=free_port(),
+            artifact_http=free_port(),
             nats=free_port(),
             mongodb=free_port(),
             prometheus={name: free_port() for name in SERVICES},
@@ -128,6 +130,7 @@ class Stack:
             TRACKLANE_METADATA_ADDR=f"127.0.0.1:{p.metadata}",
             TRACKLANE_ARTIFACT_ADDR=f"127.0.0.1:{p.artifact}",
             TRACKLANE_REPORTING_ADDR=f"127.0.0.1:{p.reporting}",
+            TRACKLANE_ARTIFACT_HTTP_ADDR=f"127.0.0.1:{p.artifact_http}",
             PYTHONUNBUFFERED="1",
         )
         for name, port in p.prometheus.items():
