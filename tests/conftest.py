@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -145,7 +146,5 @@ def s3_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield f"http://127.0.0.1:{port}"
     finally:
         for pid_file in sorted((folder / "run").glob("*.pid"), reverse=True):
-            try:
+            with contextlib.suppress(ProcessLookupError, ValueError):  # already gone
                 os.kill(int(pid_file.read_text().strip()), 15)
-            except (ProcessLookupError, ValueError):
-                pass
