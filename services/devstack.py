@@ -221,6 +221,18 @@ class Stack:
         for name in order:
             self.stop_one(name)
 
+    def restart_dead(self) -> list[str]:
+        """Starts again every process that exited (a supervisor's job); returns their names.
+        The projections then catch up from their durable JetStream consumers."""
+        dead = [name for name, proc in self.procs.items() if proc.poll() is not None]
+        for name in dead:
+            self.procs.pop(name)
+            if name in ("nats", "mongodb"):
+                self.start_engine(name)
+            else:
+                self.start_service(name, wait=False)
+        return dead
+
     def check_alive(self) -> None:
         for name, proc in self.procs.items():
             if proc.poll() is not None:
@@ -325,10 +337,11 @@ def main() -> None:
             flush=True,
         )
         while not stopping:
-            stack.check_alive()
+            for name in stack.restart_dead():
+                print(f"{name} exited; restarted it (see {data_dir / 'logs' / name}.log)", flush=True)
             time.sleep(0.5)
-    except RuntimeError as exc:
-        print(f"\nA process died: {exc}", file=sys.stderr, flush=True)
+    except (RuntimeError, TimeoutError) as exc:
+        print(f"\nTracklane could not start: {exc}", file=sys.stderr, flush=True)
     finally:
         print("\nStopping Tracklane …", flush=True)
         stack.stop()
