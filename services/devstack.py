@@ -67,6 +67,31 @@ class Ports:
     )
 
     @classmethod
+    def from_env(cls) -> Ports:
+        """The defaults, or the ports of the TRACKLANE_*_ADDR variables when they are set."""
+
+        def port(var: str, default: int) -> int:
+            value = os.environ.get(var, "").strip()
+            return int(value.rpartition(":")[2]) if value else default
+
+        d = cls()
+        return cls(
+            gateway=port("TRACKLANE_GATEWAY_ADDR", d.gateway),
+            ingestion=port("TRACKLANE_INGESTION_ADDR", d.ingestion),
+            metrics=port("TRACKLANE_METRICS_ADDR", d.metrics),
+            metadata=port("TRACKLANE_METADATA_ADDR", d.metadata),
+            artifact=port("TRACKLANE_ARTIFACT_ADDR", d.artifact),
+            reporting=port("TRACKLANE_REPORTING_ADDR", d.reporting),
+            artifact_http=port("TRACKLANE_ARTIFACT_HTTP_ADDR", d.artifact_http),
+            nats=port("TRACKLANE_NATS_PORT", d.nats),
+            mongodb=port("TRACKLANE_NX_PORT", d.mongodb),
+            prometheus={
+                name: int(os.environ.get(f"TRACKLANE_{name.upper()}_PROMETHEUS_PORT") or default)
+                for name, default in d.prometheus.items()
+            },
+        )
+
+    @classmethod
     def free(cls) -> Ports:
         return cls(
             gateway=free_port(),
@@ -308,7 +333,7 @@ def main() -> None:
     args = parser.parse_args()
     data_dir = Path(args.data_dir).resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
-    stack = Stack(data_dir, credentials(data_dir))
+    stack = Stack(data_dir, credentials(data_dir), Ports.from_env())
     from tracklane._config import config_dir
 
     stopping = False

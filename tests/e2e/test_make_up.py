@@ -1,0 +1,134 @@
+"""`make up`'s entry point as a user meets it: start, credentials written where the SDK finds
+them, a script that sets nothing, the GET requests, Ctrl-C, and the same key after a restart."""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import signal
+import subprocess
+import threading
+from pathlib import Path
+
+import httpx
+import pytest
+
+from services.devstack import Ports
+from tests.conftest import PYTHON
+from tests.e2e.helpers import wait_for
+from tests.e2e.test_first_path import SCRIPT
+
+pytestmark = pytest.mark.engines
+
+
+def start(env: dict[str, str]) -> tuple[subprocess.Popen[str], queue.Queue[str]]:
+    proc = subprocess.Popen(
+        [PYTHON, "-m", "services.devstack"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    lines: queue.Queue[str] = queue.Queue()
+
+    def pump() -> None:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            lines.put(line)
+
+    reader = threading.Thread(target=pump, daemon=True)
+    reader.start()
+    readers[proc.pid] = reader
+    return proc, lines
+
+
+readers: dict[int, threading.Thread] = {}
+
+
+def finish(proc: subprocess.Popen[str]) -> None:
+    if proc.poll() is None:
+        proc.kill()
+    proc.wait()
+    readers.pop(proc.pid).join(10)  # it reaches the end of the pipe once the process is gone
+    assert proc.stdout is not None
+    proc.stdout.close()
+
+
+def read_until(lines: queue.Queue[str], text: str, timeout: float = 120) -> str:
+    seen = []
+    while True:
+        try:
+            line = lines.get(timeout=timeout)
+        except queue.Empty:
+            raise AssertionError(f"no {text!r} in:\n{''.join(seen)}") from None
+        seen.append(line)
+        if text in line:
+            return "".join(seen)
+
+
+def test_make_up_serves_a_script_that_configures_nothing(tmp_path: Path) -> None:
+    p = Ports.free()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TRACKLANE_")}
+    env.update(
+        TRACKLANE_DATA_DIR=str(tmp_path / "data"),
+        TRACKLANE_CONFIG_DIR=str(tmp_path / "config"),
+        TRACKLANE_GATEWAY_ADDR=f"127.0.0.1:{p.gateway}",
+        TRACKLANE_INGESTION_ADDR=f"127.0.0.1:{p.ingestion}",
+        TRACKLANE_METRICS_ADDR=f"127.0.0.1:{p.metrics}",
+        TRACKLANE_METADATA_ADDR=f"127.0.0.1:{p.metadata}",
+        TRACKLANE_ARTIFACT_ADDR=f"127.0.0.1:{p.artifact}",
+        TRACKLANE_REPORTING_ADDR=f"127.0.0.1:{p.reporting}",
+        TRACKLANE_ARTIFACT_HTTP_ADDR=f"127.0.0.1:{p.artifact_http}",
+        TRACKLANE_NATS_PORT=str(p.nats),
+        TRACKLANE_NX_PORT=str(p.mongodb),
+        **{f"TRACKLANE_{n.upper()}_PROMETHEUS_PORT": str(port) for n, port in p.prometheus.items()},
+    )
+    proc, lines = start(env)
+    try:
+        banner = read_until(lines, "Ctrl-C stops everything")
+        creds = json.loads((tmp_path / "config" / "credentials.json").read_text())
+        assert creds["api_key"] in banner and creds["server"] == f"127.0.0.1:{p.ingestion}"
+        assert oct((tmp_path / "config" / "credentials.json").stat().st_mode & 0o777) == "0o600"
+
+        # The script knows nothing but where the credentials file is (its default location).
+        script_env = {k: v for k, v in env.items() if k == "TRACKLANE_CONFIG_DIR" or not k.startswith("TRACKLANE_")}
+        run = subprocess.run([PYTHON, "-c", SCRIPT], env=script_env, capture_output=True, text=True, timeout=120)
+        assert run.returncode == 0, run.stderr
+        exp_id = run.stdout.strip()
+
+        with httpx.Client(base_url=creds["gateway"], headers={"Authorization": f"Bearer {creds['api_key']}"}) as gw:
+            wait_for("completion", lambda: gw.get(f"/api/v1/experiments/{exp_id}").json().get("status") == "completed")
+            wait_for(
+                "the points",
+                lambda: (
+                    gw.get(
+                        f"/api/v1/experiments/{exp_id}/scalars", params={"metric": "loss", "variant": "train"}
+                    ).json()["series"][0]["total_points"]
+                    == 100_000
+                ),
+            )
+            assert gw.get("/api/v1/experiments", params={"project": "demo"}).json()["total"] == 1
+            ingest_metrics = httpx.get(f"http://127.0.0.1:{p.prometheus['ingestion']}/metrics").text
+            assert "tracklane_ingest_points_total 100000.0" in ingest_metrics
+
+        # A crashed service comes back by itself.
+        metrics_pid = int(
+            subprocess.run(["pgrep", "-f", "-n", "services.metrics"], capture_output=True, text=True).stdout.split()[0]
+        )
+        os.kill(metrics_pid, signal.SIGKILL)
+        read_until(lines, "metrics exited; restarted it", timeout=30)
+
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(90) == 0
+        read_until(lines, "Stopped.", timeout=5)
+    finally:
+        finish(proc)
+
+    # Same data directory, same key.
+    proc, lines = start(env)
+    try:
+        read_until(lines, "Ctrl-C stops everything")
+        assert json.loads((tmp_path / "data" / "credentials.json").read_text())["api_key"] == creds["api_key"]
+        with httpx.Client(base_url=creds["gateway"], headers={"Authorization": f"Bearer {creds['api_key']}"}) as gw:
+            assert gw.get(f"/api/v1/experiments/{exp_id}").json()["status"] == "completed"
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(90) == 0
+    finally:
+        finish(proc)
