@@ -52,12 +52,22 @@ def new_id() -> str:
     return uuid.uuid4().hex
 
 
+MONGO_TARGETS = ["nx-27017"] + (["TRACKLANE_MONGODB_URL"] if os.environ.get("TRACKLANE_MONGODB_URL") else [])
+
+
+@pytest.fixture(scope="session", params=MONGO_TARGETS)
+def mongo_url(request: pytest.FixtureRequest) -> str:
+    """Every MongoDB-wire server the contract runs against: nx-27017 always, and the real
+    MongoDB of TRACKLANE_MONGODB_URL too when it is set."""
+    if request.param == "TRACKLANE_MONGODB_URL":
+        return os.environ["TRACKLANE_MONGODB_URL"]
+    url: str = request.getfixturevalue("nx_url")
+    return url
+
+
 @pytest.fixture(scope="session")
 def nx_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A MongoDB-wire server: TRACKLANE_MONGODB_URL when set (a real MongoDB), else nx-27017."""
-    if url := os.environ.get("TRACKLANE_MONGODB_URL"):
-        yield url
-        return
+    """nx-27017 on a free loopback port."""
     folder = tmp_path_factory.mktemp("nx")
     port = free_port()
     proc = subprocess.Popen(

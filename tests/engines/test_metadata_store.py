@@ -21,8 +21,8 @@ pytestmark = pytest.mark.engines
 
 
 @pytest.fixture
-async def store(nx_url: str) -> AsyncIterator[MongoMetadataStore]:
-    s = MongoMetadataStore(nx_url, "t" + uuid.uuid4().hex[:12])
+async def store(mongo_url: str) -> AsyncIterator[MongoMetadataStore]:
+    s = MongoMetadataStore(mongo_url, "t" + uuid.uuid4().hex[:12])
     await s.migrate()
     yield s
     await s.close()
@@ -104,13 +104,13 @@ async def test_migrations_are_recorded_once(store: MongoMetadataStore) -> None:
 
 # -- nx-27017's known defects: Tracklane never relies on these operations -------------------------
 @pytest.fixture
-async def raw(nx_url: str) -> AsyncIterator[AsyncMongoClient[dict[str, object]]]:
-    client: AsyncMongoClient[dict[str, object]] = AsyncMongoClient(nx_url, directConnection=True)
+async def raw(mongo_url: str) -> AsyncIterator[AsyncMongoClient[dict[str, object]]]:
+    client: AsyncMongoClient[dict[str, object]] = AsyncMongoClient(mongo_url, directConnection=True)
     yield client
     await client.close()
 
 
-async def test_nx_defect_nan_cannot_be_stored(raw: AsyncMongoClient[dict[str, object]], nx_url: str) -> None:
+async def test_nx_defect_nan_cannot_be_stored(raw: AsyncMongoClient[dict[str, object]]) -> None:
     """Why ingestion refuses NaN/Inf and documents never hold them."""
     coll = raw["d" + uuid.uuid4().hex[:8]].c
     try:
