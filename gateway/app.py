@@ -9,10 +9,12 @@ import grpc
 from prometheus_client import make_asgi_app
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.routing import Mount
 from tracklane.pb import metadata_pb2_grpc, metrics_pb2_grpc
 
 from gateway import errors
+from gateway.middleware import RequestContext
 from gateway.routes import experiments, health
 from gateway.settings import Settings
 from gateway.state import GatewayState
@@ -41,6 +43,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
     return Starlette(
         routes=[*health.routes, *experiments.routes, Mount("/metrics", app=make_asgi_app())],
+        middleware=[Middleware(RequestContext)],
         lifespan=lifespan,
         exception_handlers={
             errors.ApiError: errors.api_error,
