@@ -10,7 +10,7 @@ PROTOS := $(wildcard proto/tracklane/pb/*.proto)
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help venv protos up test test-unit lint format typecheck s3-engine clean
+.PHONY: help venv protos up test test-unit lint format typecheck s3-engine clean bench
 
 help: ## Show this help
 	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -61,3 +61,7 @@ typecheck: venv ## mypy (strict) on our code
 
 clean: ## Remove the virtual environments and generated code (keeps .tracklane data)
 	rm -rf $(VENV) .tools sdk/tracklane/pb/*_pb2*.py* sdk/tracklane/pb/.generated
+
+BENCH_SCALE ?= small
+bench: venv ## Measure Tracklane beside MLflow on this machine; report in bench/results/ (BENCH_SCALE=small|full)
+	BENCH_SCALE=$(BENCH_SCALE) $(VENV)/bin/python -m bench.run

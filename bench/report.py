@@ -1,0 +1,141 @@
+"""The bench's table (stdout) and markdown report with one PNG plot per figure."""
+
+from __future__ import annotations
+
+import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+
+if TYPE_CHECKING:
+    from bench.run import Figure
+
+TARGETS = {
+    "ingest": "DESIGN target: ≥ 500k points/s sustained end to end on 2 cores",
+    "latency": "DESIGN target: p99 ingest-to-queryable ≤ 1 s",
+    "queries": "DESIGN target: a 10M-point series to 2,000 buckets ≤ 100 ms at the gateway",
+    "overhead": "DESIGN target: ≥ 200k log_scalar calls/s from one thread, never blocking",
+}
+
+
+def _fmt(fig: Figure) -> tuple[str, str]:
+    if fig.unit == "s":
+        return f"{fig.median * 1000:,.1f} ms", f"{min(fig.samples) * 1000:,.1f}-{max(fig.samples) * 1000:,.1f} ms"
+    return f"{fig.median:,.0f} {fig.unit}", f"{min(fig.samples):,.0f}-{max(fig.samples):,.0f}"
+
+
+def _rows(figures: list[Figure]) -> list[str]:
+    rows = []
+    for f in figures:
+        median, spread = _fmt(f)
+        rows.append(f"| {f.system} | {f.name} | {median} | {spread} | {len(f.samples)} |")
+    return rows
+
+
+def table(
+    ingest: list[Figure], latency: Figure, overhead: list[Figure], queries: list[Figure], mlflow: list[Figure]
+) -> str:
+    lines = ["", "| system | figure | median | min-max | runs |", "| --- | --- | --- | --- | --- |"]
+    lines += _rows([*ingest, mlflow[0], latency, mlflow[1], *overhead, *queries, mlflow[2]])
+    p50, p99 = latency.median * 1000, latency.quantile(0.99) * 1000
+    lat = f"| Tracklane | latency p50 / p99 | {p50:,.0f} ms / {p99:,.0f} ms | | {len(latency.samples)} |"
+    return "\n".join([*lines, lat])
+
+
+def _bar(path: Path, title: str, figures: list[Figure], unit: str, log: bool = False) -> None:
+    fig, ax = plt.subplots(figsize=(8, 0.6 + 0.5 * len(figures)))
+    labels = [f"{f.system}: {f.name}" for f in figures]
+    scale = 1000.0 if unit == "ms" else 1.0
+    medians = [f.median * scale for f in figures]
+    lows = [m - min(f.samples) * scale for m, f in zip(medians, figures, strict=True)]
+    highs = [max(f.samples) * scale - m for m, f in zip(medians, figures, strict=True)]
+    colors = ["#2a7ab9" if f.system == "Tracklane" else "#d9822b" for f in figures]
+    ax.barh(labels, medians, xerr=[lows, highs], color=colors, capsize=3)
+    ax.invert_yaxis()
+    ax.set_xlabel(unit)
+    ax.set_title(title)
+    if log:
+        ax.set_xscale("log")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def write(
+    folder: Path,
+    scale: str,
+    machine: dict[str, str],
+    ingest: list[Figure],
+    latency: Figure,
+    overhead: list[Figure],
+    queries: list[Figure],
+    mlflow: list[Figure],
+) -> Path:
+    stamp = datetime.datetime.now(datetime.UTC).strftime("%Y%m%dT%H%M%SZ")
+    out = folder / stamp
+    out.mkdir(parents=True, exist_ok=True)
+    _bar(
+        out / "ingest.png",
+        "Ingest throughput, end to end (higher is better)",
+        [*ingest, mlflow[0]],
+        "points/s",
+        log=True,
+    )
+    _bar(out / "latency.png", "Ingest to queryable (lower is better)", [latency, mlflow[1]], "ms", log=True)
+    _bar(out / "overhead.png", "SDK overhead: log_scalar from one thread", overhead, "calls/s")
+    _bar(out / "queries.png", "Series queries at the gateway (lower is better)", [*queries, mlflow[2]], "ms", log=True)
+    machine_rows = "\n".join(f"| {k} | {v} |" for k, v in machine.items())
+    ratio = ingest[0].median / mlflow[0].median
+    body = f"""# Tracklane bench — {stamp} (scale `{scale}`)
+
+Reproduce: `make bench` (or `make bench BENCH_SCALE=full`). Medians over repeated runs with
+min-max; the MLflow column is `mlflow server` (SQLite store, 1 worker) on the same machine in
+the same run. Nothing here is asserted; the machines are shared and noisy.
+
+| machine | |
+| --- | --- |
+{machine_rows}
+
+## Ingest throughput, end to end
+SDK processes log scalars until every point is queryable through the gateway; the time
+includes starting the client processes, which weighs on the small scale.
+{TARGETS["ingest"]}. One SDK client is **{ratio:,.0f}x** MLflow's `log_batch`.
+
+![ingest](ingest.png)
+
+## Ingest-to-queryable latency
+From `log_scalar` returning (probe points, one every 50 ms) to the point coming back from the
+gateway, under a steady load of 100k points/s. The SDK's 100 ms flush interval is part of it.
+MLflow's figure is `log_batch` of one point, then `get_metric_history` until it is there, with no
+other load (one MLflow server cannot take 100k points/s).
+p50 {latency.median * 1000:,.0f} ms, p99 {latency.quantile(0.99) * 1000:,.0f} ms. {TARGETS["latency"]}.
+
+![latency](latency.png)
+
+## SDK overhead
+{TARGETS["overhead"]}. "Slow" puts a proxy that holds every chunk 200 ms in front of ingestion;
+"down" points the SDK at a closed port.
+
+![overhead](overhead.png)
+
+## Series queries
+{TARGETS["queries"]}. MLflow's `get_metric_history` returns every point (it has no downsampling).
+
+![queries](queries.png)
+
+## All figures
+{table(ingest, latency, overhead, queries, mlflow)}
+
+Not measured yet: the experiment table of 100k experiments (needs the gateway's filter and sort,
+issue 4) and `/widget/` responses (issue 5).
+"""
+    (out / "report.md").write_text(body)
+    latest = folder / "latest"
+    if latest.is_symlink() or latest.exists():
+        latest.unlink()
+    latest.symlink_to(out.name)
+    return out / "report.md"

@@ -1,0 +1,318 @@
+"""``make bench``: Tracklane's embedded stack against an MLflow tracking server on the same
+machine, in the same run. Prints a table and writes ``bench/results/<time>.md`` with a plot per
+figure. Measures, never asserts. ``BENCH_SCALE=small`` (default, a few minutes) or ``full``."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import platform
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import httpx
+import tracklane
+
+from bench import report
+from services.devstack import Ports, Stack, free_port, which
+
+ROOT = Path(__file__).resolve().parent
+KEY = "tl_bench"
+MLFLOW_VERSION = "3.17.2"
+
+
+@dataclass(frozen=True)
+class Scale:
+    name: str
+    points_per_client: int
+    clients: tuple[int, ...]
+    repeats: int
+    raw_points: int
+    latency_seconds: float
+    overhead_calls: int
+    series_sizes: tuple[int, ...]
+    query_repeats: int
+    mlflow_points: int
+    mlflow_probes: int
+
+
+SCALES = {
+    "small": Scale("small", 300_000, (1, 2, 4), 2, 1_000_000, 8.0, 300_000, (1_000_000,), 20, 20_000, 20),
+    "full": Scale(
+        "full", 2_000_000, (1, 2, 4), 3, 5_000_000, 30.0, 2_000_000, (1_000_000, 10_000_000), 50, 100_000, 50
+    ),
+}
+
+
+@dataclass
+class Figure:
+    """One measured quantity: samples (medians are reported with min-max)."""
+
+    name: str
+    unit: str
+    system: str
+    samples: list[float] = field(default_factory=list)
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.samples)
+
+    def quantile(self, q: float) -> float:
+        s = sorted(self.samples)
+        return s[min(len(s) - 1, int(q * len(s)))]
+
+
+def worker(stack_addr: str, kind: str, *args: object) -> dict[str, Any]:
+    out = subprocess.run(
+        [sys.executable, "-m", "bench.workers", kind, stack_addr, KEY, *map(str, args)],
+        capture_output=True, text=True, check=True, cwd=ROOT.parent,
+    )  # fmt: skip
+    result: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
+    return result
+
+
+def total_points(gw: httpx.Client, exp: str, metric: str = "loss", variant: str = "train") -> int:
+    r = gw.get(f"/api/v1/experiments/{exp}/scalars", params={"metric": metric, "variant": variant, "samples": 1})
+    if r.status_code != 200 or not r.json()["series"]:
+        return 0
+    return int(r.json()["series"][0]["total_points"])
+
+
+def wait_queryable(gw: httpx.Client, expected: dict[str, int], timeout: float = 600) -> None:
+    deadline = time.monotonic() + timeout
+    pending = dict(expected)
+    while pending and time.monotonic() < deadline:
+        pending = {e: n for e, n in pending.items() if total_points(gw, e) < n}
+        time.sleep(0.02)
+    if pending:
+        raise TimeoutError(f"points never became queryable: {pending}")
+
+
+def bench_ingest(stack: Stack, gw: httpx.Client, scale: Scale) -> list[Figure]:
+    figures = []
+    for clients in scale.clients:
+        fig = Figure(f"SDK, {clients} client process{'es' if clients > 1 else ''}", "points/s", "Tracklane")
+        for _ in range(scale.repeats):
+            start = time.perf_counter()
+            results: list[dict[str, Any]] = []
+
+            def one_client(into: list[dict[str, Any]] = results) -> None:
+                into.append(worker(stack.ingestion_addr, "sdk_log", scale.points_per_client, "bench-ingest"))
+
+            threads = [threading.Thread(target=one_client) for _ in range(clients)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+            wait_queryable(gw, {r["experiment"]: scale.points_per_client for r in results})
+            fig.samples.append(clients * scale.points_per_client / (time.perf_counter() - start))
+            progress(f"ingest {clients} client(s): {fig.samples[-1]:,.0f} points/s")
+        figures.append(fig)
+    raw = Figure("raw gRPC batches (25k points), 1 process", "points/s", "Tracklane")
+    for _ in range(scale.repeats):
+        start = time.perf_counter()
+        r = worker(stack.ingestion_addr, "raw_grpc", scale.raw_points, "bench-raw")
+        wait_queryable(gw, {r["experiment"]: scale.raw_points})
+        raw.samples.append(scale.raw_points / (time.perf_counter() - start))
+        progress(f"ingest raw gRPC: {raw.samples[-1]:,.0f} points/s")
+    return [*figures, raw]
+
+
+def bench_latency(stack: Stack, gw: httpx.Client, scale: Scale) -> Figure:
+    """log_scalar returning -> the point returned by the gateway, under 100k points/s of load."""
+    fig = Figure("ingest-to-queryable under 100k points/s", "s", "Tracklane")
+    load = threading.Thread(
+        target=worker, args=(stack.ingestion_addr, "steady", 100_000, scale.latency_seconds + 2, "bench-load")
+    )
+    load.start()
+    time.sleep(1.0)
+    probe = tracklane.init(project="bench-latency", name="probe", server=stack.ingestion_addr, api_key=KEY)
+    k = 0
+    end = time.monotonic() + scale.latency_seconds
+    while time.monotonic() < end:
+        probe.log_scalar("probe", "p", float(k), k)
+        t0 = time.perf_counter()
+        params: dict[str, str | int] = {"metric": "probe", "variant": "p", "x_min": k, "x_max": k, "samples": 1}
+        while True:
+            r = gw.get(f"/api/v1/experiments/{probe.id}/scalars", params=params)
+            if r.status_code == 200 and r.json()["series"] and r.json()["series"][0]["total_points"]:
+                break
+            time.sleep(0.002)
+        fig.samples.append(time.perf_counter() - t0)
+        k += 1
+        time.sleep(0.05)
+    probe.close()
+    load.join()
+    progress(f"latency p50 {fig.median * 1000:.0f} ms, p99 {fig.quantile(0.99) * 1000:.0f} ms over {k} probes")
+    return fig
+
+
+class SlowProxy:
+    """A TCP proxy that holds every chunk for ``delay`` seconds: a slow server."""
+
+    def __init__(self, target_port: int, delay: float) -> None:
+        self.port = free_port()
+        self.target_port, self.delay = target_port, delay
+        self.loop = asyncio.new_event_loop()
+        threading.Thread(target=self.loop.run_forever, daemon=True).start()
+        asyncio.run_coroutine_threadsafe(self._start(), self.loop).result()
+
+    async def _start(self) -> None:
+        self.server = await asyncio.start_server(self._handle, "127.0.0.1", self.port)
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        up_r, up_w = await asyncio.open_connection("127.0.0.1", self.target_port)
+
+        async def pipe(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
+            while data := await src.read(65536):
+                await asyncio.sleep(self.delay)
+                dst.write(data)
+                await dst.drain()
+            dst.close()
+
+        await asyncio.gather(pipe(reader, up_w), pipe(up_r, writer), return_exceptions=True)
+
+    def close(self) -> None:
+        self.loop.call_soon_threadsafe(self.server.close)
+
+
+def bench_overhead(stack: Stack, scale: Scale) -> list[Figure]:
+    proxy = SlowProxy(stack.ports.ingestion, 0.2)
+    targets = {"server up": stack.ingestion_addr, "server slow (+200 ms)": f"127.0.0.1:{proxy.port}",
+               "server down": f"127.0.0.1:{free_port()}"}  # fmt: skip
+    figures = []
+    for label, addr in targets.items():
+        fig = Figure(f"log_scalar, {label}", "calls/s", "Tracklane")
+        for _ in range(scale.repeats):
+            fig.samples.append(float(worker(addr, "sdk_overhead", scale.overhead_calls)["calls_per_s"]))
+        progress(f"SDK overhead, {label}: {fig.median:,.0f} calls/s")
+        figures.append(fig)
+    proxy.close()
+    return figures
+
+
+def bench_queries(stack: Stack, gw: httpx.Client, scale: Scale) -> list[Figure]:
+    figures = []
+    for n in scale.series_sizes:
+        r = worker(stack.ingestion_addr, "raw_grpc", n, "bench-series")
+        wait_queryable(gw, {r["experiment"]: n})
+        url = f"/api/v1/experiments/{r['experiment']}/scalars"
+        cases: list[tuple[str, dict[str, str | int]]] = [
+            (f"{n / 1e6:g}M points -> 2,000 buckets", {"metric": "loss", "variant": "train", "samples": 2000}),
+            (f"{n / 1e6:g}M points, zoom on 2,000 points", {"metric": "loss", "variant": "train", "samples": 2000,
+                                                            "x_min": n // 2, "x_max": n // 2 + 1999}),
+        ]  # fmt: skip
+        for label, params in cases:
+            fig = Figure(label, "s", "Tracklane")
+            gw.get(url, params=params)  # warm
+            for _ in range(scale.query_repeats):
+                t = time.perf_counter()
+                gw.get(url, params=params).raise_for_status()
+                fig.samples.append(time.perf_counter() - t)
+            progress(f"query {label}: p50 {fig.median * 1000:.1f} ms")
+            figures.append(fig)
+    return figures
+
+
+def mlflow_venv() -> Path:
+    venv = ROOT / ".mlflow-venv"
+    python = venv / "bin" / "python"
+    if not (venv / "bin" / "mlflow").exists():
+        progress(f"installing MLflow {MLFLOW_VERSION} into {venv} (once) …")
+        subprocess.run(["python3", "-m", "venv", str(venv)], check=True)
+        subprocess.run([str(python), "-m", "pip", "install", "-q", f"mlflow=={MLFLOW_VERSION}"], check=True)
+    return venv
+
+
+def bench_mlflow(scale: Scale) -> tuple[list[Figure], str]:
+    venv = mlflow_venv()
+    port = free_port()
+    folder = Path(tempfile.mkdtemp(prefix="tl-bench-mlflow-"))
+    server = subprocess.Popen(
+        [str(venv / "bin" / "mlflow"), "server", "--backend-store-uri", f"sqlite:///{folder}/mlflow.db",
+         "--default-artifact-root", str(folder / "artifacts"), "--host", "127.0.0.1", "--port", str(port),
+         "--workers", "1"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.5)
+        out = subprocess.run(
+            [str(venv / "bin" / "python"), str(ROOT / "mlflow_worker.py"), f"http://127.0.0.1:{port}",
+             str(scale.mlflow_points), str(scale.mlflow_probes), "5"],
+            capture_output=True, text=True, check=True,
+        )  # fmt: skip
+        r = json.loads(out.stdout.strip().splitlines()[-1])
+    finally:
+        server.terminate()
+        server.wait(30)
+        shutil.rmtree(folder, ignore_errors=True)
+    ingest = Figure("log_batch (1,000 metrics/call), 1 process", "points/s", "MLflow", [r["ingest"]["points_per_s"]])
+    lat = Figure("log_batch -> get_metric_history (no other load)", "s", "MLflow", r["latency"]["samples_s"])
+    query = Figure(f"get_metric_history of {r['query']['points']:,} points", "s", "MLflow", r["query"]["samples_s"])
+    points, seconds = r["query"]["points"], query.median
+    progress(f"MLflow: {ingest.median:,.0f} points/s; history of {points:,} points in {seconds:.2f} s")
+    return [ingest, lat, query], str(r["version"])
+
+
+def machine() -> dict[str, str]:
+    mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    nats = subprocess.run([which("nats-server"), "--version"], capture_output=True, text=True).stdout.strip()
+    return {
+        "cores": str(os.cpu_count()),
+        "memory": f"{mem:.0f} GiB",
+        "cpu": platform.processor() or platform.machine(),
+        "python": platform.python_version(),
+        "nats-server": nats,
+        "chdb (ClickHouse engine)": metadata.version("chdb"),
+        "nx-27017": metadata.version("nx-27017"),
+        "pymongo": metadata.version("pymongo"),
+        "grpcio": metadata.version("grpcio"),
+    }
+
+
+def progress(text: str) -> None:
+    print(f"  · {text}", flush=True)
+
+
+def main() -> None:
+    scale = SCALES[os.environ.get("BENCH_SCALE", "small")]
+    print(f"Tracklane bench, scale {scale.name}", flush=True)
+    data = Path(tempfile.mkdtemp(prefix="tl-bench-"))
+    stack = Stack(data, KEY, Ports.free())
+    try:
+        stack.start()
+        with httpx.Client(base_url=stack.gateway_url, headers={"Authorization": f"Bearer {KEY}"}, timeout=60) as gw:
+            ingest = bench_ingest(stack, gw, scale)
+            latency = bench_latency(stack, gw, scale)
+            overhead = bench_overhead(stack, scale)
+            queries = bench_queries(stack, gw, scale)
+    finally:
+        stack.stop()
+        shutil.rmtree(data, ignore_errors=True)
+    mlflow, mlflow_version = bench_mlflow(scale)
+    info = machine() | {"MLflow": mlflow_version}
+    path = report.write(ROOT / "results", scale.name, info, ingest, latency, overhead, queries, mlflow)
+    print(report.table(ingest, latency, overhead, queries, mlflow))
+    print(f"\nReport: {path}")
+
+
+if __name__ == "__main__":
+    socket.setdefaulttimeout(60)
+    main()
