@@ -15,9 +15,10 @@ from tracklane.pb import metadata_pb2_grpc, metrics_pb2_grpc
 
 from gateway import errors
 from gateway.middleware import RequestContext
-from gateway.routes import experiments, health
+from gateway.routes import commands, experiments, health
 from gateway.settings import Settings
 from gateway.state import GatewayState
+from services.common import bus
 from services.common.auth import KeyResolver
 
 
@@ -29,8 +30,11 @@ def create_app(settings: Settings | None = None) -> Starlette:
         metadata = grpc.aio.insecure_channel(settings.common.metadata_addr)
         metrics = grpc.aio.insecure_channel(settings.common.metrics_addr)
         meta_stub = metadata_pb2_grpc.MetadataServiceStub(metadata)
+        nc, js = await bus.connect(settings.common.nats_url, "gateway")
+        await bus.ensure_stream(js)
         st = GatewayState(
             channels=[metadata, metrics],
+            js=js,
             metadata=meta_stub,
             metrics=metrics_pb2_grpc.MetricsServiceStub(metrics),
             keys=KeyResolver(meta_stub, ttl_s=settings.key_cache_ttl),
@@ -38,11 +42,12 @@ def create_app(settings: Settings | None = None) -> Starlette:
         try:
             yield {"tl": st}
         finally:
+            await nc.drain()
             for channel in st.channels:
                 await channel.close()
 
     return Starlette(
-        routes=[*health.routes, *experiments.routes, Mount("/metrics", app=make_asgi_app())],
+        routes=[*health.routes, *experiments.routes, *commands.routes, Mount("/metrics", app=make_asgi_app())],
         middleware=[Middleware(RequestContext)],
         lifespan=lifespan,
         exception_handlers={

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import grpc
+from nats.js import JetStreamContext
 from starlette.requests import Request
 from tracklane.pb import metadata_pb2_grpc, metrics_pb2_grpc
 
@@ -15,6 +16,7 @@ from services.common.auth import KeyResolver, Principal, UnauthenticatedError, b
 @dataclass
 class GatewayState:
     channels: list[grpc.aio.Channel]
+    js: JetStreamContext
     metadata: metadata_pb2_grpc.MetadataServiceStub
     metrics: metrics_pb2_grpc.MetricsServiceStub
     keys: KeyResolver

@@ -29,6 +29,8 @@ def experiment_json(e: metadata_pb2.Experiment) -> dict[str, Any]:
         "user": e.user,
         "status": STATUS_NAMES.get(e.status, "unspecified"),
         "status_reason": e.status_reason,
+        "description": e.description,
+        "archived": e.archived,
         "created_at": e.created_at,
         "started_at": e.started_at,
         "updated_at": e.updated_at,
@@ -66,9 +68,14 @@ async def list_experiments(request: Request) -> JSONResponse:
     who = await principal(request)
     page = int_param(request, "page", 0, minimum=0, maximum=1_000_000)
     page_size = int_param(request, "page_size", 50, minimum=1, maximum=500)
+    archived = choice_param(request, "archived", "false", ("false", "true")) == "true"
     resp = await state(request).metadata.ListExperiments(
         metadata_pb2.ListExperimentsRequest(
-            workspace=who.workspace, project=request.query_params.get("project", ""), page=page, page_size=page_size
+            workspace=who.workspace,
+            project=request.query_params.get("project", ""),
+            page=page,
+            page_size=page_size,
+            archived=archived,
         ),
         timeout=10,
     )

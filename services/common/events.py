@@ -15,6 +15,7 @@ KIND_OF_PAYLOAD = {
     "experiment_created": "lifecycle",
     "status_changed": "lifecycle",
     "scalars": "scalars",
+    "experiment_edited": "edit",
 }
 
 

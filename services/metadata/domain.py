@@ -5,7 +5,9 @@ after a crash and replicas sharing a consumer all converge on the same document:
 
 * creation fields are set from the creation event whenever it is seen;
 * the status is the one carried by the highest sequence seen (the creation event is seq 0);
-* a metric summary keeps min, max, and the "last" value with the greatest (iteration, seq).
+* a metric summary keeps min, max, and the "last" value with the greatest (iteration, seq);
+* a person's edits (name, description, archived, each tag) are last-writer-wins by the event's
+  JetStream stream sequence, which totally orders everything on the log.
 
 Documents never hold NaN or Inf: ingestion refuses them, and nx-27017 cannot store them.
 """
@@ -50,8 +52,26 @@ def new_experiment(experiment_id: str, workspace: str) -> Doc:
         "updated_at": 0.0,
         "ended_at": 0.0,
         "metrics": {},
+        "description": "",
+        "archived": False,
+        # stream sequence of the last write of each editable field, and of each tag
+        "field_seq": {"name": -1, "description": -1, "archived": -1},
+        "tag_state": {},
         "version": 0,
     }
+
+
+def _set_field(doc: Doc, name: str, value: Any, stream_seq: int) -> None:
+    if stream_seq > doc["field_seq"][name]:
+        doc[name] = value
+        doc["field_seq"][name] = stream_seq
+
+
+def _set_tag(doc: Doc, tag: str, on: bool, stream_seq: int) -> None:
+    state = doc["tag_state"].setdefault(key_hash(tag), {"tag": tag, "on": False, "seq": -1})
+    if stream_seq > state["seq"]:
+        state.update(on=on, seq=stream_seq)
+    doc["tags"] = sorted(s["tag"] for s in doc["tag_state"].values() if s["on"])
 
 
 def _foreign(doc: Doc | None, workspace: str) -> bool:
@@ -59,19 +79,22 @@ def _foreign(doc: Doc | None, workspace: str) -> bool:
     return doc is not None and doc["workspace"] != workspace
 
 
-def apply_created(doc: Doc | None, experiment_id: str, workspace: str, payload: Any, server_time: float) -> Doc:
+def apply_created(
+    doc: Doc | None, experiment_id: str, workspace: str, payload: Any, server_time: float, stream_seq: int
+) -> Doc:
     if doc is not None and _foreign(doc, workspace):
         return doc
     out = copy.deepcopy(doc) if doc else new_experiment(experiment_id, workspace)
     out.update(
         created=True,
         project=payload.project,
-        name=payload.name,
-        tags=sorted(set(payload.tags)),
         user=payload.user,
         created_at=server_time,
         started_at=payload.started_at or server_time,
     )
+    _set_field(out, "name", payload.name, stream_seq)
+    for tag in payload.tags:
+        _set_tag(out, tag, True, stream_seq)
     out["updated_at"] = max(out["updated_at"], server_time)
     if out["status_seq"] < 0:
         out["status"], out["status_seq"] = "running", 0
@@ -87,6 +110,22 @@ def apply_status(
     if seq > out["status_seq"]:
         out.update(status=status, status_reason=reason, status_seq=seq)
         out["ended_at"] = at if status in TERMINAL else 0.0
+    out["updated_at"] = max(out["updated_at"], at)
+    return out
+
+
+def apply_edited(doc: Doc | None, experiment_id: str, workspace: str, payload: Any, at: float, stream_seq: int) -> Doc:
+    """A person's edit. Fields not set in the event are left alone."""
+    if doc is not None and _foreign(doc, workspace):
+        return doc
+    out = copy.deepcopy(doc) if doc else new_experiment(experiment_id, workspace)
+    for name in ("name", "description", "archived"):
+        if payload.HasField(name):
+            _set_field(out, name, getattr(payload, name), stream_seq)
+    for tag in payload.add_tags:
+        _set_tag(out, tag, True, stream_seq)
+    for tag in payload.remove_tags:
+        _set_tag(out, tag, False, stream_seq)
     out["updated_at"] = max(out["updated_at"], at)
     return out
 

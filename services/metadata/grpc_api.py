@@ -27,6 +27,8 @@ def experiment_to_proto(doc: domain.Doc) -> metadata_pb2.Experiment:
         started_at=doc["started_at"],
         updated_at=doc["updated_at"],
         ended_at=doc["ended_at"],
+        description=doc.get("description", ""),
+        archived=doc.get("archived", False),
         metrics=[
             metadata_pb2.MetricSummary(
                 metric=m["metric"],
@@ -61,7 +63,7 @@ class MetadataApi(metadata_pb2_grpc.MetadataServiceServicer):
         if page_size > MAX_PAGE_SIZE:
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"page_size: at most {MAX_PAGE_SIZE}")
         docs, total = await self.store.list_experiments(
-            request.workspace, request.project, request.page * page_size, page_size
+            request.workspace, request.project, request.page * page_size, page_size, archived=request.archived
         )
         return metadata_pb2.ListExperimentsResponse(experiments=[experiment_to_proto(d) for d in docs], total=total)
 

@@ -26,7 +26,7 @@ Change = Callable[[domain.Doc | None], domain.Doc]
 
 class MetadataProjection:
     durable = "metadata"
-    filter_subjects = ["tl.ev.*.*.lifecycle", "tl.ev.*.*.scalars"]
+    filter_subjects = ["tl.ev.*.*.lifecycle", "tl.ev.*.*.scalars", "tl.ev.*.*.edit"]
 
     def __init__(self, store: MetadataStore) -> None:
         self.store = store
@@ -36,7 +36,7 @@ class MetadataProjection:
         projects: list[tuple[str, str, float]] = []
         for msg in msgs:
             event = parse(msg.data)
-            change = self._change_for(event)
+            change = self._change_for(event, msg.metadata.sequence.stream)
             if change is None:
                 continue
             changes[event.experiment_id].append(change)
@@ -48,18 +48,22 @@ class MetadataProjection:
         for experiment_id, fns in changes.items():
             await self.store.mutate_experiment(experiment_id, _compose(fns))
 
-    def _change_for(self, event: events_pb2.Event) -> Change | None:
+    def _change_for(self, event: events_pb2.Event, stream_seq: int) -> Change | None:
         kind = event.WhichOneof("payload")
         exp, ws, seq, at = event.experiment_id, event.workspace, event.seq, event.server_time
         if kind == "experiment_created":
             payload = event.experiment_created
             EVENTS.labels("experiment_created").inc()
-            return lambda doc: domain.apply_created(doc, exp, ws, payload, at)
+            return lambda doc: domain.apply_created(doc, exp, ws, payload, at, stream_seq)
         if kind == "status_changed":
             sc = event.status_changed
             status = domain.STATUS_NAMES.get(sc.status, "unspecified")
             EVENTS.labels("status_changed").inc()
             return lambda doc: domain.apply_status(doc, exp, ws, seq, status, sc.reason, sc.at or at)
+        if kind == "experiment_edited":
+            edit = event.experiment_edited
+            EVENTS.labels("experiment_edited").inc()
+            return lambda doc: domain.apply_edited(doc, exp, ws, edit, at, stream_seq)
         if kind == "scalars":
             try:
                 summaries = domain.summarize(ScalarColumns.decode(event.scalars))

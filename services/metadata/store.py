@@ -28,7 +28,9 @@ Mutation = Callable[[Doc | None], Doc]
 class MetadataStore(Protocol):
     async def mutate_experiment(self, experiment_id: str, change: Mutation) -> Doc: ...
     async def get_experiment(self, workspace: str, experiment_id: str) -> Doc | None: ...
-    async def list_experiments(self, workspace: str, project: str, skip: int, limit: int) -> tuple[list[Doc], int]: ...
+    async def list_experiments(
+        self, workspace: str, project: str, skip: int, limit: int, *, archived: bool = False
+    ) -> tuple[list[Doc], int]: ...
     async def touch_project(self, workspace: str, path: str, at: float) -> None: ...
     async def find_key(self, key_hash: str) -> Doc | None: ...
     async def ensure_key(self, key_hash: str, workspace: str, role: str) -> None: ...
@@ -83,8 +85,10 @@ class MongoMetadataStore:
     async def get_experiment(self, workspace: str, experiment_id: str) -> Doc | None:
         return await self.db.experiments.find_one({"_id": experiment_id, "workspace": workspace, "created": True})
 
-    async def list_experiments(self, workspace: str, project: str, skip: int, limit: int) -> tuple[list[Doc], int]:
-        query: dict[str, Any] = {"workspace": workspace, "created": True}
+    async def list_experiments(
+        self, workspace: str, project: str, skip: int, limit: int, *, archived: bool = False
+    ) -> tuple[list[Doc], int]:
+        query: dict[str, Any] = {"workspace": workspace, "created": True, "archived": archived}
         if project:
             query["project"] = project
         total = await self.db.experiments.count_documents(query)

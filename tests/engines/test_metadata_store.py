@@ -34,7 +34,7 @@ def created(project: str) -> events_pb2.ExperimentCreated:
 
 async def test_mutations_create_then_update_with_versions(store: MongoMetadataStore) -> None:
     exp = new_id()
-    doc = await store.mutate_experiment(exp, lambda d: domain.apply_created(d, exp, "ws", created("p"), 10.0))
+    doc = await store.mutate_experiment(exp, lambda d: domain.apply_created(d, exp, "ws", created("p"), 10.0, 1))
     assert doc["version"] == 1
     doc = await store.mutate_experiment(exp, lambda d: domain.apply_status(d, exp, "ws", 5, "completed", "", 11.0))
     assert doc["version"] == 2
@@ -60,7 +60,7 @@ async def test_concurrent_mutations_all_land(store: MongoMetadataStore) -> None:
             for i in range(8)
         )
     )
-    doc = await store.mutate_experiment(exp, lambda d: domain.apply_created(d, exp, "ws", created("p"), 2.0))
+    doc = await store.mutate_experiment(exp, lambda d: domain.apply_created(d, exp, "ws", created("p"), 2.0, 1))
     assert sorted(s["variant"] for s in domain.metric_summaries(doc)) == [f"v{i}" for i in range(8)]
 
 
@@ -69,7 +69,7 @@ async def test_listing_by_project_with_pages(store: MongoMetadataStore) -> None:
     for i, exp in enumerate(ids):
         project = "vision/resnet" if i < 3 else "nlp"
         await store.mutate_experiment(
-            exp, lambda d, e=exp, p=project, t=float(i): domain.apply_created(d, e, "ws", created(p), t)
+            exp, lambda d, e=exp, p=project, t=float(i): domain.apply_created(d, e, "ws", created(p), t, 1)
         )
     docs, total = await store.list_experiments("ws", "vision/resnet", 0, 2)
     assert total == 3 and [d["_id"] for d in docs] == [ids[2], ids[1]]  # newest first

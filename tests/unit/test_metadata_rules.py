@@ -22,7 +22,7 @@ def summaries(points: list[tuple[str, str, int, float]]) -> list[domain.SeriesSu
 
 CREATED = events_pb2.ExperimentCreated(project="demo", name="first", tags=["b", "a", "b"], user="u", started_at=5.0)
 CHANGES: list[Change] = [
-    lambda d: domain.apply_created(d, EXP, WS, CREATED, 10.0),
+    lambda d: domain.apply_created(d, EXP, WS, CREATED, 10.0, 100),
     lambda d: domain.apply_scalars(
         d, EXP, WS, 1, summaries([("loss", "train", 0, 1.0), ("loss", "train", 5, 0.5)]), 11.0
     ),
@@ -30,6 +30,14 @@ CHANGES: list[Change] = [
         d, EXP, WS, 2, summaries([("loss", "train", 9, 0.7), ("loss", "train", 7, 0.1)]), 12.0
     ),
     lambda d: domain.apply_status(d, EXP, WS, 3, "completed", "", 13.0),
+    # a person's edits, ordered by stream sequence (the creation event was stream seq 100)
+    lambda d: domain.apply_edited(d, EXP, WS, events_pb2.ExperimentEdited(name="renamed", add_tags=["c"]), 14.0, 105),
+    lambda d: domain.apply_edited(
+        d, EXP, WS, events_pb2.ExperimentEdited(name="final", remove_tags=["a"], archived=True), 15.0, 107
+    ),
+    lambda d: domain.apply_edited(
+        d, EXP, WS, events_pb2.ExperimentEdited(description="notes", add_tags=["a"]), 16.0, 106
+    ),
 ]
 
 
@@ -44,7 +52,10 @@ def run(order: tuple[Change, ...]) -> domain.Doc:
 def test_every_order_and_every_duplicate_gives_the_same_document() -> None:
     expected = run(tuple(CHANGES))
     assert expected["status"] == "completed" and expected["ended_at"] == 13.0
-    assert expected["tags"] == ["a", "b"] and expected["project"] == "demo" and expected["created"]
+    assert expected["project"] == "demo" and expected["created"]
+    # "a" added at 106 but removed at 107: last writer wins whatever order they arrive in
+    assert expected["tags"] == ["b", "c"]
+    assert (expected["name"], expected["description"], expected["archived"]) == ("final", "notes", True)
     [summary] = domain.metric_summaries(expected)
     assert (summary["min"], summary["max"], summary["last"], summary["last_iteration"]) == (0.1, 1.0, 0.7, 9)
     for order in itertools.permutations(CHANGES):
@@ -60,7 +71,8 @@ def test_a_late_running_status_does_not_undo_completion() -> None:
 
 def test_events_of_another_workspace_change_nothing() -> None:
     doc = run(tuple(CHANGES))
-    assert domain.apply_created(doc, EXP, "other", CREATED, 20.0) is doc
+    assert domain.apply_created(doc, EXP, "other", CREATED, 20.0, 999) is doc
+    assert domain.apply_edited(doc, EXP, "other", events_pb2.ExperimentEdited(name="x"), 20.0, 999) is doc
     assert domain.apply_status(doc, EXP, "other", 99, "failed", "", 20.0) is doc
     assert domain.apply_scalars(doc, EXP, "other", 99, summaries([("loss", "train", 99, -5.0)]), 20.0) is doc
 

@@ -1,0 +1,81 @@
+"""Commands from people become events on the log, and answer with the state they produced.
+
+The gateway validates a command, publishes its event to JetStream, then waits until the
+metadata consumer's ack floor (computed by the JetStream server, so it holds for any number of
+metadata replicas) has passed the event's stream sequence: the read model now includes it, and
+the response shows it (read-your-writes). If the projection is slow the answer is
+``202 Accepted`` with the event id; the change still lands.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+import uuid
+
+from nats.js import JetStreamContext
+from starlette.requests import Request
+from tracklane.pb import events_pb2
+
+from gateway.errors import ApiError
+from services.common import bus
+from services.common.auth import Principal
+from services.common.events import KIND_OF_PAYLOAD, SCHEMA_VERSION
+
+METADATA_CONSUMER = "metadata"
+_IDEMPOTENCY_KEY = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
+WRITE_ROLES = {"admin", "member"}
+
+
+def require_writer(principal: Principal) -> None:
+    if principal.role not in WRITE_ROLES:
+        raise ApiError(403, "forbidden", f"a {principal.role} key cannot change anything", "Authorization")
+
+
+def command_id(request: Request) -> str:
+    """The client's ``Idempotency-Key`` (a retried request then changes nothing twice), or new."""
+    key = request.headers.get("idempotency-key")
+    if key is None:
+        return uuid.uuid4().hex
+    if not _IDEMPOTENCY_KEY.match(key):
+        raise ApiError(400, "invalid_argument", "Idempotency-Key must be 8-64 of [A-Za-z0-9_-]", "Idempotency-Key")
+    return key
+
+
+async def publish_edit(
+    js: JetStreamContext, principal: Principal, experiment_id: str, edit: events_pb2.ExperimentEdited, cid: str
+) -> tuple[str, int]:
+    """Publishes an edit; returns its event id and stream sequence once JetStream persisted it."""
+    edit.by_key = principal.key_id
+    event = events_pb2.Event(
+        event_id=f"{experiment_id}.edit.{cid}",
+        workspace=principal.workspace,
+        experiment_id=experiment_id,
+        seq=0,
+        schema_version=SCHEMA_VERSION,
+        server_time=time.time(),
+        experiment_edited=edit,
+    )
+    kind = KIND_OF_PAYLOAD["experiment_edited"]
+    ack = await js.publish(
+        bus.event_subject(principal.workspace, experiment_id, kind),
+        event.SerializeToString(),
+        headers={"Nats-Msg-Id": event.event_id},
+        stream=bus.STREAM,
+        timeout=bus.PUBLISH_TIMEOUT_S,
+    )
+    return event.event_id, int(ack.seq)
+
+
+async def wait_applied(js: JetStreamContext, stream_seq: int, within_s: float = 5.0) -> bool:
+    """True once the metadata projection has acked everything up to ``stream_seq``."""
+    deadline = time.monotonic() + within_s
+    delay = 0.005
+    while time.monotonic() < deadline:
+        info = await js.consumer_info(bus.STREAM, METADATA_CONSUMER)
+        if info.ack_floor is not None and (info.ack_floor.stream_seq or 0) >= stream_seq:
+            return True
+        await asyncio.sleep(delay)
+        delay = min(delay * 2, 0.1)
+    return False

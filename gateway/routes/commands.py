@@ -1,0 +1,113 @@
+"""Experiment commands: rename and describe, tags, archive and restore. Each is one event on the
+log (see gateway/commands.py); the answer is the experiment as it now is."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+from tracklane.pb import events_pb2
+
+from gateway.commands import command_id, publish_edit, require_writer, wait_applied
+from gateway.errors import ApiError
+from gateway.routes.experiments import _experiment_id, _get, experiment_json
+from gateway.state import principal, state
+from services.ingestion.domain import MAX_TAG, MAX_TAGS, ValidationError, check_name
+
+MAX_DESCRIPTION = 10_000
+
+
+async def _json_object(request: Request) -> dict[str, Any]:
+    try:
+        body = json.loads(await request.body() or b"{}")
+    except (ValueError, UnicodeDecodeError):
+        raise ApiError(400, "invalid_argument", "the body must be a JSON object", "body") from None
+    if not isinstance(body, dict):
+        raise ApiError(400, "invalid_argument", "the body must be a JSON object", "body")
+    return body
+
+
+def _checked(fn: Any, *args: Any, **kwargs: Any) -> None:
+    try:
+        fn(*args, **kwargs)
+    except ValidationError as exc:
+        raise ApiError(400, "invalid_argument", str(exc), exc.field) from None
+
+
+def _string(body: dict[str, Any], name: str) -> str | None:
+    value = body.get(name)
+    if value is not None and not isinstance(value, str):
+        raise ApiError(400, "invalid_argument", f"{name} must be a string", name)
+    return value
+
+
+def _tags(body: dict[str, Any], name: str) -> list[str]:
+    value = body.get(name, [])
+    if not isinstance(value, list) or not all(isinstance(t, str) for t in value):
+        raise ApiError(400, "invalid_argument", f"{name} must be a list of strings", name)
+    if len(value) > MAX_TAGS:
+        raise ApiError(400, "invalid_argument", f"{name}: at most {MAX_TAGS} tags per request", name)
+    for i, tag in enumerate(value):
+        _checked(check_name, f"{name}[{i}]", tag, max_len=MAX_TAG)
+    return value
+
+
+async def _apply(request: Request, edit: events_pb2.ExperimentEdited) -> JSONResponse:
+    experiment_id = _experiment_id(request)
+    who = await principal(request)
+    require_writer(who)
+    await _get(request, experiment_id)  # 404 unless it is the caller's
+    js = state(request).js
+    event_id, stream_seq = await publish_edit(js, who, experiment_id, edit, command_id(request))
+    if not await wait_applied(js, stream_seq):
+        return JSONResponse({"status": "accepted", "event_id": event_id}, status_code=202)
+    return JSONResponse(experiment_json(await _get(request, experiment_id)))
+
+
+async def edit_experiment(request: Request) -> JSONResponse:
+    """PATCH ``{"name": …, "description": …}``: either or both."""
+    body = await _json_object(request)
+    unknown = set(body) - {"name", "description"}
+    if unknown:
+        field = sorted(unknown)[0]
+        raise ApiError(400, "invalid_argument", f"{field} cannot be edited here (name, description)", field)
+    edit = events_pb2.ExperimentEdited()
+    if (name := _string(body, "name")) is not None:
+        _checked(check_name, "name", name)
+        edit.name = name
+    if (description := _string(body, "description")) is not None:
+        _checked(check_name, "description", description, max_len=MAX_DESCRIPTION, required=False)
+        edit.description = description
+    if not edit.HasField("name") and not edit.HasField("description"):
+        raise ApiError(400, "invalid_argument", "nothing to change: send name and/or description", "body")
+    return await _apply(request, edit)
+
+
+async def edit_tags(request: Request) -> JSONResponse:
+    """POST ``{"add": [...], "remove": [...]}``."""
+    body = await _json_object(request)
+    add, remove = _tags(body, "add"), _tags(body, "remove")
+    if not add and not remove:
+        raise ApiError(400, "invalid_argument", "nothing to change: send add and/or remove", "body")
+    if overlap := set(add) & set(remove):
+        raise ApiError(400, "invalid_argument", f"a tag cannot be both added and removed: {sorted(overlap)[0]}", "add")
+    return await _apply(request, events_pb2.ExperimentEdited(add_tags=add, remove_tags=remove))
+
+
+async def archive(request: Request) -> JSONResponse:
+    return await _apply(request, events_pb2.ExperimentEdited(archived=True))
+
+
+async def restore(request: Request) -> JSONResponse:
+    return await _apply(request, events_pb2.ExperimentEdited(archived=False))
+
+
+routes = [
+    Route("/api/v1/experiments/{experiment_id}", edit_experiment, methods=["PATCH"]),
+    Route("/api/v1/experiments/{experiment_id}/tags", edit_tags, methods=["POST"]),
+    Route("/api/v1/experiments/{experiment_id}/archive", archive, methods=["POST"]),
+    Route("/api/v1/experiments/{experiment_id}/restore", restore, methods=["POST"]),
+]

@@ -1,0 +1,123 @@
+"""Commands through the gateway become events on the log and answer with what they changed."""
+
+from __future__ import annotations
+
+import asyncio
+
+import nats
+import pytest
+
+from gateway.commands import require_writer
+from gateway.errors import ApiError
+from services.common.auth import Principal
+from services.devstack import Stack
+from tests.conftest import new_id
+from tests.e2e.helpers import gateway, open_experiment, wait_for
+
+pytestmark = pytest.mark.engines
+
+
+@pytest.fixture
+def experiment(stack: Stack) -> str:
+    exp = new_id()
+    open_experiment(stack, exp, project="commands", name="original")
+    with gateway(stack) as gw:
+        wait_for("the experiment", lambda: gw.get(f"/api/v1/experiments/{exp}").status_code == 200)
+    return exp
+
+
+def test_edits_answer_with_the_new_state_and_are_events(stack: Stack, experiment: str) -> None:
+    url = f"/api/v1/experiments/{experiment}"
+    with gateway(stack) as gw:
+        r = gw.patch(url, json={"name": "renamed", "description": "lr sweep, run 3"})
+        assert r.status_code == 200, r.text
+        assert (r.json()["name"], r.json()["description"]) == ("renamed", "lr sweep, run 3")
+
+        r = gw.post(f"{url}/tags", json={"add": ["cv", "baseline", "a.b$c"]})
+        assert r.json()["tags"] == ["a.b$c", "baseline", "cv"]
+        r = gw.post(f"{url}/tags", json={"remove": ["baseline"]})
+        assert r.json()["tags"] == ["a.b$c", "cv"]
+
+        assert gw.post(f"{url}/archive").json()["archived"] is True
+        active = gw.get("/api/v1/experiments", params={"project": "commands"}).json()["experiments"]
+        archived = gw.get("/api/v1/experiments", params={"project": "commands", "archived": "true"}).json()[
+            "experiments"
+        ]
+        assert experiment not in [e["id"] for e in active] and experiment in [e["id"] for e in archived]
+        assert gw.post(f"{url}/restore").json()["archived"] is False
+        assert experiment in [
+            e["id"] for e in gw.get("/api/v1/experiments", params={"project": "commands"}).json()["experiments"]
+        ]
+
+    async def edits_on_the_log() -> int:
+        nc = await nats.connect(stack.nats_url)
+        try:
+            sub = await nc.jetstream().subscribe(f"tl.ev.*.{experiment}.edit", ordered_consumer=True)
+            count = 0
+            while True:
+                msg = await sub.next_msg(timeout=5)
+                count += 1
+                if msg.metadata.num_pending == 0:
+                    return count
+        finally:
+            await nc.close()
+
+    assert asyncio.run(edits_on_the_log()) == 5
+
+
+def test_a_retried_command_with_the_same_idempotency_key_applies_once(stack: Stack, experiment: str) -> None:
+    url = f"/api/v1/experiments/{experiment}/tags"
+    with gateway(stack) as gw:
+        first = gw.post(url, json={"add": ["flaky"]}, headers={"Idempotency-Key": "add-flaky-0001"})
+        assert first.json()["tags"] == ["flaky"]
+        assert gw.post(url, json={"remove": ["flaky"]}).json()["tags"] == []
+        # The client retries the first request (say its answer was lost): nothing changes.
+        retry = gw.post(url, json={"add": ["flaky"]}, headers={"Idempotency-Key": "add-flaky-0001"})
+        assert retry.status_code == 200 and retry.json()["tags"] == []
+
+
+@pytest.mark.parametrize(
+    ("method", "suffix", "body", "field"),
+    [
+        ("PATCH", "", {"name": ""}, "name"),
+        ("PATCH", "", {"name": "x" * 256}, "name"),
+        ("PATCH", "", {"name": 5}, "name"),
+        ("PATCH", "", {"status": "completed"}, "status"),
+        ("PATCH", "", {}, "body"),
+        ("PATCH", "", [1, 2], "body"),
+        ("POST", "/tags", {"add": "cv"}, "add"),
+        ("POST", "/tags", {"add": ["ok", "bad\ntag"]}, "add[1]"),
+        ("POST", "/tags", {"add": ["a"], "remove": ["a"]}, "add"),
+        ("POST", "/tags", {}, "body"),
+    ],
+)
+def test_bad_commands_are_refused_and_change_nothing(
+    stack: Stack, experiment: str, method: str, suffix: str, body: object, field: str
+) -> None:
+    url = f"/api/v1/experiments/{experiment}"
+    with gateway(stack) as gw:
+        before = gw.get(url).json()
+        r = gw.request(method, url + suffix, json=body)
+        assert r.status_code == 400, r.text
+        assert r.json()["error"]["field"] == field
+        assert gw.get(url).json() == before
+
+
+def test_commands_on_missing_experiments_and_bad_json(stack: Stack, experiment: str) -> None:
+    with gateway(stack) as gw:
+        assert gw.post(f"/api/v1/experiments/{new_id()}/archive").status_code == 404
+        r = gw.patch(
+            f"/api/v1/experiments/{experiment}", content=b"{not json", headers={"content-type": "application/json"}
+        )
+        assert r.status_code == 400 and r.json()["error"]["field"] == "body"
+        r = gw.post(f"/api/v1/experiments/{experiment}/archive", headers={"Idempotency-Key": "no spaces!"})
+        assert r.status_code == 400 and r.json()["error"]["field"] == "Idempotency-Key"
+    with gateway(stack, key=None) as anonymous:
+        assert anonymous.post(f"/api/v1/experiments/{experiment}/archive").status_code == 401
+
+
+def test_viewers_cannot_write() -> None:
+    with pytest.raises(ApiError) as info:
+        require_writer(Principal("ws", "viewer", "k1"))
+    assert info.value.status == 403
+    require_writer(Principal("ws", "member", "k2"))
