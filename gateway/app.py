@@ -15,7 +15,7 @@ from tracklane.pb import metadata_pb2_grpc, metrics_pb2_grpc
 
 from gateway import errors
 from gateway.middleware import RequestContext
-from gateway.routes import commands, experiments, health
+from gateway.routes import access, commands, experiments, health
 from gateway.settings import Settings
 from gateway.state import GatewayState
 from services.common import bus
@@ -37,7 +37,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             js=js,
             metadata=meta_stub,
             metrics=metrics_pb2_grpc.MetricsServiceStub(metrics),
-            keys=KeyResolver(meta_stub, ttl_s=settings.key_cache_ttl),
+            keys=KeyResolver(meta_stub, ttl_s=settings.common.key_cache_ttl),
         )
         try:
             yield {"tl": st}
@@ -47,7 +47,13 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 await channel.close()
 
     return Starlette(
-        routes=[*health.routes, *experiments.routes, *commands.routes, Mount("/metrics", app=make_asgi_app())],
+        routes=[
+            *health.routes,
+            *experiments.routes,
+            *commands.routes,
+            *access.routes,
+            Mount("/metrics", app=make_asgi_app()),
+        ],
         middleware=[Middleware(RequestContext)],
         lifespan=lifespan,
         exception_handlers={

@@ -13,6 +13,8 @@ import asyncio
 import re
 import time
 import uuid
+from dataclasses import dataclass
+from typing import Any
 
 from nats.js import JetStreamContext
 from starlette.requests import Request
@@ -26,6 +28,11 @@ from services.common.events import KIND_OF_PAYLOAD, SCHEMA_VERSION
 METADATA_CONSUMER = "metadata"
 _IDEMPOTENCY_KEY = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
 WRITE_ROLES = {"admin", "member"}
+
+
+def require_admin(principal: Principal) -> None:
+    if principal.role != "admin":
+        raise ApiError(403, "forbidden", "only an admin key can manage keys and workspaces", "Authorization")
 
 
 def require_writer(principal: Principal) -> None:
@@ -43,29 +50,43 @@ def command_id(request: Request) -> str:
     return key
 
 
-async def publish_edit(
-    js: JetStreamContext, principal: Principal, experiment_id: str, edit: events_pb2.ExperimentEdited, cid: str
-) -> tuple[str, int]:
-    """Publishes an edit; returns its event id and stream sequence once JetStream persisted it."""
-    edit.by_key = principal.key_id
+@dataclass(frozen=True)
+class Published:
+    event_id: str
+    stream_seq: int
+    duplicate: bool  # JetStream had this event id already (a retried command)
+
+
+async def publish(js: JetStreamContext, workspace: str, target: str, event_id: str, **payload: Any) -> Published:
+    """Publishes one command event (``payload`` is its one field, e.g. ``experiment_edited=…``)
+    about ``target`` (an experiment id, or WORKSPACE_LEVEL); returns once JetStream persisted it."""
     event = events_pb2.Event(
-        event_id=f"{experiment_id}.edit.{cid}",
-        workspace=principal.workspace,
-        experiment_id=experiment_id,
+        event_id=event_id,
+        workspace=workspace,
+        experiment_id=target,
         seq=0,
         schema_version=SCHEMA_VERSION,
         server_time=time.time(),
-        experiment_edited=edit,
+        **payload,
     )
-    kind = KIND_OF_PAYLOAD["experiment_edited"]
+    kind = KIND_OF_PAYLOAD[event.WhichOneof("payload") or ""]
     ack = await js.publish(
-        bus.event_subject(principal.workspace, experiment_id, kind),
+        bus.event_subject(workspace, target, kind),
         event.SerializeToString(),
         headers={"Nats-Msg-Id": event.event_id},
         stream=bus.STREAM,
         timeout=bus.PUBLISH_TIMEOUT_S,
     )
-    return event.event_id, int(ack.seq)
+    return Published(event.event_id, int(ack.seq), bool(ack.duplicate))
+
+
+async def publish_edit(
+    js: JetStreamContext, principal: Principal, experiment_id: str, edit: events_pb2.ExperimentEdited, cid: str
+) -> tuple[str, int]:
+    """Publishes an experiment edit; returns its event id and stream sequence."""
+    edit.by_key = principal.key_id
+    done = await publish(js, principal.workspace, experiment_id, f"{experiment_id}.edit.{cid}", experiment_edited=edit)
+    return done.event_id, done.stream_seq
 
 
 async def wait_applied(js: JetStreamContext, stream_seq: int, within_s: float = 5.0) -> bool:

@@ -10,12 +10,10 @@ from services.common.config import CommonSettings, Env
 @dataclass(frozen=True)
 class Settings:
     common: CommonSettings
-    key_cache_ttl: float
 
     @classmethod
     def from_env(cls, env: Env | None = None) -> Settings:
         env = env or Env()
         return cls(
             common=CommonSettings.from_env(env),
-            key_cache_ttl=env.number("TRACKLANE_GATEWAY_KEY_CACHE_TTL", 10.0),
         )

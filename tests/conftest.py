@@ -96,7 +96,8 @@ class _Waiter:
 
 
 def start_stack(tmp: Path) -> Stack:
-    stack = Stack(tmp, API_KEY, Ports.free(), extra_env={"TRACKLANE_LOG_LEVEL": "info"})
+    # A short key cache so that revocation tests need not wait the default 10 s.
+    stack = Stack(tmp, API_KEY, Ports.free(), extra_env={"TRACKLANE_LOG_LEVEL": "info", "TRACKLANE_KEY_CACHE_TTL": "1"})
     try:
         stack.start()
     except BaseException:

@@ -41,6 +41,10 @@ class KeyResolver:
         self.max_entries = max_entries
         self._cache: dict[str, tuple[float, Principal | None]] = {}
 
+    def forget(self) -> None:
+        """Drops every cached answer (after this process changed keys)."""
+        self._cache.clear()
+
     async def resolve(self, key: str | None) -> Principal:
         if not key:
             raise UnauthenticatedError("missing API key: send 'authorization: Bearer <key>'")

@@ -109,6 +109,7 @@ class CommonSettings:
     log_level: str
     log_format: str
     shutdown_grace: float
+    key_cache_ttl: float
 
     @classmethod
     def from_env(cls, env: Env | None = None) -> CommonSettings:
@@ -125,4 +126,5 @@ class CommonSettings:
             log_level=env.choice("TRACKLANE_LOG_LEVEL", "info", ("debug", "info", "warning", "error")),
             log_format=env.choice("TRACKLANE_LOG_FORMAT", "json", ("json", "console")),
             shutdown_grace=env.number("TRACKLANE_SHUTDOWN_GRACE", 10.0),
+            key_cache_ttl=env.number("TRACKLANE_KEY_CACHE_TTL", 10.0),
         )

@@ -16,7 +16,13 @@ KIND_OF_PAYLOAD = {
     "status_changed": "lifecycle",
     "scalars": "scalars",
     "experiment_edited": "edit",
+    "key_created": "access",
+    "key_rotated": "access",
+    "key_revoked": "access",
+    "workspace_created": "access",
 }
+# The experiment token of workspace-level events: not 32 hex characters, so never an experiment.
+WORKSPACE_LEVEL = "workspace"
 
 
 def event_id(experiment_id: str, seq: int) -> str:

@@ -19,7 +19,8 @@ async def main() -> None:
     nc, js = await bus.connect(settings.common.nats_url, "ingestion")
     await bus.ensure_stream(js)
     metadata = grpc.aio.insecure_channel(settings.common.metadata_addr)
-    api = IngestApi(nc, js, KeyResolver(metadata_pb2_grpc.MetadataServiceStub(metadata)))
+    keys = KeyResolver(metadata_pb2_grpc.MetadataServiceStub(metadata), ttl_s=settings.common.key_cache_ttl)
+    api = IngestApi(nc, js, keys)
 
     async def close() -> None:
         await nc.drain()

@@ -197,3 +197,51 @@ def metric_summaries(doc: Doc) -> list[Doc]:
     """The summaries of a document, sorted by metric then variant."""
     rows = [v for variants in doc.get("metrics", {}).values() for v in variants.values()]
     return sorted(rows, key=lambda r: (r["metric"], r["variant"]))
+
+
+# -- access: API keys ---------------------------------------------------------------------------
+ROLES = ("admin", "member", "viewer")
+
+
+def new_key(key_id: str, workspace: str) -> Doc:
+    return {
+        "_id": key_id,
+        "workspace": workspace,
+        "created": False,
+        "hash": f"pending:{key_id}",  # unique, and never a SHA-256 hex digest
+        "hash_seq": -1,
+        "role": "",
+        "name": "",
+        "revoked": False,
+        "created_at": 0.0,
+        "rotated_at": 0.0,
+        "created_by": "",
+        "version": 0,
+    }
+
+
+def apply_key_created(doc: Doc | None, workspace: str, payload: Any, at: float, stream_seq: int) -> Doc:
+    if doc is not None and _foreign(doc, workspace):
+        return doc
+    out = copy.deepcopy(doc) if doc else new_key(payload.key_id, workspace)
+    out.update(created=True, role=payload.role, name=payload.name, created_at=at, created_by=payload.created_by)
+    if stream_seq > out["hash_seq"]:
+        out.update(hash=payload.key_hash, hash_seq=stream_seq)
+    return out
+
+
+def apply_key_rotated(doc: Doc | None, workspace: str, payload: Any, at: float, stream_seq: int) -> Doc:
+    if doc is not None and _foreign(doc, workspace):
+        return doc
+    out = copy.deepcopy(doc) if doc else new_key(payload.key_id, workspace)
+    if stream_seq > out["hash_seq"]:
+        out.update(hash=payload.key_hash, hash_seq=stream_seq, rotated_at=at)
+    return out
+
+
+def apply_key_revoked(doc: Doc | None, workspace: str, payload: Any, at: float, stream_seq: int) -> Doc:
+    if doc is not None and _foreign(doc, workspace):
+        return doc
+    out = copy.deepcopy(doc) if doc else new_key(payload.key_id, workspace)
+    out["revoked"] = True  # terminal: a revoked key never comes back
+    return out

@@ -67,6 +67,33 @@ class MetadataApi(metadata_pb2_grpc.MetadataServiceServicer):
         )
         return metadata_pb2.ListExperimentsResponse(experiments=[experiment_to_proto(d) for d in docs], total=total)
 
+    async def ListKeys(  # noqa: N802
+        self, request: metadata_pb2.ListKeysRequest, context: grpc.aio.ServicerContext
+    ) -> metadata_pb2.ListKeysResponse:
+        docs = await self.store.list_keys(request.workspace)
+        return metadata_pb2.ListKeysResponse(
+            keys=[
+                metadata_pb2.ApiKey(
+                    key_id=d["_id"],
+                    role=d["role"],
+                    name=d["name"],
+                    created_at=d["created_at"],
+                    rotated_at=d.get("rotated_at", 0.0),
+                    revoked=d["revoked"],
+                )
+                for d in docs
+            ]
+        )
+
+    async def GetWorkspace(  # noqa: N802
+        self, request: metadata_pb2.GetWorkspaceRequest, context: grpc.aio.ServicerContext
+    ) -> metadata_pb2.Workspace:
+        doc = await self.store.get_workspace(request.workspace)
+        if doc is None:
+            await context.abort(grpc.StatusCode.NOT_FOUND, f"workspace {request.workspace} not found")
+        assert doc is not None  # abort raises
+        return metadata_pb2.Workspace(id=doc["_id"], name=doc["name"], created_at=doc["created_at"])
+
     async def Authenticate(  # noqa: N802
         self, request: metadata_pb2.AuthenticateRequest, context: grpc.aio.ServicerContext
     ) -> metadata_pb2.Principal:

@@ -14,7 +14,7 @@ from nats.aio.msg import Msg
 from prometheus_client import Counter
 from tracklane.pb import events_pb2
 
-from services.common.events import ScalarColumns, parse
+from services.common.events import KIND_OF_PAYLOAD, ScalarColumns, parse
 from services.metadata import domain
 from services.metadata.store import MetadataStore
 
@@ -26,7 +26,7 @@ Change = Callable[[domain.Doc | None], domain.Doc]
 
 class MetadataProjection:
     durable = "metadata"
-    filter_subjects = ["tl.ev.*.*.lifecycle", "tl.ev.*.*.scalars", "tl.ev.*.*.edit"]
+    filter_subjects = ["tl.ev.*.*.lifecycle", "tl.ev.*.*.scalars", "tl.ev.*.*.edit", "tl.ev.*.*.access"]
 
     def __init__(self, store: MetadataStore) -> None:
         self.store = store
@@ -36,6 +36,11 @@ class MetadataProjection:
         projects: list[tuple[str, str, float]] = []
         for msg in msgs:
             event = parse(msg.data)
+            if KIND_OF_PAYLOAD.get(event.WhichOneof("payload") or "") == "access":
+                # Access events are rare; apply them one by one, in order, before the batch's
+                # experiment changes.
+                await self._apply_access(event, msg.metadata.sequence.stream)
+                continue
             change = self._change_for(event, msg.metadata.sequence.stream)
             if change is None:
                 continue
@@ -47,6 +52,25 @@ class MetadataProjection:
             await self.store.touch_project(workspace, path, at)
         for experiment_id, fns in changes.items():
             await self.store.mutate_experiment(experiment_id, _compose(fns))
+
+    async def _apply_access(self, event: events_pb2.Event, stream_seq: int) -> None:
+        kind = event.WhichOneof("payload")
+        ws, at = event.workspace, event.server_time
+        EVENTS.labels(kind or "none").inc()
+        if kind == "workspace_created":
+            created = event.workspace_created
+            await self.store.ensure_workspace(ws, created.name, at)
+            key = created.admin_key
+            await self.store.mutate_key(key.key_id, lambda d: domain.apply_key_created(d, ws, key, at, stream_seq))
+        elif kind == "key_created":
+            kc = event.key_created
+            await self.store.mutate_key(kc.key_id, lambda d: domain.apply_key_created(d, ws, kc, at, stream_seq))
+        elif kind == "key_rotated":
+            kr = event.key_rotated
+            await self.store.mutate_key(kr.key_id, lambda d: domain.apply_key_rotated(d, ws, kr, at, stream_seq))
+        elif kind == "key_revoked":
+            kv = event.key_revoked
+            await self.store.mutate_key(kv.key_id, lambda d: domain.apply_key_revoked(d, ws, kv, at, stream_seq))
 
     def _change_for(self, event: events_pb2.Event, stream_seq: int) -> Change | None:
         kind = event.WhichOneof("payload")

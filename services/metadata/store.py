@@ -20,7 +20,7 @@ from pymongo import AsyncMongoClient
 from pymongo.errors import DuplicateKeyError
 
 from services.metadata import migrations
-from services.metadata.domain import Doc
+from services.metadata.domain import Doc, new_key
 
 Mutation = Callable[[Doc | None], Doc]
 
@@ -33,6 +33,10 @@ class MetadataStore(Protocol):
     ) -> tuple[list[Doc], int]: ...
     async def touch_project(self, workspace: str, path: str, at: float) -> None: ...
     async def find_key(self, key_hash: str) -> Doc | None: ...
+    async def mutate_key(self, key_id: str, change: Mutation) -> Doc: ...
+    async def list_keys(self, workspace: str) -> list[Doc]: ...
+    async def ensure_workspace(self, workspace: str, name: str, at: float) -> None: ...
+    async def get_workspace(self, workspace: str) -> Doc | None: ...
     async def ensure_key(self, key_hash: str, workspace: str, role: str) -> None: ...
     async def close(self) -> None: ...
 
@@ -65,22 +69,43 @@ class MongoMetadataStore:
     async def close(self) -> None:
         await self.client.close()
 
-    async def mutate_experiment(self, experiment_id: str, change: Mutation) -> Doc:
+    async def _mutate(self, collection: str, doc_id: str, change: Mutation) -> Doc:
+        """Read, change, write back only if nobody wrote in between (else try again)."""
+        coll = self.db[collection]
         for _ in range(50):
-            current = await self.db.experiments.find_one({"_id": experiment_id})
+            current = await coll.find_one({"_id": doc_id})
             new = change(current)
             if current is None:
                 new["version"] = 1
                 try:
-                    await self.db.experiments.insert_one(new)
+                    await coll.insert_one(new)
                 except DuplicateKeyError:
                     continue
                 return new
+            if new is current:  # the change left it alone
+                return current
             new["version"] = current["version"] + 1
-            result = await self.db.experiments.replace_one({"_id": experiment_id, "version": current["version"]}, new)
+            result = await coll.replace_one({"_id": doc_id, "version": current["version"]}, new)
             if result.matched_count == 1:
                 return new
-        raise ConflictError(f"experiment {experiment_id}: too many concurrent updates")
+        raise ConflictError(f"{collection} {doc_id}: too many concurrent updates")
+
+    async def mutate_experiment(self, experiment_id: str, change: Mutation) -> Doc:
+        return await self._mutate("experiments", experiment_id, change)
+
+    async def mutate_key(self, key_id: str, change: Mutation) -> Doc:
+        return await self._mutate("api_keys", key_id, change)
+
+    async def list_keys(self, workspace: str) -> list[Doc]:
+        cursor = self.db.api_keys.find({"workspace": workspace, "created": True}).sort([("created_at", 1), ("_id", 1)])
+        return [d async for d in cursor]
+
+    async def ensure_workspace(self, workspace: str, name: str, at: float) -> None:
+        with contextlib.suppress(DuplicateKeyError):  # it exists: creation is idempotent
+            await self.db.workspaces.insert_one({"_id": workspace, "name": name, "created_at": at})
+
+    async def get_workspace(self, workspace: str) -> Doc | None:
+        return await self.db.workspaces.find_one({"_id": workspace})
 
     async def get_experiment(self, workspace: str, experiment_id: str) -> Doc | None:
         return await self.db.experiments.find_one({"_id": experiment_id, "workspace": workspace, "created": True})
@@ -109,22 +134,13 @@ class MongoMetadataStore:
                 await self.db.projects.update_one({"_id": pid, "updated_at": {"$lt": at}}, {"$set": {"updated_at": at}})
 
     async def find_key(self, key_hash: str) -> Doc | None:
-        return await self.db.api_keys.find_one({"hash": key_hash, "revoked": False})
+        return await self.db.api_keys.find_one({"hash": key_hash, "revoked": False, "created": True})
 
     async def ensure_key(self, key_hash: str, workspace: str, role: str) -> None:
-        if await self.db.workspaces.find_one({"_id": workspace}) is None:
-            with contextlib.suppress(DuplicateKeyError):  # a concurrent start created it
-                await self.db.workspaces.insert_one({"_id": workspace, "name": workspace, "created_at": time.time()})
+        """The bootstrap key from configuration (TRACKLANE_API_KEY), applied at every start."""
+        await self.ensure_workspace(workspace, workspace, time.time())
         if await self.db.api_keys.find_one({"hash": key_hash}) is None:
+            doc = new_key("boot" + key_hash[:12], workspace)
+            doc.update(created=True, hash=key_hash, hash_seq=0, role=role, name="bootstrap", created_at=time.time())
             with contextlib.suppress(DuplicateKeyError):  # a concurrent start created it
-                await self.db.api_keys.insert_one(
-                    {
-                        "_id": key_hash[:16],
-                        "hash": key_hash,
-                        "workspace": workspace,
-                        "role": role,
-                        "revoked": False,
-                        "created_at": time.time(),
-                        "name": "bootstrap",
-                    }
-                )
+                await self.db.api_keys.insert_one(doc)

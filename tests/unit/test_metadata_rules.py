@@ -90,3 +90,21 @@ def test_metric_names_with_dots_and_dollars_are_safe_keys() -> None:
         assert "." not in key and "$" not in key
     assert domain.metric_summaries(doc)[0]["metric"] == "a.b$c"
     assert np.isfinite(domain.metric_summaries(doc)[0]["last"])
+
+
+def test_key_events_converge_in_any_order() -> None:
+    created = events_pb2.KeyCreated(key_id="k1", key_hash="h1", role="member", name="ci")
+    rotated = events_pb2.KeyRotated(key_id="k1", key_hash="h2")
+    revoked = events_pb2.KeyRevoked(key_id="k1")
+    steps: list[Change] = [
+        lambda d: domain.apply_key_created(d, WS, created, 1.0, 10),
+        lambda d: domain.apply_key_rotated(d, WS, rotated, 2.0, 20),
+    ]
+    for order in itertools.permutations(steps):
+        doc = run(order)
+        assert (doc["hash"], doc["role"], doc["created"], doc["revoked"]) == ("h2", "member", True, False)
+        revoked_doc = domain.apply_key_revoked(doc, WS, revoked, 3.0, 30)
+        assert revoked_doc["revoked"] is True
+        # a late rotation does not bring a revoked key back
+        assert domain.apply_key_rotated(revoked_doc, WS, rotated, 4.0, 40)["revoked"] is True
+    assert domain.apply_key_created(run(tuple(steps)), "other", created, 5.0, 50)["workspace"] == WS
