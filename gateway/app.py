@@ -15,7 +15,7 @@ from tracklane.pb import metadata_pb2_grpc, metrics_pb2_grpc
 
 from gateway import errors
 from gateway.middleware import RequestContext
-from gateway.routes import access, commands, experiments, health
+from gateway.routes import access, commands, experiments, health, projects
 from gateway.settings import Settings
 from gateway.state import GatewayState
 from services.common import bus
@@ -52,6 +52,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             *experiments.routes,
             *commands.routes,
             *access.routes,
+            *projects.routes,
             Mount("/metrics", app=make_asgi_app()),
         ],
         middleware=[Middleware(RequestContext)],

@@ -94,6 +94,26 @@ class MetadataApi(metadata_pb2_grpc.MetadataServiceServicer):
         assert doc is not None  # abort raises
         return metadata_pb2.Workspace(id=doc["_id"], name=doc["name"], created_at=doc["created_at"])
 
+    async def ListProjects(  # noqa: N802
+        self, request: metadata_pb2.ListProjectsRequest, context: grpc.aio.ServicerContext
+    ) -> metadata_pb2.ListProjectsResponse:
+        page_size = request.page_size or 50
+        if page_size > MAX_PAGE_SIZE:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"page_size: at most {MAX_PAGE_SIZE}")
+        key = request.order_by.removeprefix("-") or "name"
+        if key not in ("name", "last_update", "experiments"):
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "order_by: name, last_update or experiments")
+        rows = await self.store.list_projects(request.workspace)
+        if request.search:
+            needle = request.search.casefold()
+            rows = [r for r in rows if needle in r["path"].casefold()]
+        field = "path" if key == "name" else key
+        rows.sort(key=lambda r: (r[field], r["path"]), reverse=request.order_by.startswith("-"))
+        start = request.page * page_size
+        return metadata_pb2.ListProjectsResponse(
+            projects=[metadata_pb2.Project(**r) for r in rows[start : start + page_size]], total=len(rows)
+        )
+
     async def Authenticate(  # noqa: N802
         self, request: metadata_pb2.AuthenticateRequest, context: grpc.aio.ServicerContext
     ) -> metadata_pb2.Principal:

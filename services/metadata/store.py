@@ -37,6 +37,7 @@ class MetadataStore(Protocol):
     async def list_keys(self, workspace: str) -> list[Doc]: ...
     async def ensure_workspace(self, workspace: str, name: str, at: float) -> None: ...
     async def get_workspace(self, workspace: str) -> Doc | None: ...
+    async def list_projects(self, workspace: str) -> list[Doc]: ...
     async def ensure_key(self, key_hash: str, workspace: str, role: str) -> None: ...
     async def close(self) -> None: ...
 
@@ -106,6 +107,33 @@ class MongoMetadataStore:
 
     async def get_workspace(self, workspace: str) -> Doc | None:
         return await self.db.workspaces.find_one({"_id": workspace})
+
+    async def list_projects(self, workspace: str) -> list[Doc]:
+        """Every project of the workspace with ``experiments``, ``archived_experiments`` and
+        ``last_update``."""
+        # One single-key $group per archived state: nx-27017 takes a compound _id literally.
+        counts: dict[tuple[str, bool], Doc] = {}
+        for in_archive in (False, True):
+            pipeline: list[Doc] = [
+                {"$match": {"workspace": workspace, "created": True, "archived": in_archive}},
+                {"$group": {"_id": "$project", "n": {"$sum": 1}, "last": {"$max": "$updated_at"}}},
+            ]
+            async for row in await self.db.experiments.aggregate(pipeline):
+                counts[(row["_id"], in_archive)] = row
+        out = []
+        async for p in self.db.projects.find({"workspace": workspace}):
+            active, archived = counts.get((p["path"], False)), counts.get((p["path"], True))
+            lasts = [r["last"] for r in (active, archived) if r] + [p["updated_at"]]
+            out.append(
+                {
+                    "path": p["path"],
+                    "experiments": active["n"] if active else 0,
+                    "archived_experiments": archived["n"] if archived else 0,
+                    "created_at": p["created_at"],
+                    "last_update": max(lasts),
+                }
+            )
+        return out
 
     async def get_experiment(self, workspace: str, experiment_id: str) -> Doc | None:
         return await self.db.experiments.find_one({"_id": experiment_id, "workspace": workspace, "created": True})

@@ -132,3 +132,42 @@ async def test_nx_defect_push_of_subdocument(raw: AsyncMongoClient[dict[str, obj
     assert isinstance(items, list) and len(items) == 1
     # On nx-27017 the sub-document comes back as a JSON string; on MongoDB as a dict.
     assert items[0] in ({"a": 1}, '{"a": 1}', '{"a":1}')
+
+
+async def test_nx_defect_compound_group_keys(raw: AsyncMongoClient[dict[str, object]]) -> None:
+    """Why list_projects groups by one key at a time: nx-27017 takes a compound $group _id
+    literally (every document falls into one group); MongoDB groups by the pair."""
+    coll = raw["d" + uuid.uuid4().hex[:8]].c
+    await coll.insert_many([{"_id": i, "p": "a" if i < 3 else "b", "x": i == 1} for i in range(5)])
+    rows = [r async for r in await coll.aggregate([{"$group": {"_id": {"p": "$p", "x": "$x"}, "n": {"$sum": 1}}}])]
+    assert len(rows) in (1, 3)  # nx-27017: 1 literal group; MongoDB: (a,False), (a,True), (b,False)
+    single = [r async for r in await coll.aggregate([{"$group": {"_id": "$p", "n": {"$sum": 1}}}])]
+    assert sorted((r["_id"], r["n"]) for r in single) == [("a", 3), ("b", 2)]
+
+
+async def test_nx_defect_not_operator(raw: AsyncMongoClient[dict[str, object]]) -> None:
+    """Why queries use $nin/$ne: nx-27017 does not implement $not."""
+    coll = raw["d" + uuid.uuid4().hex[:8]].c
+    await coll.insert_many([{"_id": i, "s": "x" if i else "y"} for i in range(3)])
+    try:
+        rows = [d["_id"] async for d in coll.find({"s": {"$not": {"$in": ["x"]}}})]
+    except PyMongoError:
+        rows = None  # nx-27017: "Operator '$not' is not currently implemented"
+    assert rows in (None, [0])
+    assert [d["_id"] async for d in coll.find({"s": {"$nin": ["x"]}})] == [0]
+
+
+async def test_list_projects_counts(store: MongoMetadataStore) -> None:
+    for i, (project, archived) in enumerate([("p/a", False), ("p/a", False), ("p/a", True), ("p", False)]):
+        exp = new_id()
+        await store.touch_project("ws", project, 1.0)
+        await store.mutate_experiment(
+            exp, lambda d, e=exp, p=project, t=float(i): domain.apply_created(d, e, "ws", created(p), t, 1)
+        )
+        if archived:
+            edit = events_pb2.ExperimentEdited(archived=True)
+            await store.mutate_experiment(exp, lambda d, e=exp, x=edit: domain.apply_edited(d, e, "ws", x, 9.0, 2))
+    rows = {r["path"]: r for r in await store.list_projects("ws")}
+    assert (rows["p/a"]["experiments"], rows["p/a"]["archived_experiments"], rows["p/a"]["last_update"]) == (2, 1, 9.0)
+    assert (rows["p"]["experiments"], rows["p"]["archived_experiments"]) == (1, 0)
+    assert await store.list_projects("nobody") == []
