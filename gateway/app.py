@@ -13,7 +13,7 @@ from starlette.middleware import Middleware
 from starlette.routing import Mount
 from tracklane.pb import metadata_pb2_grpc, metrics_pb2_grpc
 
-from gateway import errors
+from gateway import errors, openapi
 from gateway.middleware import RequestContext
 from gateway.routes import access, commands, experiments, health, projects
 from gateway.settings import Settings
@@ -53,6 +53,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             *commands.routes,
             *access.routes,
             *projects.routes,
+            *openapi.routes,
             Mount("/metrics", app=make_asgi_app()),
         ],
         middleware=[Middleware(RequestContext)],

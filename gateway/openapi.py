@@ -1,0 +1,166 @@
+"""The OpenAPI 3.1 description of the HTTP API, served at ``/api/v1/openapi.json``.
+
+Written by hand next to the routes; tests/e2e/test_openapi.py fails when a route and the spec
+disagree (a route missing from the spec, or a documented path or method that does not exist)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+from tracklane import __version__
+
+_ERROR = {"$ref": "#/components/responses/Error"}
+_ID = {
+    "name": "experiment_id",
+    "in": "path",
+    "required": True,
+    "schema": {"type": "string", "pattern": "^[0-9a-f]{32}$"},
+}
+_KEY_ID = {"name": "key_id", "in": "path", "required": True, "schema": {"type": "string"}}
+
+
+def _q(name: str, schema: dict[str, Any], description: str) -> dict[str, Any]:
+    return {"name": name, "in": "query", "required": False, "schema": schema, "description": description}
+
+
+_PAGE = [
+    _q("page", {"type": "integer", "minimum": 0, "default": 0}, "page number, from 0"),
+    _q("page_size", {"type": "integer", "minimum": 1, "maximum": 500, "default": 50}, "rows per page"),
+]
+
+
+def _op(
+    summary: str,
+    *,
+    params: list[dict[str, Any]] | None = None,
+    body: dict[str, Any] | None = None,
+    ok: str = "200",
+    public: bool = False,
+) -> dict[str, Any]:
+    op: dict[str, Any] = {
+        "summary": summary,
+        "parameters": params or [],
+        "responses": {ok: {"description": "OK", "content": {"application/json": {}}}, "4XX": _ERROR},
+    }
+    if body is not None:
+        op["requestBody"] = {"required": True, "content": {"application/json": {"schema": body}}}
+    if public:
+        op["security"] = []
+    return op
+
+
+def _obj(**props: dict[str, Any]) -> dict[str, Any]:
+    return {"type": "object", "properties": props, "additionalProperties": False}
+
+
+_STR = {"type": "string"}
+_TAGS = {"type": "array", "items": {"type": "string", "minLength": 1, "maxLength": 128}, "maxItems": 64}
+
+SPEC: dict[str, Any] = {
+    "openapi": "3.1.0",
+    "info": {"title": "Tracklane", "version": __version__, "description": "Experiment tracking HTTP API."},
+    "servers": [{"url": "/"}],
+    "security": [{"bearer": []}],
+    "components": {
+        "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer", "description": "an API key"}},
+        "responses": {
+            "Error": {
+                "description": "An error, naming the field when one is at fault",
+                "content": {
+                    "application/json": {
+                        "schema": _obj(
+                            error=_obj(code=_STR, message=_STR, field={"type": ["string", "null"]}),
+                        )
+                    }
+                },
+            }
+        },
+    },
+    "paths": {
+        "/healthz": {"get": _op("Liveness", public=True)},
+        "/readyz": {"get": _op("Readiness: every service answers SERVING", public=True)},
+        "/api/v1/openapi.json": {"get": _op("This document", public=True)},
+        "/api/v1/projects": {
+            "get": _op(
+                "Projects with experiment counts",
+                params=[
+                    _q("search", {"type": "string", "maxLength": 255}, "case-insensitive substring of the path"),
+                    _q(
+                        "order_by",
+                        {"enum": ["name", "-name", "last_update", "-last_update", "experiments", "-experiments"]},
+                        "sort",
+                    ),
+                    *_PAGE,
+                ],
+            )
+        },
+        "/api/v1/experiments": {
+            "get": _op(
+                "Experiments of the caller's workspace, newest first",
+                params=[
+                    _q("project", _STR, "exact project path"),
+                    _q("archived", {"enum": ["false", "true"]}, "archived ones instead of active ones"),
+                    *_PAGE,
+                ],
+            )
+        },
+        "/api/v1/experiments/{experiment_id}": {
+            "get": _op("One experiment", params=[_ID]),
+            "patch": _op(
+                "Rename and/or describe",
+                params=[_ID],
+                body=_obj(
+                    name={"type": "string", "minLength": 1, "maxLength": 255},
+                    description={"type": "string", "maxLength": 10000},
+                ),
+            ),
+        },
+        "/api/v1/experiments/{experiment_id}/scalars": {
+            "get": _op(
+                "Scalar series, downsampled to buckets with min/max/mean/last",
+                params=[
+                    _ID,
+                    _q("metric", _STR, "only this metric"),
+                    _q("variant", _STR, "only this variant"),
+                    _q("samples", {"type": "integer", "minimum": 1, "maximum": 20000, "default": 2000}, "buckets"),
+                    _q("xaxis", {"enum": ["iter", "relative", "wall"], "default": "iter"}, "x-axis"),
+                    _q("x_min", {"type": "number"}, "zoom: lowest x"),
+                    _q("x_max", {"type": "number"}, "zoom: highest x"),
+                ],
+            )
+        },
+        "/api/v1/experiments/{experiment_id}/tags": {
+            "post": _op("Add and/or remove tags", params=[_ID], body=_obj(add=_TAGS, remove=_TAGS))
+        },
+        "/api/v1/experiments/{experiment_id}/archive": {"post": _op("Archive", params=[_ID])},
+        "/api/v1/experiments/{experiment_id}/restore": {"post": _op("Restore from the archive", params=[_ID])},
+        "/api/v1/keys": {
+            "get": _op("The workspace's API keys (admin)"),
+            "post": _op(
+                "Create a key; its secret is shown once (admin)",
+                ok="201",
+                body=_obj(name=_STR, role={"enum": ["admin", "member", "viewer"]}),
+            ),
+        },
+        "/api/v1/keys/{key_id}/rotate": {"post": _op("A new secret for the key (admin)", params=[_KEY_ID])},
+        "/api/v1/keys/{key_id}/revoke": {"post": _op("Revoke the key for good (admin)", params=[_KEY_ID])},
+        "/api/v1/workspaces": {
+            "get": _op("The caller's workspace"),
+            "post": _op(
+                "Create a workspace with a first admin key (admin)",
+                ok="201",
+                body=_obj(id={"type": "string", "pattern": "^[a-z0-9][a-z0-9-]{1,38}[a-z0-9]$"}, name=_STR),
+            ),
+        },
+    },
+}
+
+
+async def openapi(request: Request) -> JSONResponse:
+    return JSONResponse(SPEC)
+
+
+routes = [Route("/api/v1/openapi.json", openapi)]
