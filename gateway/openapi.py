@@ -103,6 +103,10 @@ SPEC: dict[str, Any] = {
                 params=[
                     _q("project", _STR, "exact project path"),
                     _q("archived", {"enum": ["false", "true"]}, "archived ones instead of active ones"),
+                    _q("filter", {"type": "string", "maxLength": 4096}, "MLflow search syntax with OR and ()"),
+                    _q("order_by", {"type": "string"}, "identifiers, '-' prefix or ASC/DESC, comma-separated"),
+                    _q("columns", {"type": "string"}, "identifiers whose values each row carries in `columns`"),
+                    _q("group_by", {"type": "string"}, "one identifier: counts per value in `groups`"),
                     *_PAGE,
                 ],
             )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from typing import Any
 
 from starlette.requests import Request
@@ -46,6 +47,7 @@ def experiment_json(e: metadata_pb2.Experiment) -> dict[str, Any]:
             }
             for m in e.metrics
         ],
+        **({"columns": {k: json.loads(v) for k, v in e.columns.items()}} if e.columns else {}),
     }
 
 
@@ -76,17 +78,32 @@ async def list_experiments(request: Request) -> JSONResponse:
             page=page,
             page_size=page_size,
             archived=archived,
+            filter=_text(request, "filter"),
+            order_by=_text(request, "order_by"),
+            columns=_text(request, "columns"),
+            group_by=_text(request, "group_by"),
         ),
         timeout=10,
     )
-    return JSONResponse(
-        {
-            "experiments": [experiment_json(e) for e in resp.experiments],
-            "total": resp.total,
-            "page": page,
-            "page_size": page_size,
-        }
-    )
+    body: dict[str, Any] = {
+        "experiments": [experiment_json(e) for e in resp.experiments],
+        "total": resp.total,
+        "page": page,
+        "page_size": page_size,
+    }
+    if request.query_params.get("group_by"):
+        body["groups"] = [{"value": json.loads(g.value_json), "count": g.count} for g in resp.groups]
+    return JSONResponse(body)
+
+
+MAX_QUERY_PARAM = 4096
+
+
+def _text(request: Request, name: str) -> str:
+    value = request.query_params.get(name, "")
+    if len(value) > MAX_QUERY_PARAM:
+        raise ApiError(400, "invalid_argument", f"{name}: at most {MAX_QUERY_PARAM} characters", name)
+    return value
 
 
 async def get_experiment(request: Request) -> JSONResponse:

@@ -51,6 +51,7 @@ def new_experiment(experiment_id: str, workspace: str) -> Doc:
         "started_at": 0.0,
         "updated_at": 0.0,
         "ended_at": 0.0,
+        "duration": None,
         "metrics": {},
         "description": "",
         "archived": False,
@@ -59,6 +60,13 @@ def new_experiment(experiment_id: str, workspace: str) -> Doc:
         "tag_state": {},
         "version": 0,
     }
+
+
+def _derive(doc: Doc) -> Doc:
+    """Fields computed from others (so the table can filter and sort on them)."""
+    ended, started = doc["ended_at"], doc["started_at"]
+    doc["duration"] = max(0.0, ended - started) if ended and started else None
+    return doc
 
 
 def _set_field(doc: Doc, name: str, value: Any, stream_seq: int) -> None:
@@ -98,7 +106,7 @@ def apply_created(
     out["updated_at"] = max(out["updated_at"], server_time)
     if out["status_seq"] < 0:
         out["status"], out["status_seq"] = "running", 0
-    return out
+    return _derive(out)
 
 
 def apply_status(
@@ -111,7 +119,7 @@ def apply_status(
         out.update(status=status, status_reason=reason, status_seq=seq)
         out["ended_at"] = at if status in TERMINAL else 0.0
     out["updated_at"] = max(out["updated_at"], at)
-    return out
+    return _derive(out)
 
 
 def apply_edited(doc: Doc | None, experiment_id: str, workspace: str, payload: Any, at: float, stream_seq: int) -> Doc:

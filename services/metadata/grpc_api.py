@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
+
 import grpc
 from tracklane.pb import metadata_pb2, metadata_pb2_grpc
 
 from services.common.auth import hash_api_key
-from services.metadata import domain
+from services.metadata import domain, query
 from services.metadata.store import MetadataStore
 
 _STATUS_VALUES = {name: value for value, name in domain.STATUS_NAMES.items()}
@@ -62,10 +64,36 @@ class MetadataApi(metadata_pb2_grpc.MetadataServiceServicer):
         page_size = request.page_size or 50
         if page_size > MAX_PAGE_SIZE:
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"page_size: at most {MAX_PAGE_SIZE}")
+        try:
+            where = query.compile_filter(request.filter)
+            sort = query.compile_order(request.order_by)
+            columns = query.compile_columns(request.columns, "columns")
+            group = query.compile_columns(request.group_by, "group_by")
+        except query.QueryError as exc:
+            message = str(exc)
+            field = message.partition(":")[0]
+            if field not in ("columns", "group_by", "order_by"):
+                message = f"filter: {message}"
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, message)
+        if len(group) > 1:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "group_by: one column")
         docs, total = await self.store.list_experiments(
-            request.workspace, request.project, request.page * page_size, page_size, archived=request.archived
-        )
-        return metadata_pb2.ListExperimentsResponse(experiments=[experiment_to_proto(d) for d in docs], total=total)
+            request.workspace, request.project, request.page * page_size, page_size,
+            archived=request.archived, where=where, sort=sort,
+        )  # fmt: skip
+        experiments = []
+        for doc in docs:
+            exp = experiment_to_proto(doc)
+            for col in columns:
+                exp.columns[col.text] = json.dumps(col.value_of(doc))
+            experiments.append(exp)
+        groups = []
+        if group:
+            rows = await self.store.group_experiments(
+                request.workspace, request.project, group[0].path, archived=request.archived, where=where
+            )
+            groups = [metadata_pb2.ExperimentGroup(value_json=json.dumps(v), count=n) for v, n in rows]
+        return metadata_pb2.ListExperimentsResponse(experiments=experiments, total=total, groups=groups)
 
     async def ListKeys(  # noqa: N802
         self, request: metadata_pb2.ListKeysRequest, context: grpc.aio.ServicerContext

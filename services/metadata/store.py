@@ -29,8 +29,19 @@ class MetadataStore(Protocol):
     async def mutate_experiment(self, experiment_id: str, change: Mutation) -> Doc: ...
     async def get_experiment(self, workspace: str, experiment_id: str) -> Doc | None: ...
     async def list_experiments(
-        self, workspace: str, project: str, skip: int, limit: int, *, archived: bool = False
+        self,
+        workspace: str,
+        project: str,
+        skip: int,
+        limit: int,
+        *,
+        archived: bool = False,
+        where: Doc | None = None,
+        sort: list[tuple[str, int]] | None = None,
     ) -> tuple[list[Doc], int]: ...
+    async def group_experiments(
+        self, workspace: str, project: str, path: str, *, archived: bool = False, where: Doc | None = None
+    ) -> list[tuple[Any, int]]: ...
     async def touch_project(self, workspace: str, path: str, at: float) -> None: ...
     async def find_key(self, key_hash: str) -> Doc | None: ...
     async def mutate_key(self, key_id: str, change: Mutation) -> Doc: ...
@@ -138,15 +149,41 @@ class MongoMetadataStore:
     async def get_experiment(self, workspace: str, experiment_id: str) -> Doc | None:
         return await self.db.experiments.find_one({"_id": experiment_id, "workspace": workspace, "created": True})
 
-    async def list_experiments(
-        self, workspace: str, project: str, skip: int, limit: int, *, archived: bool = False
-    ) -> tuple[list[Doc], int]:
-        query: dict[str, Any] = {"workspace": workspace, "created": True, "archived": archived}
+    @staticmethod
+    def _scope(workspace: str, project: str, archived: bool, where: Doc | None) -> Doc:
+        """The caller's workspace always, whatever the user's filter says."""
+        query: Doc = {"workspace": workspace, "created": True, "archived": archived}
         if project:
             query["project"] = project
+        return {"$and": [query, where]} if where else query
+
+    async def list_experiments(
+        self,
+        workspace: str,
+        project: str,
+        skip: int,
+        limit: int,
+        *,
+        archived: bool = False,
+        where: Doc | None = None,
+        sort: list[tuple[str, int]] | None = None,
+    ) -> tuple[list[Doc], int]:
+        query = self._scope(workspace, project, archived, where)
         total = await self.db.experiments.count_documents(query)
-        cursor = self.db.experiments.find(query).sort([("created_at", -1), ("_id", 1)]).skip(skip).limit(limit)
+        order = [*(sort or [("created_at", -1)]), ("_id", 1)]
+        cursor = self.db.experiments.find(query).sort(order).skip(skip).limit(limit)
         return [d async for d in cursor], total
+
+    async def group_experiments(
+        self, workspace: str, project: str, path: str, *, archived: bool = False, where: Doc | None = None
+    ) -> list[tuple[Any, int]]:
+        """(value, count) of ``path`` over the filtered experiments, most common first."""
+        pipeline: list[Doc] = [
+            {"$match": self._scope(workspace, project, archived, where)},
+            {"$group": {"_id": f"${path}", "n": {"$sum": 1}}},
+        ]
+        rows = [(r["_id"], int(r["n"])) async for r in await self.db.experiments.aggregate(pipeline)]
+        return sorted(rows, key=lambda r: (-r[1], str(r[0])))
 
     async def touch_project(self, workspace: str, path: str, at: float) -> None:
         # Nested projects: "a/b/c" also makes "a" and "a/b" exist.
