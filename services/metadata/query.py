@@ -190,19 +190,18 @@ class _Parser:
             raise QueryError(f"at position {tok.pos}: unexpected {tok.text!r}")
         return out
 
-    def or_expr(self) -> dict[str, Any]:
-        parts = [self.and_expr()]
-        while (tok := self.peek()) is not None and tok.kind == "OR":
+    def _chain(self, keyword: str, operand: Any, mongo_op: str) -> dict[str, Any]:
+        parts = [operand()]
+        while (tok := self.peek()) is not None and tok.kind == keyword:
             self.i += 1
-            parts.append(self.and_expr())
-        return parts[0] if len(parts) == 1 else {"$or": parts}
+            parts.append(operand())
+        return parts[0] if len(parts) == 1 else {mongo_op: parts}
+
+    def or_expr(self) -> dict[str, Any]:
+        return self._chain("OR", self.and_expr, "$or")
 
     def and_expr(self) -> dict[str, Any]:
-        parts = [self.atom()]
-        while (tok := self.peek()) is not None and tok.kind == "AND":
-            self.i += 1
-            parts.append(self.atom())
-        return parts[0] if len(parts) == 1 else {"$and": parts}
+        return self._chain("AND", self.atom, "$and")
 
     def atom(self) -> dict[str, Any]:
         tok = self.peek()
