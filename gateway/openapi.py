@@ -103,6 +103,7 @@ SPEC: dict[str, Any] = {
                 params=[
                     _q("project", _STR, "exact project path"),
                     _q("archived", {"enum": ["false", "true"]}, "archived ones instead of active ones"),
+                    _q("deleted", {"enum": ["false", "true"]}, "soft-deleted ones instead"),
                     _q("filter", {"type": "string", "maxLength": 4096}, "MLflow search syntax with OR and ()"),
                     _q("order_by", {"type": "string"}, "identifiers, '-' prefix or ASC/DESC, comma-separated"),
                     _q("columns", {"type": "string"}, "identifiers whose values each row carries in `columns`"),
@@ -140,7 +141,17 @@ SPEC: dict[str, Any] = {
             "post": _op("Add and/or remove tags", params=[_ID], body=_obj(add=_TAGS, remove=_TAGS))
         },
         "/api/v1/experiments/{experiment_id}/archive": {"post": _op("Archive", params=[_ID])},
-        "/api/v1/experiments/{experiment_id}/restore": {"post": _op("Restore from the archive", params=[_ID])},
+        "/api/v1/experiments/{experiment_id}/restore": {
+            "post": _op("Back from the deleted ones, or from the archive", params=[_ID])
+        },
+        "/api/v1/experiments/{experiment_id}/move": {
+            "post": _op("Move to another project (created on the fly)", params=[_ID], body=_obj(project=_STR))
+        },
+        "/api/v1/experiments/{experiment_id}/publish": {"post": _op("Publish: read-only from now on", params=[_ID])},
+        "/api/v1/experiments/{experiment_id}/delete": {"post": _op("Soft delete (archived ones only)", params=[_ID])},
+        "/api/v1/experiments/{experiment_id}/clear": {
+            "post": _op("Remove a deleted experiment for good, with its metrics", params=[_ID])
+        },
         "/api/v1/keys": {
             "get": _op("The workspace's API keys (admin)"),
             "post": _op(

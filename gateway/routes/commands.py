@@ -1,21 +1,23 @@
-"""Experiment commands: rename and describe, tags, archive and restore. Each is one event on the
-log (see gateway/commands.py); the answer is the experiment as it now is."""
+"""Experiment commands: rename and describe, tags, move, publish, archive, delete, restore,
+clear. Each is one event on the log (see gateway/commands.py); the answer is the experiment as it
+now is."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
-from tracklane.pb import events_pb2
+from tracklane.pb import events_pb2, metadata_pb2
 
-from gateway.commands import command_id, publish_edit, require_writer, wait_applied
+from gateway.commands import command_id, publish, publish_edit, require_writer, wait_applied
 from gateway.errors import ApiError
 from gateway.routes.experiments import _experiment_id, _get, experiment_json
 from gateway.state import principal, state
-from services.ingestion.domain import MAX_TAG, MAX_TAGS, ValidationError, check_name
+from services.ingestion.domain import MAX_TAG, MAX_TAGS, ValidationError, check_name, check_project
 
 MAX_DESCRIPTION = 10_000
 
@@ -55,11 +57,20 @@ def _tags(body: dict[str, Any], name: str) -> list[str]:
     return value
 
 
-async def _apply(request: Request, edit: events_pb2.ExperimentEdited) -> JSONResponse:
+Precondition = Callable[[metadata_pb2.Experiment], str | None]
+
+
+async def _apply(
+    request: Request, edit: events_pb2.ExperimentEdited, precondition: Precondition | None = None
+) -> JSONResponse:
+    """Checks the caller and the experiment (404 unless it is the caller's; 409 when
+    ``precondition`` names a conflict), publishes the edit and answers with the result."""
     experiment_id = _experiment_id(request)
     who = await principal(request)
     require_writer(who)
-    await _get(request, experiment_id)  # 404 unless it is the caller's
+    current = await _get(request, experiment_id)
+    if precondition is not None and (conflict := precondition(current)):
+        raise ApiError(409, "conflict", conflict)
     js = state(request).js
     event_id, stream_seq = await publish_edit(js, who, experiment_id, edit, command_id(request))
     if not await wait_applied(js, stream_seq):
@@ -83,7 +94,7 @@ async def edit_experiment(request: Request) -> JSONResponse:
         edit.description = description
     if not edit.HasField("name") and not edit.HasField("description"):
         raise ApiError(400, "invalid_argument", "nothing to change: send name and/or description", "body")
-    return await _apply(request, edit)
+    return await _apply(request, edit, lambda e: "the experiment is published (read-only)" if e.published else None)
 
 
 async def edit_tags(request: Request) -> JSONResponse:
@@ -102,7 +113,55 @@ async def archive(request: Request) -> JSONResponse:
 
 
 async def restore(request: Request) -> JSONResponse:
-    return await _apply(request, events_pb2.ExperimentEdited(archived=False))
+    """From the deleted ones back to the archive; from the archive back to the active ones."""
+    experiment_id = _experiment_id(request)
+    current = await _get(request, experiment_id)
+    edit = (
+        events_pb2.ExperimentEdited(deleted=False) if current.deleted else events_pb2.ExperimentEdited(archived=False)
+    )
+    return await _apply(request, edit)
+
+
+async def move(request: Request) -> JSONResponse:
+    """POST ``{"project": "a/b"}``: the project is created on the fly."""
+    body = await _json_object(request)
+    project = _string(body, "project")
+    if project is None:
+        raise ApiError(400, "invalid_argument", "project is required", "project")
+    _checked(check_project, project)
+    return await _apply(request, events_pb2.ExperimentEdited(project=project))
+
+
+async def publish_experiment(request: Request) -> JSONResponse:
+    """Locks name and description (and later parameters and properties); cannot be undone."""
+    return await _apply(request, events_pb2.ExperimentEdited(published=True))
+
+
+async def delete(request: Request) -> JSONResponse:
+    """Soft delete, of archived experiments only; ``restore`` brings it back."""
+    return await _apply(
+        request,
+        events_pb2.ExperimentEdited(deleted=True),
+        lambda e: None if e.archived else "only archived experiments can be deleted: archive it first",
+    )
+
+
+async def clear(request: Request) -> JSONResponse:
+    """Permanent removal of a deleted experiment: its metadata and its metrics."""
+    experiment_id = _experiment_id(request)
+    who = await principal(request)
+    require_writer(who)
+    current = await _get(request, experiment_id)
+    if not current.deleted:
+        raise ApiError(409, "conflict", "only deleted experiments can be cleared: delete it first")
+    js = state(request).js
+    done = await publish(
+        js, who.workspace, experiment_id, f"{experiment_id}.cleared",
+        experiment_cleared=events_pb2.ExperimentCleared(by_key=who.key_id),
+    )  # fmt: skip
+    if not await wait_applied(js, done.stream_seq):
+        return JSONResponse({"status": "accepted", "event_id": done.event_id}, status_code=202)
+    return JSONResponse({"id": experiment_id, "cleared": True})
 
 
 routes = [
@@ -110,4 +169,8 @@ routes = [
     Route("/api/v1/experiments/{experiment_id}/tags", edit_tags, methods=["POST"]),
     Route("/api/v1/experiments/{experiment_id}/archive", archive, methods=["POST"]),
     Route("/api/v1/experiments/{experiment_id}/restore", restore, methods=["POST"]),
+    Route("/api/v1/experiments/{experiment_id}/move", move, methods=["POST"]),
+    Route("/api/v1/experiments/{experiment_id}/publish", publish_experiment, methods=["POST"]),
+    Route("/api/v1/experiments/{experiment_id}/delete", delete, methods=["POST"]),
+    Route("/api/v1/experiments/{experiment_id}/clear", clear, methods=["POST"]),
 ]

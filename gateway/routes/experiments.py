@@ -32,6 +32,8 @@ def experiment_json(e: metadata_pb2.Experiment) -> dict[str, Any]:
         "status_reason": e.status_reason,
         "description": e.description,
         "archived": e.archived,
+        "published": e.published,
+        "deleted": e.deleted,
         "created_at": e.created_at,
         "started_at": e.started_at,
         "updated_at": e.updated_at,
@@ -71,6 +73,7 @@ async def list_experiments(request: Request) -> JSONResponse:
     page = int_param(request, "page", 0, minimum=0, maximum=1_000_000)
     page_size = int_param(request, "page_size", 50, minimum=1, maximum=500)
     archived = choice_param(request, "archived", "false", ("false", "true")) == "true"
+    deleted = choice_param(request, "deleted", "false", ("false", "true")) == "true"
     resp = await state(request).metadata.ListExperiments(
         metadata_pb2.ListExperimentsRequest(
             workspace=who.workspace,
@@ -78,6 +81,7 @@ async def list_experiments(request: Request) -> JSONResponse:
             page=page,
             page_size=page_size,
             archived=archived,
+            deleted=deleted,
             filter=_text(request, "filter"),
             order_by=_text(request, "order_by"),
             columns=_text(request, "columns"),

@@ -20,6 +20,7 @@ KIND_OF_PAYLOAD = {
     "key_rotated": "access",
     "key_revoked": "access",
     "workspace_created": "access",
+    "experiment_cleared": "lifecycle",
 }
 # The experiment token of workspace-level events: not 32 hex characters, so never an experiment.
 WORKSPACE_LEVEL = "workspace"

@@ -21,6 +21,7 @@ async def main() -> None:
     metadata = grpc.aio.insecure_channel(settings.common.metadata_addr)
     keys = KeyResolver(metadata_pb2_grpc.MetadataServiceStub(metadata), ttl_s=settings.common.key_cache_ttl)
     api = IngestApi(nc, js, keys)
+    await api.watch_lifecycle()
 
     async def close() -> None:
         await nc.drain()

@@ -18,7 +18,7 @@ from tracklane.pb import events_pb2, ingest_pb2, ingest_pb2_grpc
 
 from services.common import bus, runtime
 from services.common.auth import KeyResolver, Principal, UnauthenticatedError, bearer
-from services.common.events import KIND_OF_PAYLOAD, SCHEMA_VERSION, event_id
+from services.common.events import KIND_OF_PAYLOAD, SCHEMA_VERSION, event_id, parse
 from services.ingestion.domain import ValidationError, validate_batch, validate_open
 
 log = structlog.get_logger()
@@ -49,11 +49,24 @@ class IngestApi(ingest_pb2_grpc.IngestServiceServicer):
             self._known.move_to_end(key)
             return True
         try:
-            await self.js.get_last_msg(bus.STREAM, bus.event_subject(workspace, experiment_id, "lifecycle"))
+            last = await self.js.get_last_msg(bus.STREAM, bus.event_subject(workspace, experiment_id, "lifecycle"))
         except NotFoundError:
             return False
+        if last.data is not None and parse(last.data).WhichOneof("payload") == "experiment_cleared":
+            return False  # cleared for good: its id takes nothing more
         self._remember(key)
         return True
+
+    async def watch_lifecycle(self) -> None:
+        """Forgets a cleared experiment at once. Every replica gets every lifecycle event: a core
+        NATS subscription on the stream's subjects fans out."""
+
+        async def on_event(msg: Msg) -> None:
+            event = parse(msg.data)
+            if event.WhichOneof("payload") == "experiment_cleared":
+                self._known.pop((event.workspace, event.experiment_id), None)
+
+        await self.nc.subscribe("tl.ev.*.*.lifecycle", cb=on_event)
 
     def _remember(self, key: tuple[str, str]) -> None:
         self._known[key] = None

@@ -55,8 +55,11 @@ def new_experiment(experiment_id: str, workspace: str) -> Doc:
         "metrics": {},
         "description": "",
         "archived": False,
+        "published": False,
+        "deleted": False,
+        "cleared": False,
         # stream sequence of the last write of each editable field, and of each tag
-        "field_seq": {"name": -1, "description": -1, "archived": -1},
+        "field_seq": {"name": -1, "description": -1, "archived": -1, "project": -1, "published": -1, "deleted": -1},
         "tag_state": {},
         "version": 0,
     }
@@ -83,8 +86,9 @@ def _set_tag(doc: Doc, tag: str, on: bool, stream_seq: int) -> None:
 
 
 def _foreign(doc: Doc | None, workspace: str) -> bool:
-    """An event of another workspace never changes a document (ids are global)."""
-    return doc is not None and doc["workspace"] != workspace
+    """An event of another workspace never changes a document (ids are global), and nothing
+    changes a cleared one (its tombstone keeps late events from bringing it back)."""
+    return doc is not None and (doc["workspace"] != workspace or doc.get("cleared", False))
 
 
 def apply_created(
@@ -93,14 +97,9 @@ def apply_created(
     if doc is not None and _foreign(doc, workspace):
         return doc
     out = copy.deepcopy(doc) if doc else new_experiment(experiment_id, workspace)
-    out.update(
-        created=True,
-        project=payload.project,
-        user=payload.user,
-        created_at=server_time,
-        started_at=payload.started_at or server_time,
-    )
+    out.update(created=True, user=payload.user, created_at=server_time, started_at=payload.started_at or server_time)
     _set_field(out, "name", payload.name, stream_seq)
+    _set_field(out, "project", payload.project, stream_seq)
     for tag in payload.tags:
         _set_tag(out, tag, True, stream_seq)
     out["updated_at"] = max(out["updated_at"], server_time)
@@ -127,14 +126,31 @@ def apply_edited(doc: Doc | None, experiment_id: str, workspace: str, payload: A
     if doc is not None and _foreign(doc, workspace):
         return doc
     out = copy.deepcopy(doc) if doc else new_experiment(experiment_id, workspace)
-    for name in ("name", "description", "archived"):
+    for name in ("name", "description"):
+        # Published experiments are read-only. (The gateway refuses such edits up front; this
+        # guards against a race with the publish. An edit that reaches the projection before
+        # an earlier-sequenced publish still applies: edits are rare enough to accept that.)
+        if payload.HasField(name) and not (out["published"] and stream_seq > out["field_seq"]["published"]):
+            _set_field(out, name, getattr(payload, name), stream_seq)
+    for name in ("archived", "project", "deleted"):
         if payload.HasField(name):
             _set_field(out, name, getattr(payload, name), stream_seq)
+    if payload.HasField("published") and payload.published:
+        _set_field(out, "published", True, stream_seq)  # publishing cannot be undone
     for tag in payload.add_tags:
         _set_tag(out, tag, True, stream_seq)
     for tag in payload.remove_tags:
         _set_tag(out, tag, False, stream_seq)
     out["updated_at"] = max(out["updated_at"], at)
+    return out
+
+
+def apply_cleared(doc: Doc | None, experiment_id: str, workspace: str, at: float) -> Doc:
+    """Permanent removal: what is left is a tombstone that nothing changes any more."""
+    if doc is not None and _foreign(doc, workspace):
+        return doc
+    out = new_experiment(experiment_id, workspace)
+    out.update(cleared=True, updated_at=at)
     return out
 
 

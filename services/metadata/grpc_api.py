@@ -31,6 +31,8 @@ def experiment_to_proto(doc: domain.Doc) -> metadata_pb2.Experiment:
         ended_at=doc["ended_at"],
         description=doc.get("description", ""),
         archived=doc.get("archived", False),
+        published=doc.get("published", False),
+        deleted=doc.get("deleted", False),
         metrics=[
             metadata_pb2.MetricSummary(
                 metric=m["metric"],
@@ -79,7 +81,7 @@ class MetadataApi(metadata_pb2_grpc.MetadataServiceServicer):
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "group_by: one column")
         docs, total = await self.store.list_experiments(
             request.workspace, request.project, request.page * page_size, page_size,
-            archived=request.archived, where=where, sort=sort,
+            archived=request.archived, where=where, sort=sort, deleted=request.deleted,
         )  # fmt: skip
         experiments = []
         for doc in docs:
@@ -90,8 +92,9 @@ class MetadataApi(metadata_pb2_grpc.MetadataServiceServicer):
         groups = []
         if group:
             rows = await self.store.group_experiments(
-                request.workspace, request.project, group[0].path, archived=request.archived, where=where
-            )
+                request.workspace, request.project, group[0].path,
+                archived=request.archived, where=where, deleted=request.deleted,
+            )  # fmt: skip
             groups = [metadata_pb2.ExperimentGroup(value_json=json.dumps(v), count=n) for v, n in rows]
         return metadata_pb2.ListExperimentsResponse(experiments=experiments, total=total, groups=groups)
 

@@ -47,6 +47,8 @@ class MetadataProjection:
             changes[event.experiment_id].append(change)
             if event.WhichOneof("payload") == "experiment_created":
                 projects.append((event.workspace, event.experiment_created.project, event.server_time))
+            if event.WhichOneof("payload") == "experiment_edited" and event.experiment_edited.HasField("project"):
+                projects.append((event.workspace, event.experiment_edited.project, event.server_time))
 
         for workspace, path, at in projects:
             await self.store.touch_project(workspace, path, at)
@@ -84,6 +86,9 @@ class MetadataProjection:
             status = domain.STATUS_NAMES.get(sc.status, "unspecified")
             EVENTS.labels("status_changed").inc()
             return lambda doc: domain.apply_status(doc, exp, ws, seq, status, sc.reason, sc.at or at)
+        if kind == "experiment_cleared":
+            EVENTS.labels("experiment_cleared").inc()
+            return lambda doc: domain.apply_cleared(doc, exp, ws, at)
         if kind == "experiment_edited":
             edit = event.experiment_edited
             EVENTS.labels("experiment_edited").inc()

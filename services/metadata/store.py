@@ -38,9 +38,17 @@ class MetadataStore(Protocol):
         archived: bool = False,
         where: Doc | None = None,
         sort: list[tuple[str, int]] | None = None,
+        deleted: bool = False,
     ) -> tuple[list[Doc], int]: ...
     async def group_experiments(
-        self, workspace: str, project: str, path: str, *, archived: bool = False, where: Doc | None = None
+        self,
+        workspace: str,
+        project: str,
+        path: str,
+        *,
+        archived: bool = False,
+        where: Doc | None = None,
+        deleted: bool = False,
     ) -> list[tuple[Any, int]]: ...
     async def touch_project(self, workspace: str, path: str, at: float) -> None: ...
     async def find_key(self, key_hash: str) -> Doc | None: ...
@@ -126,7 +134,15 @@ class MongoMetadataStore:
         counts: dict[tuple[str, bool], Doc] = {}
         for in_archive in (False, True):
             pipeline: list[Doc] = [
-                {"$match": {"workspace": workspace, "created": True, "archived": in_archive}},
+                {
+                    "$match": {
+                        "workspace": workspace,
+                        "created": True,
+                        "cleared": False,
+                        "deleted": False,
+                        "archived": in_archive,
+                    }
+                },
                 {"$group": {"_id": "$project", "n": {"$sum": 1}, "last": {"$max": "$updated_at"}}},
             ]
             async for row in await self.db.experiments.aggregate(pipeline):
@@ -147,12 +163,15 @@ class MongoMetadataStore:
         return out
 
     async def get_experiment(self, workspace: str, experiment_id: str) -> Doc | None:
-        return await self.db.experiments.find_one({"_id": experiment_id, "workspace": workspace, "created": True})
+        query = {"_id": experiment_id, "workspace": workspace, "created": True, "cleared": False}
+        return await self.db.experiments.find_one(query)
 
     @staticmethod
-    def _scope(workspace: str, project: str, archived: bool, where: Doc | None) -> Doc:
+    def _scope(workspace: str, project: str, archived: bool, where: Doc | None, deleted: bool = False) -> Doc:
         """The caller's workspace always, whatever the user's filter says."""
-        query: Doc = {"workspace": workspace, "created": True, "archived": archived}
+        query: Doc = {"workspace": workspace, "created": True, "cleared": False, "deleted": deleted}
+        if not deleted:
+            query["archived"] = archived
         if project:
             query["project"] = project
         return {"$and": [query, where]} if where else query
@@ -167,19 +186,27 @@ class MongoMetadataStore:
         archived: bool = False,
         where: Doc | None = None,
         sort: list[tuple[str, int]] | None = None,
+        deleted: bool = False,
     ) -> tuple[list[Doc], int]:
-        query = self._scope(workspace, project, archived, where)
+        query = self._scope(workspace, project, archived, where, deleted)
         total = await self.db.experiments.count_documents(query)
         order = [*(sort or [("created_at", -1)]), ("_id", 1)]
         cursor = self.db.experiments.find(query).sort(order).skip(skip).limit(limit)
         return [d async for d in cursor], total
 
     async def group_experiments(
-        self, workspace: str, project: str, path: str, *, archived: bool = False, where: Doc | None = None
+        self,
+        workspace: str,
+        project: str,
+        path: str,
+        *,
+        archived: bool = False,
+        where: Doc | None = None,
+        deleted: bool = False,
     ) -> list[tuple[Any, int]]:
         """(value, count) of ``path`` over the filtered experiments, most common first."""
         pipeline: list[Doc] = [
-            {"$match": self._scope(workspace, project, archived, where)},
+            {"$match": self._scope(workspace, project, archived, where, deleted)},
             {"$group": {"_id": f"${path}", "n": {"$sum": 1}}},
         ]
         rows = [(r["_id"], int(r["n"])) async for r in await self.db.experiments.aggregate(pipeline)]

@@ -11,6 +11,7 @@ from typing import TypeVar
 import structlog
 from nats.aio.msg import Msg
 from prometheus_client import Counter
+from tracklane.pb import events_pb2
 
 from services.common.events import ScalarColumns, parse
 from services.metrics.store import ScalarStore
@@ -23,10 +24,10 @@ T = TypeVar("T")
 
 
 class ScalarProjection:
-    """Consumes ``tl.ev.*.*.scalars``."""
+    """Consumes ``tl.ev.*.*.scalars``, and the lifecycle events for ``experiment_cleared``."""
 
     durable = "metrics-scalars"
-    filter_subjects = ["tl.ev.*.*.scalars"]
+    filter_subjects = ["tl.ev.*.*.scalars", "tl.ev.*.*.lifecycle"]
 
     def __init__(self, store: ScalarStore, executor: Executor) -> None:
         self.store = store
@@ -36,10 +37,15 @@ class ScalarProjection:
         return await asyncio.get_running_loop().run_in_executor(self.executor, fn)
 
     async def handle(self, msgs: Sequence[Msg]) -> None:
-        decoded = []
+        # In log order: inserts, and the deletes of cleared experiments.
+        decoded: list[tuple[events_pb2.Event, ScalarColumns | None]] = []
         for msg in msgs:
             event = parse(msg.data)
-            if event.WhichOneof("payload") != "scalars":
+            kind = event.WhichOneof("payload")
+            if kind == "experiment_cleared":
+                decoded.append((event, None))
+                continue
+            if kind != "scalars":
                 continue
             try:
                 columns = ScalarColumns.decode(event.scalars)
@@ -51,8 +57,11 @@ class ScalarProjection:
 
         def write() -> None:
             for event, columns in decoded:
-                self.store.insert(event.workspace, event.experiment_id, event.event_id, columns)
+                if columns is None:
+                    self.store.delete_experiment(event.workspace, event.experiment_id)
+                else:
+                    self.store.insert(event.workspace, event.experiment_id, event.event_id, columns)
 
         await self._call(write)
         EVENTS.inc(len(decoded))
-        POINTS.inc(sum(len(c) for _, c in decoded))
+        POINTS.inc(sum(len(c) for _, c in decoded if c is not None))

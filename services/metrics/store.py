@@ -29,6 +29,9 @@ class ScalarStore(Protocol):
 
     def list_series(self, workspace: str, experiment_id: str) -> list[SeriesInfo]: ...
 
+    def delete_experiment(self, workspace: str, experiment_id: str) -> None:
+        """Removes every point of the experiment (idempotent)."""
+
     def close(self) -> None: ...
 
 
@@ -135,6 +138,12 @@ class ClickHouseScalarStore:
             parameters={"ws": workspace, "exp": experiment_id},
         ).result_rows
         return [SeriesInfo(m, v, int(c)) for m, v, c in rows]
+
+    def delete_experiment(self, workspace: str, experiment_id: str) -> None:
+        self.client.command(
+            "DELETE FROM scalars WHERE workspace = {ws:String} AND experiment_id = {exp:String}",
+            parameters={"ws": workspace, "exp": experiment_id},
+        )
 
 
 def migrate(client: Client) -> list[str]:

@@ -121,3 +121,77 @@ def test_viewers_cannot_write() -> None:
         require_writer(Principal("ws", "viewer", "k1"))
     assert info.value.status == 403
     require_writer(Principal("ws", "member", "k2"))
+
+
+def test_move_creates_the_project_on_the_fly(stack: Stack, experiment: str) -> None:
+    target = "moved/" + new_id()[:8]
+    with gateway(stack) as gw:
+        r = gw.post(f"/api/v1/experiments/{experiment}/move", json={"project": target})
+        assert r.status_code == 200 and r.json()["project"] == target
+        assert [e["id"] for e in gw.get("/api/v1/experiments", params={"project": target}).json()["experiments"]] == [
+            experiment
+        ]
+        paths = [p["path"] for p in gw.get("/api/v1/projects", params={"search": target}).json()["projects"]]
+        assert paths == [target]
+        assert gw.post(f"/api/v1/experiments/{experiment}/move", json={"project": "a//b"}).json()["error"]["field"] == (
+            "project"
+        )
+
+
+def test_published_experiments_refuse_edits(stack: Stack, experiment: str) -> None:
+    url = f"/api/v1/experiments/{experiment}"
+    with gateway(stack) as gw:
+        assert gw.post(f"{url}/publish").json()["published"] is True
+        r = gw.patch(url, json={"name": "changed"})
+        assert r.status_code == 409 and "published" in r.json()["error"]["message"]
+        assert gw.get(url).json()["name"] == "original"
+        assert gw.post(f"{url}/tags", json={"add": ["released"]}).json()["tags"] == ["released"]  # tags still work
+
+
+def test_soft_delete_restore_and_clear(stack: Stack, experiment: str) -> None:
+    from tests.conftest import batch, scalar_event
+    from tests.e2e.helpers import AUTH, ingest, total_points
+
+    url = f"/api/v1/experiments/{experiment}"
+    ingest(stack).Append(batch(experiment, scalar_event(1, [("loss", "t", 0, 1.0)])), metadata=AUTH, timeout=10)
+    with gateway(stack) as gw:
+        wait_for("the point", lambda: total_points(gw, experiment, "loss", "t") == 1)
+        r = gw.post(f"{url}/delete")
+        assert r.status_code == 409 and "archive it first" in r.json()["error"]["message"]
+        assert gw.post(f"{url}/clear").status_code == 409  # not deleted
+
+        gw.post(f"{url}/archive")
+        assert gw.post(f"{url}/delete").json()["deleted"] is True
+        assert experiment not in [
+            e["id"] for e in gw.get("/api/v1/experiments", params={"archived": "true"}).json()["experiments"]
+        ]
+        assert experiment in [
+            e["id"] for e in gw.get("/api/v1/experiments", params={"deleted": "true"}).json()["experiments"]
+        ]
+        restored = gw.post(f"{url}/restore").json()
+        assert (restored["deleted"], restored["archived"]) == (False, True)  # back to the archive
+
+        gw.post(f"{url}/delete")
+        assert gw.post(f"{url}/clear").json() == {"id": experiment, "cleared": True}
+        assert gw.get(url).status_code == 404
+        assert experiment not in [
+            e["id"] for e in gw.get("/api/v1/experiments", params={"deleted": "true"}).json()["experiments"]
+        ]
+
+    # Its metrics are gone from ClickHouse too, and ingestion takes nothing more for it.
+    import grpc as grpc_mod
+    from tracklane.pb import metrics_pb2, metrics_pb2_grpc
+
+    with grpc_mod.insecure_channel(f"127.0.0.1:{stack.ports.metrics}") as channel:
+        metrics = metrics_pb2_grpc.MetricsServiceStub(channel)
+        wait_for(
+            "the rows to go",
+            lambda: (
+                not metrics.ListSeries(
+                    metrics_pb2.ListSeriesRequest(workspace="default", experiment_id=experiment), timeout=10
+                ).series
+            ),
+        )
+    with pytest.raises(grpc_mod.RpcError) as info:
+        ingest(stack).Append(batch(experiment, scalar_event(2, [("loss", "t", 1, 1.0)])), metadata=AUTH, timeout=10)
+    assert info.value.code() == grpc_mod.StatusCode.INVALID_ARGUMENT  # type: ignore[attr-defined]
