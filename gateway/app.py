@@ -10,12 +10,13 @@ from prometheus_client import make_asgi_app
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
 from starlette.routing import Mount
 from tracklane.pb import metadata_pb2_grpc, metrics_pb2_grpc
 
 from gateway import errors, openapi
 from gateway.middleware import RequestContext
-from gateway.routes import access, commands, experiments, health, projects
+from gateway.routes import access, commands, compare, experiments, health, projects
 from gateway.settings import Settings
 from gateway.state import GatewayState
 from services.common import bus
@@ -53,10 +54,21 @@ def create_app(settings: Settings | None = None) -> Starlette:
             *commands.routes,
             *access.routes,
             *projects.routes,
+            *compare.routes,
             *openapi.routes,
             Mount("/metrics", app=make_asgi_app()),
         ],
-        middleware=[Middleware(RequestContext)],
+        middleware=[
+            Middleware(RequestContext),
+            Middleware(
+                CORSMiddleware,
+                allow_origins=list(settings.cors_origins),
+                allow_methods=["GET", "POST", "PATCH", "DELETE"],
+                allow_headers=["Authorization", "Content-Type", "Idempotency-Key", "If-None-Match", "X-Request-Id"],
+                expose_headers=["ETag", "X-Request-Id"],
+                max_age=600,
+            ),
+        ],
         lifespan=lifespan,
         exception_handlers={
             errors.ApiError: errors.api_error,

@@ -152,6 +152,18 @@ SPEC: dict[str, Any] = {
         "/api/v1/experiments/{experiment_id}/clear": {
             "post": _op("Remove a deleted experiment for good, with its metrics", params=[_ID])
         },
+        "/api/v1/compare": {
+            "get": _op(
+                "2 to 10 experiments side by side: details, metric summaries, overlaid scalars",
+                params=[
+                    {"name": "ids", "in": "query", "required": True, "schema": _STR, "description": "comma-separated"},
+                    _q("metric", _STR, "with variant: overlay this series"),
+                    _q("variant", _STR, "with metric: overlay this series"),
+                    _q("samples", {"type": "integer", "minimum": 1, "maximum": 20000, "default": 1000}, "buckets"),
+                    _q("xaxis", {"enum": ["iter", "relative", "wall"], "default": "iter"}, "x-axis"),
+                ],
+            )
+        },
         "/api/v1/keys": {
             "get": _op("The workspace's API keys (admin)"),
             "post": _op(

@@ -7,12 +7,13 @@ import json
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import Response
 from starlette.routing import Route
 from tracklane.pb import metadata_pb2, metrics_pb2
 
 from gateway.errors import ApiError
 from gateway.params import choice_param, float_param, int_param
+from gateway.respond import etag_json
 from gateway.state import principal, state
 from services.ingestion.domain import EXPERIMENT_ID
 from services.metadata.domain import STATUS_NAMES
@@ -68,7 +69,7 @@ async def _get(request: Request, experiment_id: str) -> metadata_pb2.Experiment:
     return experiment
 
 
-async def list_experiments(request: Request) -> JSONResponse:
+async def list_experiments(request: Request) -> Response:
     who = await principal(request)
     page = int_param(request, "page", 0, minimum=0, maximum=1_000_000)
     page_size = int_param(request, "page_size", 50, minimum=1, maximum=500)
@@ -97,7 +98,7 @@ async def list_experiments(request: Request) -> JSONResponse:
     }
     if request.query_params.get("group_by"):
         body["groups"] = [{"value": json.loads(g.value_json), "count": g.count} for g in resp.groups]
-    return JSONResponse(body)
+    return etag_json(request, body)
 
 
 MAX_QUERY_PARAM = 4096
@@ -110,11 +111,11 @@ def _text(request: Request, name: str) -> str:
     return value
 
 
-async def get_experiment(request: Request) -> JSONResponse:
-    return JSONResponse(experiment_json(await _get(request, _experiment_id(request))))
+async def get_experiment(request: Request) -> Response:
+    return etag_json(request, experiment_json(await _get(request, _experiment_id(request))))
 
 
-async def scalars(request: Request) -> JSONResponse:
+async def scalars(request: Request) -> Response:
     """Series of one experiment, each downsampled to ``samples`` buckets with min/max/mean/last
     (or at full resolution when it has fewer points). ``metric`` and ``variant`` narrow the
     series; ``x_min``/``x_max`` zoom into a range."""
@@ -164,7 +165,7 @@ async def scalars(request: Request) -> JSONResponse:
         }
 
     series = await asyncio.gather(*(one(s.metric, s.variant) for s in wanted))
-    return JSONResponse({"experiment_id": experiment_id, "xaxis": xaxis, "samples": samples, "series": series})
+    return etag_json(request, {"experiment_id": experiment_id, "xaxis": xaxis, "samples": samples, "series": series})
 
 
 routes = [

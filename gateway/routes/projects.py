@@ -3,19 +3,20 @@
 from __future__ import annotations
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import Response
 from starlette.routing import Route
 from tracklane.pb import metadata_pb2
 
 from gateway.errors import ApiError
 from gateway.params import choice_param, int_param
+from gateway.respond import etag_json
 from gateway.state import principal, state
 
 ORDERS = ("name", "-name", "last_update", "-last_update", "experiments", "-experiments")
 MAX_SEARCH = 255
 
 
-async def list_projects(request: Request) -> JSONResponse:
+async def list_projects(request: Request) -> Response:
     who = await principal(request)
     search = request.query_params.get("search", "")
     if len(search) > MAX_SEARCH:
@@ -29,7 +30,8 @@ async def list_projects(request: Request) -> JSONResponse:
         ),
         timeout=10,
     )
-    return JSONResponse(
+    return etag_json(
+        request,
         {
             "projects": [
                 {
@@ -46,7 +48,7 @@ async def list_projects(request: Request) -> JSONResponse:
             "total": resp.total,
             "page": page,
             "page_size": page_size,
-        }
+        },
     )
 
 
