@@ -16,7 +16,7 @@ from tracklane.pb import metadata_pb2_grpc, metrics_pb2_grpc
 
 from gateway import errors, openapi
 from gateway.middleware import RequestContext
-from gateway.routes import access, commands, compare, experiments, health, projects
+from gateway.routes import access, commands, compare, experiments, export, health, projects
 from gateway.settings import Settings
 from gateway.state import GatewayState
 from services.common import bus
@@ -55,6 +55,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             *access.routes,
             *projects.routes,
             *compare.routes,
+            *export.routes,
             *openapi.routes,
             Mount("/metrics", app=make_asgi_app()),
         ],

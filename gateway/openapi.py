@@ -164,6 +164,18 @@ SPEC: dict[str, Any] = {
                 ],
             )
         },
+        "/api/v1/export": {
+            "get": _op(
+                "Runs of a project or query as a dataset, streamed",
+                params=[
+                    _q("project", _STR, "exact project path"),
+                    _q("filter", {"type": "string", "maxLength": 4096}, "the table's filter language"),
+                    _q("order_by", _STR, "the table's order_by"),
+                    _q("shape", {"enum": ["long", "wide"], "default": "long"}, "a row per point/tag, or per run"),
+                    _q("format", {"enum": ["csv", "jsonl", "parquet"], "default": "csv"}, "file format"),
+                ],
+            )
+        },
         "/api/v1/keys": {
             "get": _op("The workspace's API keys (admin)"),
             "post": _op(

@@ -11,6 +11,7 @@ from tracklane.pb import metrics_pb2, metrics_pb2_grpc
 from services.metrics.domain import DEFAULT_SAMPLES, SeriesQuery
 from services.metrics.store import ScalarStore
 
+MAX_PAGE_POINTS = 500_000
 _XAXIS = {metrics_pb2.X_AXIS_ITER: "iter", metrics_pb2.X_AXIS_RELATIVE: "relative", metrics_pb2.X_AXIS_WALL: "wall"}
 
 
@@ -58,3 +59,18 @@ class MetricsApi(metrics_pb2_grpc.MetricsServiceServicer):
         return metrics_pb2.ListSeriesResponse(
             series=[metrics_pb2.SeriesInfo(metric=s.metric, variant=s.variant, points=s.points) for s in series]
         )
+
+    async def ReadPoints(  # noqa: N802
+        self, request: metrics_pb2.ReadPointsRequest, context: grpc.aio.ServicerContext
+    ) -> metrics_pb2.PointPage:
+        limit = request.limit or 100_000
+        if limit > MAX_PAGE_POINTS:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"limit: at most {MAX_PAGE_POINTS}")
+        after = request.after_iteration if request.HasField("after_iteration") else None
+        its, values, ts = await asyncio.get_running_loop().run_in_executor(
+            self.executor,
+            self.store.read_points,
+            request.workspace, request.experiment_id, request.metric, request.variant, after, limit + 1,
+        )  # fmt: skip
+        more = len(its) > limit
+        return metrics_pb2.PointPage(iterations=its[:limit], values=values[:limit], timestamps=ts[:limit], more=more)

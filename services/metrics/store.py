@@ -29,6 +29,11 @@ class ScalarStore(Protocol):
 
     def list_series(self, workspace: str, experiment_id: str) -> list[SeriesInfo]: ...
 
+    def read_points(
+        self, workspace: str, experiment_id: str, metric: str, variant: str, after: int | None, limit: int
+    ) -> tuple[list[int], list[float], list[float]]:
+        """Up to ``limit`` points with iteration > ``after``, in iteration order."""
+
     def delete_experiment(self, workspace: str, experiment_id: str) -> None:
         """Removes every point of the experiment (idempotent)."""
 
@@ -138,6 +143,20 @@ class ClickHouseScalarStore:
             parameters={"ws": workspace, "exp": experiment_id},
         ).result_rows
         return [SeriesInfo(m, v, int(c)) for m, v, c in rows]
+
+    def read_points(
+        self, workspace: str, experiment_id: str, metric: str, variant: str, after: int | None, limit: int
+    ) -> tuple[list[int], list[float], list[float]]:
+        params: dict[str, Any] = {"ws": workspace, "exp": experiment_id, "metric": metric, "variant": variant,
+                                  "after": -1 if after is None else after, "limit": limit}  # fmt: skip
+        cols = self.client.query(
+            f"SELECT iteration, value, ts FROM scalars WHERE {_SERIES_WHERE} AND iteration > {{after:Int64}}"
+            " ORDER BY iteration LIMIT {limit:UInt32}",
+            parameters=params,
+        ).result_columns
+        if not cols:
+            return [], [], []
+        return list(cols[0]), list(cols[1]), list(cols[2])
 
     def delete_experiment(self, workspace: str, experiment_id: str) -> None:
         self.client.command(

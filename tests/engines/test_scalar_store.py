@@ -105,3 +105,22 @@ def test_migrations_apply_once(store: ScalarStore) -> None:
     versions = [r[0] for r in store.client.query("SELECT version FROM schema_migrations").result_rows]
     assert versions == sorted(set(versions)) and "0001_scalars" in versions
     assert Path(__file__).exists()
+
+
+def test_read_points_pages_in_iteration_order(store: ScalarStore) -> None:
+    exp = new_id()
+    store.insert("ws", exp, f"{exp}.1", columns([("m", "v", i, float(i)) for i in (5, 1, 3, 2, 4)]))
+    its, values, ts = store.read_points("ws", exp, "m", "v", None, 2)
+    assert its == [1, 2] and values == [1.0, 2.0] and len(ts) == 2
+    assert store.read_points("ws", exp, "m", "v", 2, 10)[0] == [3, 4, 5]
+    assert store.read_points("ws", exp, "m", "v", 5, 10) == ([], [], [])
+    assert store.read_points("other", exp, "m", "v", None, 10) == ([], [], [])
+
+
+def test_delete_experiment_removes_its_points_only(store: ScalarStore) -> None:
+    a, b = new_id(), new_id()
+    store.insert("ws", a, f"{a}.1", columns([("m", "v", 0, 1.0)]))
+    store.insert("ws", b, f"{b}.1", columns([("m", "v", 0, 1.0)]))
+    store.delete_experiment("ws", a)
+    store.delete_experiment("ws", a)  # idempotent
+    assert store.list_series("ws", a) == [] and len(store.list_series("ws", b)) == 1
