@@ -91,6 +91,23 @@ class Ports:
             },
         )
 
+    def env(self) -> dict[str, str]:
+        """The variables that tell every process (and ``make up``) these ports: the inverse of
+        :meth:`from_env`."""
+        env = {
+            "TRACKLANE_GATEWAY_ADDR": f"127.0.0.1:{self.gateway}",
+            "TRACKLANE_INGESTION_ADDR": f"127.0.0.1:{self.ingestion}",
+            "TRACKLANE_METRICS_ADDR": f"127.0.0.1:{self.metrics}",
+            "TRACKLANE_METADATA_ADDR": f"127.0.0.1:{self.metadata}",
+            "TRACKLANE_ARTIFACT_ADDR": f"127.0.0.1:{self.artifact}",
+            "TRACKLANE_REPORTING_ADDR": f"127.0.0.1:{self.reporting}",
+            "TRACKLANE_ARTIFACT_HTTP_ADDR": f"127.0.0.1:{self.artifact_http}",
+            "TRACKLANE_NATS_PORT": str(self.nats),
+            "TRACKLANE_NX_PORT": str(self.mongodb),
+        }
+        env.update({f"TRACKLANE_{name.upper()}_PROMETHEUS_PORT": str(port) for name, port in self.prometheus.items()})
+        return env
+
     @classmethod
     def free(cls) -> Ports:
         return cls(
@@ -142,24 +159,15 @@ class Stack:
         return self.external_mongo or f"mongodb://127.0.0.1:{self.ports.mongodb}"
 
     def env(self) -> dict[str, str]:
-        p = self.ports
         env = dict(os.environ)
+        env.update(self.ports.env())
         env.update(
             TRACKLANE_DATA_DIR=str(self.data_dir),
             TRACKLANE_NATS_URL=self.nats_url,
             TRACKLANE_MONGODB_URL=self.mongodb_url,
             TRACKLANE_API_KEY=self.api_key,
-            TRACKLANE_GATEWAY_ADDR=f"127.0.0.1:{p.gateway}",
-            TRACKLANE_INGESTION_ADDR=f"127.0.0.1:{p.ingestion}",
-            TRACKLANE_METRICS_ADDR=f"127.0.0.1:{p.metrics}",
-            TRACKLANE_METADATA_ADDR=f"127.0.0.1:{p.metadata}",
-            TRACKLANE_ARTIFACT_ADDR=f"127.0.0.1:{p.artifact}",
-            TRACKLANE_REPORTING_ADDR=f"127.0.0.1:{p.reporting}",
-            TRACKLANE_ARTIFACT_HTTP_ADDR=f"127.0.0.1:{p.artifact_http}",
             PYTHONUNBUFFERED="1",
         )
-        for name, port in p.prometheus.items():
-            env[f"TRACKLANE_{name.upper()}_PROMETHEUS_PORT"] = str(port)
         env.update(self.extra_env)
         return env
 

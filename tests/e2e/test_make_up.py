@@ -66,20 +66,7 @@ def read_until(lines: queue.Queue[str], text: str, timeout: float = 120) -> str:
 def test_make_up_serves_a_script_that_configures_nothing(tmp_path: Path) -> None:
     p = Ports.free()
     env = {k: v for k, v in os.environ.items() if not k.startswith("TRACKLANE_")}
-    env.update(
-        TRACKLANE_DATA_DIR=str(tmp_path / "data"),
-        TRACKLANE_CONFIG_DIR=str(tmp_path / "config"),
-        TRACKLANE_GATEWAY_ADDR=f"127.0.0.1:{p.gateway}",
-        TRACKLANE_INGESTION_ADDR=f"127.0.0.1:{p.ingestion}",
-        TRACKLANE_METRICS_ADDR=f"127.0.0.1:{p.metrics}",
-        TRACKLANE_METADATA_ADDR=f"127.0.0.1:{p.metadata}",
-        TRACKLANE_ARTIFACT_ADDR=f"127.0.0.1:{p.artifact}",
-        TRACKLANE_REPORTING_ADDR=f"127.0.0.1:{p.reporting}",
-        TRACKLANE_ARTIFACT_HTTP_ADDR=f"127.0.0.1:{p.artifact_http}",
-        TRACKLANE_NATS_PORT=str(p.nats),
-        TRACKLANE_NX_PORT=str(p.mongodb),
-        **{f"TRACKLANE_{n.upper()}_PROMETHEUS_PORT": str(port) for n, port in p.prometheus.items()},
-    )
+    env.update(p.env(), TRACKLANE_DATA_DIR=str(tmp_path / "data"), TRACKLANE_CONFIG_DIR=str(tmp_path / "config"))
     proc, lines = start(env)
     try:
         banner = read_until(lines, "Ctrl-C stops everything")

@@ -31,3 +31,12 @@ def test_defaults_are_loopback_and_embedded(tmp_path: object) -> None:
     assert s.clickhouse_url == "chdb:///srv/tl/clickhouse"
     with pytest.raises(ConfigError, match="TRACKLANE_METRICS_FETCH_BATCH"):
         MetricsSettings.from_env(Env({"TRACKLANE_METRICS_FETCH_BATCH": "0"}))
+
+
+def test_ports_round_trip_through_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    from services.devstack import Ports
+
+    ports = Ports.free()
+    for name, value in ports.env().items():
+        monkeypatch.setenv(name, value)
+    assert Ports.from_env() == ports
