@@ -12,6 +12,7 @@ import threading
 from pathlib import Path
 
 import httpx
+import psutil
 import pytest
 
 from services.devstack import Ports
@@ -96,10 +97,9 @@ def test_make_up_serves_a_script_that_configures_nothing(tmp_path: Path) -> None
             assert "tracklane_ingest_points_total 100000.0" in ingest_metrics
 
         # A crashed service comes back by itself.
-        metrics_pid = int(
-            subprocess.run(["pgrep", "-f", "-n", "services.metrics"], capture_output=True, text=True).stdout.split()[0]
-        )
-        os.kill(metrics_pid, signal.SIGKILL)
+        # This supervisor's own metrics process (other stacks may run on the machine).
+        [metrics] = [c for c in psutil.Process(proc.pid).children() if "services.metrics" in " ".join(c.cmdline())]
+        metrics.kill()
         read_until(lines, "metrics exited; restarted it", timeout=30)
 
         proc.send_signal(signal.SIGINT)
