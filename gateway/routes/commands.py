@@ -58,19 +58,25 @@ def _tags(body: dict[str, Any], name: str) -> list[str]:
 
 
 Precondition = Callable[[metadata_pb2.Experiment], str | None]
+EditFor = Callable[[metadata_pb2.Experiment], events_pb2.ExperimentEdited]
 
 
 async def _apply(
-    request: Request, edit: events_pb2.ExperimentEdited, precondition: Precondition | None = None
+    request: Request,
+    edit: events_pb2.ExperimentEdited | EditFor,
+    precondition: Precondition | None = None,
 ) -> JSONResponse:
     """Checks the caller and the experiment (404 unless it is the caller's; 409 when
-    ``precondition`` names a conflict), publishes the edit and answers with the result."""
+    ``precondition`` names a conflict), publishes the edit (or the one ``edit`` makes from the
+    current state) and answers with the result."""
     experiment_id = _experiment_id(request)
     who = await principal(request)
     require_writer(who)
     current = await _get(request, experiment_id)
     if precondition is not None and (conflict := precondition(current)):
         raise ApiError(409, "conflict", conflict)
+    if callable(edit):
+        edit = edit(current)
     js = state(request).js
     event_id, stream_seq = await publish_edit(js, who, experiment_id, edit, command_id(request))
     if not await wait_applied(js, stream_seq):

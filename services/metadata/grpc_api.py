@@ -47,6 +47,13 @@ def experiment_to_proto(doc: domain.Doc) -> metadata_pb2.Experiment:
     )
 
 
+async def _page_size(requested: int, context: grpc.aio.ServicerContext) -> int:
+    """The page size asked for (50 by default); INVALID_ARGUMENT above MAX_PAGE_SIZE."""
+    if requested > MAX_PAGE_SIZE:
+        await context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"page_size: at most {MAX_PAGE_SIZE}")
+    return requested or 50
+
+
 class MetadataApi(metadata_pb2_grpc.MetadataServiceServicer):
     def __init__(self, store: MetadataStore) -> None:
         self.store = store
@@ -63,9 +70,7 @@ class MetadataApi(metadata_pb2_grpc.MetadataServiceServicer):
     async def ListExperiments(  # noqa: N802
         self, request: metadata_pb2.ListExperimentsRequest, context: grpc.aio.ServicerContext
     ) -> metadata_pb2.ListExperimentsResponse:
-        page_size = request.page_size or 50
-        if page_size > MAX_PAGE_SIZE:
-            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"page_size: at most {MAX_PAGE_SIZE}")
+        page_size = await _page_size(request.page_size, context)
         try:
             where = query.compile_filter(request.filter)
             sort = query.compile_order(request.order_by)
@@ -128,9 +133,7 @@ class MetadataApi(metadata_pb2_grpc.MetadataServiceServicer):
     async def ListProjects(  # noqa: N802
         self, request: metadata_pb2.ListProjectsRequest, context: grpc.aio.ServicerContext
     ) -> metadata_pb2.ListProjectsResponse:
-        page_size = request.page_size or 50
-        if page_size > MAX_PAGE_SIZE:
-            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"page_size: at most {MAX_PAGE_SIZE}")
+        page_size = await _page_size(request.page_size, context)
         key = request.order_by.removeprefix("-") or "name"
         if key not in ("name", "last_update", "experiments"):
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "order_by: name, last_update or experiments")
