@@ -12,11 +12,11 @@ from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.routing import Mount
-from tracklane.pb import metadata_pb2_grpc, metrics_pb2_grpc
+from tracklane.pb import artifact_pb2_grpc, metadata_pb2_grpc, metrics_pb2_grpc
 
 from gateway import errors, openapi
 from gateway.middleware import RequestContext
-from gateway.routes import access, commands, compare, experiments, export, health, projects
+from gateway.routes import access, commands, compare, details, experiments, export, health, projects
 from gateway.settings import Settings
 from gateway.state import GatewayState
 from services.common import bus
@@ -30,14 +30,16 @@ def create_app(settings: Settings | None = None) -> Starlette:
     async def lifespan(app: Starlette) -> AsyncIterator[dict[str, GatewayState]]:
         metadata = grpc.aio.insecure_channel(settings.common.metadata_addr)
         metrics = grpc.aio.insecure_channel(settings.common.metrics_addr)
+        artifact = grpc.aio.insecure_channel(settings.common.artifact_addr)
         meta_stub = metadata_pb2_grpc.MetadataServiceStub(metadata)
         nc, js = await bus.connect(settings.common.nats_url, "gateway")
         await bus.ensure_stream(js)
         st = GatewayState(
-            channels=[metadata, metrics],
+            channels=[metadata, metrics, artifact],
             js=js,
             metadata=meta_stub,
             metrics=metrics_pb2_grpc.MetricsServiceStub(metrics),
+            artifacts=artifact_pb2_grpc.ArtifactServiceStub(artifact),
             keys=KeyResolver(meta_stub, ttl_s=settings.common.key_cache_ttl),
         )
         try:
@@ -52,6 +54,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             *health.routes,
             *experiments.routes,
             *commands.routes,
+            *details.routes,
             *access.routes,
             *projects.routes,
             *compare.routes,
@@ -64,7 +67,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             Middleware(
                 CORSMiddleware,
                 allow_origins=list(settings.cors_origins),
-                allow_methods=["GET", "POST", "PATCH", "DELETE"],
+                allow_methods=["GET", "POST", "PATCH", "PUT", "DELETE"],
                 allow_headers=["Authorization", "Content-Type", "Idempotency-Key", "If-None-Match", "X-Request-Id"],
                 expose_headers=["ETag", "X-Request-Id"],
                 max_age=600,

@@ -21,6 +21,9 @@ from starlette.requests import Request
 from tracklane.pb import events_pb2
 
 from gateway.errors import ApiError
+from gateway.respond import JSONResponse
+from gateway.routes.experiments import _get, experiment_json
+from gateway.state import state
 from services.common import bus
 from services.common.auth import Principal
 from services.common.events import KIND_OF_PAYLOAD, SCHEMA_VERSION
@@ -100,3 +103,19 @@ async def wait_applied(js: JetStreamContext, stream_seq: int, within_s: float = 
         await asyncio.sleep(delay)
         delay = min(delay * 2, 0.1)
     return False
+
+
+async def answer(request: Request, experiment_id: str, event_id: str, stream_seq: int) -> JSONResponse:
+    """The experiment as the command left it, or 202 with the event id when the projection is
+    slower than the wait."""
+    if not await wait_applied(state(request).js, stream_seq):
+        return JSONResponse({"status": "accepted", "event_id": event_id}, status_code=202)
+    return JSONResponse(experiment_json(await _get(request, experiment_id)))
+
+
+def only_fields(body: dict[str, Any], allowed: tuple[str, ...]) -> None:
+    """400 naming the first field of ``body`` that is not one of ``allowed``."""
+    unknown = set(body) - set(allowed)
+    if unknown:
+        field = sorted(unknown)[0]
+        raise ApiError(400, "invalid_argument", f"{field}: unknown here (use {', '.join(allowed)})", field)

@@ -19,12 +19,16 @@ _ID = {
     "required": True,
     "schema": {"type": "string", "pattern": "^[0-9a-f]{32}$"},
 }
+_NAME = {"name": "name", "in": "path", "required": True, "schema": {"type": "string"}}
 _KEY_ID = {"name": "key_id", "in": "path", "required": True, "schema": {"type": "string"}}
 
 
 def _q(name: str, schema: dict[str, Any], description: str) -> dict[str, Any]:
     return {"name": name, "in": "query", "required": False, "schema": schema, "description": description}
 
+
+_ITERATION = _q("iteration", {"type": "integer", "minimum": 0}, "one iteration (default: the latest)")
+_MAX_BYTES = _q("max_bytes", {"type": "integer", "minimum": 1, "maximum": 1048576, "default": 65536}, "bytes")
 
 _PAGE = [
     _q("page", {"type": "integer", "minimum": 0, "default": 0}, "page number, from 0"),
@@ -151,6 +155,66 @@ SPEC: dict[str, Any] = {
         "/api/v1/experiments/{experiment_id}/delete": {"post": _op("Soft delete (archived ones only)", params=[_ID])},
         "/api/v1/experiments/{experiment_id}/clear": {
             "post": _op("Remove a deleted experiment for good, with its metrics", params=[_ID])
+        },
+        "/api/v1/experiments/{experiment_id}/configuration": {
+            "get": _op("Hyperparameter sections, configuration objects and user properties", params=[_ID])
+        },
+        "/api/v1/experiments/{experiment_id}/execution": {
+            "get": _op("Git repository, branch, commit and diff; entry point; packages; runtime", params=[_ID])
+        },
+        "/api/v1/experiments/{experiment_id}/artifacts": {
+            "get": _op("Artifacts with audit records, short previews and download links", params=[_ID])
+        },
+        "/api/v1/experiments/{experiment_id}/artifacts/{name}/preview": {
+            "get": _op("The first bytes of a text-like artifact", params=[_ID, _NAME, _MAX_BYTES])
+        },
+        "/api/v1/experiments/{experiment_id}/models": {
+            "get": _op("Input and output models with download links", params=[_ID])
+        },
+        "/api/v1/experiments/{experiment_id}/models/{name}/preview": {
+            "get": _op("The first bytes of a text-like model file", params=[_ID, _NAME, _MAX_BYTES])
+        },
+        "/api/v1/experiments/{experiment_id}/console": {
+            "get": _op(
+                "Console lines: pages after a cursor, the tail, a search, or the whole log as a file",
+                params=[
+                    _ID,
+                    _q("after", {"type": "integer", "minimum": 0}, "the cursor of the last line seen"),
+                    _q("limit", {"type": "integer", "minimum": 1, "maximum": 10000, "default": 1000}, "lines"),
+                    _q("tail", {"type": "integer", "minimum": 0, "maximum": 10000}, "the last N lines instead"),
+                    _q("search", _STR, "only lines containing this text (case-insensitive)"),
+                    _q("format", {"enum": ["json", "text"]}, "text: download the log as a file"),
+                ],
+            )
+        },
+        "/api/v1/experiments/{experiment_id}/plots": {
+            "get": _op(
+                "The latest plot of each metric/variant (plotly figures), or those at one iteration",
+                params=[_ID, _ITERATION, _q("metric", _STR, "one metric"), _q("variant", _STR, "one variant")],
+            )
+        },
+        "/api/v1/experiments/{experiment_id}/debug-samples": {
+            "get": _op(
+                "Debug samples per metric/variant at an iteration (default: the latest), with previous/next",
+                params=[_ID, _ITERATION, _q("metric", _STR, "one metric"), _q("variant", _STR, "one variant")],
+            )
+        },
+        "/api/v1/experiments/{experiment_id}/hyperparameters": {
+            "patch": _op(
+                "Edit hyperparameters of one section (refused once published)",
+                params=[_ID],
+                body=_obj(section=_STR, set={"type": "object"}, remove={"type": "array", "items": _STR}),
+            )
+        },
+        "/api/v1/experiments/{experiment_id}/properties": {
+            "patch": _op(
+                "Edit user properties (refused once published)",
+                params=[_ID],
+                body=_obj(set={"type": "object"}, remove={"type": "array", "items": _STR}),
+            )
+        },
+        "/api/v1/experiments/{experiment_id}/stop": {
+            "post": _op("Stop a running experiment: its script raises InterruptedExperiment", params=[_ID])
         },
         "/api/v1/compare": {
             "get": _op(

@@ -5,17 +5,46 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from typing import Any
 
 from starlette.requests import Request
+from starlette.responses import JSONResponse as StarletteJSONResponse
 from starlette.responses import Response
 
 
+def finite_json(data: Any) -> Any:
+    """JSON has no NaN or Infinity: such values (reported by a training job, stored as they
+    came) are answered as the strings "NaN", "Infinity" and "-Infinity"."""
+    if isinstance(data, float) and not math.isfinite(data):
+        return "NaN" if math.isnan(data) else ("Infinity" if data > 0 else "-Infinity")
+    if isinstance(data, dict):
+        return {k: finite_json(v) for k, v in data.items()}
+    if isinstance(data, list | tuple):
+        return [finite_json(v) for v in data]
+    return data
+
+
+def dumps(data: Any) -> bytes:
+    try:
+        return json.dumps(data, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode()
+    except ValueError:  # a NaN or an infinity somewhere: the rare path
+        return json.dumps(finite_json(data), ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode()
+
+
 def etag_json(request: Request, data: Any, status_code: int = 200) -> Response:
-    body = json.dumps(data, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode()
+    body = dumps(data)
     tag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
     headers = {"ETag": tag, "Cache-Control": "private, no-cache"}
     wanted = {t.strip() for t in request.headers.get("if-none-match", "").split(",")}
     if tag in wanted or "*" in wanted:
         return Response(status_code=304, headers=headers)
     return Response(body, status_code=status_code, media_type="application/json", headers=headers)
+
+
+class JSONResponse(StarletteJSONResponse):
+    """Starlette's JSONResponse, except that NaN and infinities (which training jobs report
+    and Tracklane stores) are answered as strings instead of failing the request."""
+
+    def render(self, content: Any) -> bytes:
+        return dumps(content)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import grpc
 from nats.js import JetStreamContext
 from starlette.requests import Request
-from tracklane.pb import metadata_pb2_grpc, metrics_pb2_grpc
+from tracklane.pb import artifact_pb2_grpc, metadata_pb2_grpc, metrics_pb2_grpc
 
 from gateway.errors import ApiError
 from services.common.auth import KeyResolver, Principal, UnauthenticatedError, bearer
@@ -19,6 +19,7 @@ class GatewayState:
     js: JetStreamContext
     metadata: metadata_pb2_grpc.MetadataServiceStub
     metrics: metrics_pb2_grpc.MetricsServiceStub
+    artifacts: artifact_pb2_grpc.ArtifactServiceStub
     keys: KeyResolver
 
 

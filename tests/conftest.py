@@ -95,9 +95,10 @@ class _Waiter:
     _deadline_loop = Stack._deadline_loop
 
 
-def start_stack(tmp: Path) -> Stack:
+def start_stack(tmp: Path, **env: str) -> Stack:
     # A short key cache so that revocation tests need not wait the default 10 s.
-    stack = Stack(tmp, API_KEY, Ports.free(), extra_env={"TRACKLANE_LOG_LEVEL": "info", "TRACKLANE_KEY_CACHE_TTL": "1"})
+    extra = {"TRACKLANE_LOG_LEVEL": "info", "TRACKLANE_KEY_CACHE_TTL": "1", **env}
+    stack = Stack(tmp, API_KEY, Ports.free(), extra_env=extra)
     try:
         stack.start()
     except BaseException:

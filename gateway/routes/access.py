@@ -9,12 +9,12 @@ import secrets
 
 import grpc
 from starlette.requests import Request
-from starlette.responses import JSONResponse
 from starlette.routing import Route
 from tracklane.pb import events_pb2, metadata_pb2
 
 from gateway.commands import publish, require_admin, wait_applied
 from gateway.errors import ApiError
+from gateway.respond import JSONResponse
 from gateway.routes.commands import _json_object, _string
 from gateway.state import principal, state
 from services.common.auth import hash_api_key

@@ -9,13 +9,21 @@ from collections.abc import Callable
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse
 from starlette.routing import Route
 from tracklane.pb import events_pb2, metadata_pb2
 
-from gateway.commands import command_id, publish, publish_edit, require_writer, wait_applied
+from gateway.commands import (
+    answer,
+    command_id,
+    only_fields,
+    publish,
+    publish_edit,
+    require_writer,
+    wait_applied,
+)
 from gateway.errors import ApiError
-from gateway.routes.experiments import _experiment_id, _get, experiment_json
+from gateway.respond import JSONResponse
+from gateway.routes.experiments import _experiment_id, _get
 from gateway.state import principal, state
 from services.ingestion.domain import MAX_TAG, MAX_TAGS, ValidationError, check_name, check_project
 
@@ -77,20 +85,14 @@ async def _apply(
         raise ApiError(409, "conflict", conflict)
     if callable(edit):
         edit = edit(current)
-    js = state(request).js
-    event_id, stream_seq = await publish_edit(js, who, experiment_id, edit, command_id(request))
-    if not await wait_applied(js, stream_seq):
-        return JSONResponse({"status": "accepted", "event_id": event_id}, status_code=202)
-    return JSONResponse(experiment_json(await _get(request, experiment_id)))
+    event_id, stream_seq = await publish_edit(state(request).js, who, experiment_id, edit, command_id(request))
+    return await answer(request, experiment_id, event_id, stream_seq)
 
 
 async def edit_experiment(request: Request) -> JSONResponse:
     """PATCH ``{"name": …, "description": …}``: either or both."""
     body = await _json_object(request)
-    unknown = set(body) - {"name", "description"}
-    if unknown:
-        field = sorted(unknown)[0]
-        raise ApiError(400, "invalid_argument", f"{field} cannot be edited here (name, description)", field)
+    only_fields(body, ("name", "description"))
     edit = events_pb2.ExperimentEdited()
     if (name := _string(body, "name")) is not None:
         _checked(check_name, "name", name)

@@ -35,6 +35,8 @@ def experiment_json(e: metadata_pb2.Experiment) -> dict[str, Any]:
         "archived": e.archived,
         "published": e.published,
         "deleted": e.deleted,
+        "stop_requested": e.stop_requested,
+        "last_seen": e.last_seen or None,
         "created_at": e.created_at,
         "started_at": e.started_at,
         "updated_at": e.updated_at,

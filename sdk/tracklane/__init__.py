@@ -8,25 +8,17 @@ with tracklane.init(project="demo", name="first") as exp:
 
 from __future__ import annotations
 
-from tracklane.experiment import Experiment
+from tracklane import _capture
+from tracklane.experiment import Experiment, InterruptedExperiment
 
-__all__ = ["Experiment", "init"]
+# Arguments parsed before ``init`` are recorded too (section "Args"): the hook only remembers
+# the last parse until an experiment asks for it.
+_capture.install_argparse_hook()
+
+__all__ = ["Experiment", "InterruptedExperiment", "init"]
 __version__ = "0.1.0"
 
 
-def init(
-    project: str,
-    name: str,
-    tags: list[str] | None = None,
-    *,
-    server: str | None = None,
-    api_key: str | None = None,
-) -> Experiment:
-    """Starts an experiment in ``project`` (nested with '/') and returns its handle.
-
-    The server and key come from the arguments, else ``TRACKLANE_SERVER`` and
-    ``TRACKLANE_API_KEY``, else the credentials ``make up`` wrote. Returns at once: the
-    experiment is registered in the background, so a slow or absent server never holds up
-    training.
-    """
-    return Experiment(project, name, tags, server=server, api_key=api_key)
+init = Experiment
+"""``tracklane.init(project, name, tags=None, **options)`` starts an experiment: see
+:class:`tracklane.Experiment` for the options."""

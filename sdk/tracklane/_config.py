@@ -32,7 +32,26 @@ class ClientConfig:
         return f"ClientConfig(server={self.server!r}, api_key='***')"
 
 
-def resolve(server: str | None = None, api_key: str | None = None) -> ClientConfig:
+def cache_dir() -> Path:
+    """Spill journals and offline experiments: ``$TRACKLANE_CACHE_DIR`` or ~/.cache/tracklane."""
+    return Path(os.environ.get("TRACKLANE_CACHE_DIR") or Path.home() / ".cache" / "tracklane")
+
+
+def memory_limit() -> int:
+    """Bytes of unacknowledged batches kept in memory before the sender spills to disk."""
+    return int(float(os.environ.get("TRACKLANE_MEMORY_LIMIT_MB") or 64) * 1024 * 1024)
+
+
+def offline() -> bool:
+    return os.environ.get("TRACKLANE_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def capture_env() -> list[str]:
+    """Environment variables to record (opt-in): ``TRACKLANE_CAPTURE_ENV="CUDA_*,SLURM_JOB_ID"``."""
+    return [p.strip() for p in os.environ.get("TRACKLANE_CAPTURE_ENV", "").split(",") if p.strip()]
+
+
+def resolve(server: str | None = None, api_key: str | None = None, *, offline: bool = False) -> ClientConfig:
     stored: dict[str, str] = {}
     path = credentials_path()
     if path.is_file():
@@ -42,7 +61,7 @@ def resolve(server: str | None = None, api_key: str | None = None) -> ClientConf
             stored = {}
     server = server or os.environ.get("TRACKLANE_SERVER") or stored.get("server") or DEFAULT_SERVER
     api_key = api_key or os.environ.get("TRACKLANE_API_KEY") or stored.get("api_key") or ""
-    if not api_key:
+    if not api_key and not offline:
         raise RuntimeError(
             "no Tracklane API key: set TRACKLANE_API_KEY, pass api_key= to tracklane.init, "
             f"or run `make up`, which writes {path}"

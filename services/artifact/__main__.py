@@ -1,20 +1,23 @@
-"""``python -m services.artifact``: object storage for artifacts, models and debug samples.
-
-Its gRPC API (presigned upload/download, data-audit records, retention) arrives with the SDK
-issue; today it opens the configured store and serves the embedded store's signed links."""
+"""``python -m services.artifact``: object storage for artifacts, models and debug samples:
+presigned upload/download, previews and audit records over gRPC; the file-event projection
+(audit, debug-sample retention, clearing); and the embedded store's signed links over HTTP."""
 
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import Callable, Coroutine
 from typing import Any
 
 import uvicorn
+from tracklane.pb import artifact_pb2_grpc
 
 from services.artifact import http
+from services.artifact.grpc_api import ArtifactApi
+from services.artifact.projection import FileProjection
 from services.artifact.settings import Settings
 from services.artifact.store import FileObjectStore, open_store
-from services.common import log, runtime
+from services.common import bus, log, runtime
 
 
 class _EmbeddedServer(uvicorn.Server):
@@ -38,7 +41,12 @@ async def main() -> None:
         settings.public_url,
     )
     logger.info("artifact.store", backend="s3" if settings.s3_url else "embedded")
-    background: list[Callable[[asyncio.Event], Coroutine[Any, Any, None]]] = []
+    nc, js = await bus.connect(settings.common.nats_url, "artifact")
+    await bus.ensure_stream(js)
+    projection = FileProjection(store, settings.common.debug_sample_retention)
+    background: list[Callable[[asyncio.Event], Coroutine[Any, Any, None]]] = [
+        functools.partial(bus.consume, js, projection.durable, projection.filter_subjects, projection.handle)
+    ]
     if isinstance(store, FileObjectStore):
         host, _, port = settings.http_addr.rpartition(":")
         server = _EmbeddedServer(uvicorn.Config(http.create_app(store), host=host, port=int(port), log_level="warning"))
@@ -55,8 +63,9 @@ async def main() -> None:
             name="tracklane.v1.ArtifactService",
             grpc_addr=settings.common.artifact_addr,
             prometheus_port=settings.prometheus_port,
-            register=lambda server: None,
+            register=lambda server: artifact_pb2_grpc.add_ArtifactServiceServicer_to_server(ArtifactApi(store), server),
             background=background,
+            close=nc.drain,
             grace=settings.common.shutdown_grace,
         )
     )

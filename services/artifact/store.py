@@ -49,8 +49,14 @@ class ObjectStore(Protocol):
 
     def stat(self, key: str) -> ObjectInfo | None: ...
 
+    def keys(self, prefix: str = "") -> list[str]:
+        """The keys that start with ``prefix``, in order (no per-object calls)."""
+
     def list(self, prefix: str = "") -> Iterator[ObjectInfo]:
         """Every object whose key starts with ``prefix``, in key order."""
+
+    def read_head(self, key: str, n: int) -> bytes:
+        """The first ``n`` bytes of an object (ObjectNotFoundError when missing)."""
 
     def delete(self, keys: Iterable[str]) -> None:
         """Deletes the keys that exist; missing ones are not an error."""
@@ -142,18 +148,29 @@ class FileObjectStore:
         except (FileNotFoundError, IsADirectoryError):
             return None
 
-    def list(self, prefix: str = "") -> Iterator[ObjectInfo]:
+    def keys(self, prefix: str = "") -> list[str]:
+        # Walk only the directory the prefix names, not the whole store.
+        base = self.records / prefix.rpartition("/")[0] if "/" in prefix else self.records
+        if not base.is_dir():
+            return []
         found = []
-        for rec in self.records.rglob("*.json"):
+        for rec in base.rglob("*.json"):
             if rec.name.startswith("."):
                 continue
             key = rec.relative_to(self.records).as_posix().removesuffix(".json")
             if key.startswith(prefix):
                 found.append(key)
-        for key in sorted(found):
+        return sorted(found)
+
+    def list(self, prefix: str = "") -> Iterator[ObjectInfo]:
+        for key in self.keys(prefix):
             info = self.stat(key)
             if info is not None:
                 yield info
+
+    def read_head(self, key: str, n: int) -> bytes:
+        with self.open(key) as f:
+            return f.read(n)
 
     def delete(self, keys: Iterable[str]) -> None:
         for key in keys:
@@ -221,19 +238,24 @@ class S3ObjectStore:
             )  # fmt: skip
         return ObjectInfo(key, size, sha, content_type, meta)
 
-    def get(self, key: str) -> bytes:
+    def _read(self, key: str, length: int = 0) -> bytes:
         validate_key(key)
         try:
-            response = self.client.get_object(self.bucket, key)
+            response = self.client.get_object(self.bucket, key, offset=0, length=length)
         except S3Error as exc:
             if exc.code in ("NoSuchKey", "NoSuchObject"):
                 raise ObjectNotFoundError(key) from None
+            if exc.code == "InvalidRange":  # a range of an empty object
+                return b""
             raise
         try:
             return response.read()
         finally:
             response.close()
             response.release_conn()
+
+    def get(self, key: str) -> bytes:
+        return self._read(key)
 
     def stat(self, key: str) -> ObjectInfo | None:
         validate_key(key)
@@ -252,13 +274,18 @@ class S3ObjectStore:
             metadata=json.loads(headers.get("x-amz-meta-tl-meta", "{}")),
         )
 
+    def keys(self, prefix: str = "") -> list[str]:
+        names = (o.object_name for o in self.client.list_objects(self.bucket, prefix=prefix, recursive=True))
+        return sorted(n for n in names if n is not None)
+
     def list(self, prefix: str = "") -> Iterator[ObjectInfo]:
-        for obj in self.client.list_objects(self.bucket, prefix=prefix, recursive=True):
-            if obj.object_name is None:
-                continue
-            info = self.stat(obj.object_name)
+        for key in self.keys(prefix):
+            info = self.stat(key)
             if info is not None:
                 yield info
+
+    def read_head(self, key: str, n: int) -> bytes:
+        return self._read(key, n)
 
     def delete(self, keys: Iterable[str]) -> None:
         errors = list(self.client.remove_objects(self.bucket, (DeleteObject(validate_key(k)) for k in keys)))

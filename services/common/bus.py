@@ -109,10 +109,12 @@ async def consume(
         max_ack_pending=20_000,
         filter_subjects=filter_subjects,
     )
-    sub = await js.pull_subscribe_bind(durable, stream=STREAM) if await _exists(js, durable) else None
-    if sub is None:
+    existing = await _filters(js, durable)
+    if existing != sorted(filter_subjects):
+        # New, or a newer release consumes more kinds: create, or update the filters in place
+        # (the consumer keeps its position on the log).
         await js.add_consumer(STREAM, config)
-        sub = await js.pull_subscribe_bind(durable, stream=STREAM)
+    sub = await js.pull_subscribe_bind(durable, stream=STREAM)
     log.info("consumer.started", durable=durable, filters=filter_subjects)
     while not stopping.is_set():
         try:
@@ -137,9 +139,11 @@ async def consume(
     await sub.unsubscribe()
 
 
-async def _exists(js: JetStreamContext, durable: str) -> bool:
+async def _filters(js: JetStreamContext, durable: str) -> list[str] | None:
+    """The durable's filter subjects, sorted; None when it does not exist."""
     try:
-        await js.consumer_info(STREAM, durable)
+        info = await js.consumer_info(STREAM, durable)
     except NotFoundError:
-        return False
-    return True
+        return None
+    config = info.config
+    return sorted(config.filter_subjects or ([config.filter_subject] if config.filter_subject else []))

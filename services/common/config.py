@@ -110,6 +110,9 @@ class CommonSettings:
     log_format: str
     shutdown_grace: float
     key_cache_ttl: float
+    # Debug samples kept per metric/variant: the artifact service deletes older objects, the
+    # metrics service's index shows only these.
+    debug_sample_retention: int = 100
 
     @classmethod
     def from_env(cls, env: Env | None = None) -> CommonSettings:
@@ -127,4 +130,5 @@ class CommonSettings:
             log_format=env.choice("TRACKLANE_LOG_FORMAT", "json", ("json", "console")),
             shutdown_grace=env.number("TRACKLANE_SHUTDOWN_GRACE", 10.0),
             key_cache_ttl=env.number("TRACKLANE_KEY_CACHE_TTL", 10.0),
+            debug_sample_retention=env.integer("TRACKLANE_DEBUG_SAMPLE_RETENTION", 100, minimum=1, maximum=100_000),
         )

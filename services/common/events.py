@@ -21,6 +21,16 @@ KIND_OF_PAYLOAD = {
     "key_revoked": "access",
     "workspace_created": "access",
     "experiment_cleared": "lifecycle",
+    "client_alive": "alive",
+    "stop_requested": "control",
+    "params_set": "meta",
+    "configuration_set": "meta",
+    "properties_set": "meta",
+    "execution_reported": "meta",
+    "console_lines": "console",
+    "plot_reported": "plots",
+    "debug_sample": "files",
+    "artifact_registered": "files",
 }
 # The experiment token of workspace-level events: not 32 hex characters, so never an experiment.
 WORKSPACE_LEVEL = "workspace"
@@ -71,3 +81,29 @@ class ScalarColumns:
         metrics = np.array([s.metric for s in batch.series], dtype=object)
         variants = np.array([s.variant for s in batch.series], dtype=object)
         return cls(metrics, variants, index, iterations, values, timestamps)
+
+
+@dataclass(frozen=True)
+class ConsoleColumns:
+    """A console event decoded: the text of each line with its time, level and source."""
+
+    text: list[str]
+    timestamps: npt.NDArray[np.float64]
+    levels: npt.NDArray[np.uint8]
+    sources: npt.NDArray[np.uint8]
+
+    def __len__(self) -> int:
+        return len(self.text)
+
+    @classmethod
+    def decode(cls, lines: events_pb2.ConsoleLines) -> ConsoleColumns:
+        if len(lines.timestamps) % 8:
+            raise ValueError("console_lines.timestamps: length is not a multiple of 8 bytes")
+        timestamps = np.frombuffer(lines.timestamps, dtype="<f8")
+        levels = np.frombuffer(lines.levels, dtype="u1")
+        sources = np.frombuffer(lines.sources, dtype="u1")
+        n = len(lines.text)
+        for name, column in (("timestamps", timestamps), ("levels", levels), ("sources", sources)):
+            if len(column) != n:
+                raise ValueError(f"console_lines.{name}: {len(column)} entries for {n} lines")
+        return cls(list(lines.text), timestamps, levels, sources)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 
 import grpc
-from tracklane.pb import ingest_pb2_grpc, metadata_pb2_grpc
+from tracklane.pb import artifact_pb2_grpc, ingest_pb2_grpc, metadata_pb2_grpc
 
 from services.common import bus, log, runtime
 from services.common.auth import KeyResolver
@@ -20,12 +20,16 @@ async def main() -> None:
     await bus.ensure_stream(js)
     metadata = grpc.aio.insecure_channel(settings.common.metadata_addr)
     keys = KeyResolver(metadata_pb2_grpc.MetadataServiceStub(metadata), ttl_s=settings.common.key_cache_ttl)
-    api = IngestApi(nc, js, keys)
+    artifact = grpc.aio.insecure_channel(settings.common.artifact_addr)
+    api = IngestApi(
+        nc, js, keys, artifact_pb2_grpc.ArtifactServiceStub(artifact), alive_interval_s=settings.alive_interval
+    )
     await api.watch_lifecycle()
 
     async def close() -> None:
         await nc.drain()
         await metadata.close()
+        await artifact.close()
 
     await runtime.run(
         runtime.Service(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Sequence
@@ -14,12 +15,20 @@ from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.errors import NotFoundError
 from prometheus_client import Counter
-from tracklane.pb import events_pb2, ingest_pb2, ingest_pb2_grpc
+from tracklane.pb import artifact_pb2, artifact_pb2_grpc, events_pb2, ingest_pb2, ingest_pb2_grpc
 
 from services.common import bus, runtime
 from services.common.auth import KeyResolver, Principal, UnauthenticatedError, bearer
 from services.common.events import KIND_OF_PAYLOAD, SCHEMA_VERSION, event_id, parse
-from services.ingestion.domain import ValidationError, validate_batch, validate_open
+from services.ingestion.domain import (
+    FILE_AREAS,
+    ValidationError,
+    check_experiment_id,
+    check_file_key,
+    check_name,
+    validate_batch,
+    validate_open,
+)
 
 log = structlog.get_logger()
 BATCHES = Counter("tracklane_ingest_batches_total", "Batches received", ["outcome"])
@@ -27,21 +36,41 @@ EVENTS = Counter("tracklane_ingest_events_published_total", "Events published to
 POINTS = Counter("tracklane_ingest_points_total", "Scalar points published to JetStream")
 
 
+WRITE_ROLES = {"admin", "member"}
+MAX_UPLOAD_BYTES = 5 * 1024**4  # 5 TiB, S3's largest object
+Key = tuple[str, str]  # (workspace, experiment id)
+
+
 class IngestApi(ingest_pb2_grpc.IngestServiceServicer):
-    def __init__(self, nc: NatsClient, js: JetStreamContext, keys: KeyResolver) -> None:
+    def __init__(
+        self,
+        nc: NatsClient,
+        js: JetStreamContext,
+        keys: KeyResolver,
+        artifacts: artifact_pb2_grpc.ArtifactServiceStub | None = None,
+        alive_interval_s: float = 30.0,
+    ) -> None:
         self.nc = nc
         self.js = js
         self.keys = keys
+        self.artifacts = artifacts
+        self.alive_interval_s = alive_interval_s
         # (workspace, experiment) pairs known to exist; bounded LRU.
-        self._known: OrderedDict[tuple[str, str], None] = OrderedDict()
+        self._known: OrderedDict[Key, None] = OrderedDict()
+        # The open streams of this replica, per experiment: where control messages go.
+        self._streams: dict[Key, set[asyncio.Queue[ingest_pb2.ServerMessage | None]]] = {}
+        self._alive_at: dict[Key, float] = {}
 
     async def _principal(self, context: grpc.aio.ServicerContext) -> Principal:
         md = dict(context.invocation_metadata() or ())
         try:
-            return await self.keys.resolve(bearer(md.get("authorization")))
+            principal = await self.keys.resolve(bearer(md.get("authorization")))
         except UnauthenticatedError as exc:
             await context.abort(grpc.StatusCode.UNAUTHENTICATED, str(exc))
             raise  # unreachable: abort raises
+        if principal.role not in WRITE_ROLES:
+            await context.abort(grpc.StatusCode.PERMISSION_DENIED, f"a {principal.role} key cannot write")
+        return principal
 
     async def _exists(self, workspace: str, experiment_id: str) -> bool:
         key = (workspace, experiment_id)
@@ -58,15 +87,84 @@ class IngestApi(ingest_pb2_grpc.IngestServiceServicer):
         return True
 
     async def watch_lifecycle(self) -> None:
-        """Forgets a cleared experiment at once. Every replica gets every lifecycle event: a core
-        NATS subscription on the stream's subjects fans out."""
+        """Forgets a cleared experiment at once, and forwards stop requests to the experiment's
+        open streams. Every replica gets every such event: a core NATS subscription on the
+        stream's subjects fans out. (A stream that opens later finds a pending stop on the log:
+        see ``_pending_stop``.)"""
 
         async def on_event(msg: Msg) -> None:
             event = parse(msg.data)
-            if event.WhichOneof("payload") == "experiment_cleared":
-                self._known.pop((event.workspace, event.experiment_id), None)
+            kind = event.WhichOneof("payload")
+            key = (event.workspace, event.experiment_id)
+            if kind == "experiment_cleared":
+                self._known.pop(key, None)
+            elif kind == "stop_requested":
+                self._send_control(key, _stop(event))
 
         await self.nc.subscribe("tl.ev.*.*.lifecycle", cb=on_event)
+        await self.nc.subscribe("tl.ev.*.*.control", cb=on_event)
+
+    def _send_control(self, key: Key, message: ingest_pb2.ServerMessage) -> None:
+        for queue in self._streams.get(key, ()):
+            with contextlib.suppress(asyncio.QueueFull):
+                queue.put_nowait(message)
+
+    async def _pending_stop(self, key: Key) -> ingest_pb2.ServerMessage | None:
+        """The stop request on the log, if one came for this experiment."""
+        try:
+            last = await self.js.get_last_msg(bus.STREAM, bus.event_subject(*key, "control"))
+        except NotFoundError:
+            return None
+        event = parse(last.data) if last.data else None
+        return _stop(event) if event is not None and event.WhichOneof("payload") == "stop_requested" else None
+
+    async def _alive(self, key: Key) -> None:
+        """Publishes that the client is alive, at most once per interval per experiment."""
+        now = time.time()
+        if now - self._alive_at.get(key, 0.0) < self.alive_interval_s:
+            return
+        self._alive_at[key] = now
+        if len(self._alive_at) > 100_000:
+            self._alive_at.clear()
+        bucket = int(now // self.alive_interval_s)
+        event = events_pb2.Event(
+            event_id=f"{key[1]}.alive.{bucket}",
+            workspace=key[0],
+            experiment_id=key[1],
+            schema_version=SCHEMA_VERSION,
+            server_time=now,
+            client_alive=events_pb2.ClientAlive(),
+        )
+        await bus.publish_all(self.js, self._outgoing([event]))
+
+    async def PresignUpload(  # noqa: N802
+        self, request: ingest_pb2.UploadRequest, context: grpc.aio.ServicerContext
+    ) -> ingest_pb2.UploadGrant:
+        principal = await self._principal(context)
+        try:
+            check_experiment_id(request.experiment_id)
+            check_file_key("key", request.key, FILE_AREAS)
+            check_name("content_type", request.content_type, required=False)
+            if request.size > MAX_UPLOAD_BYTES:
+                raise ValidationError("size", f"is {request.size} bytes; the limit is {MAX_UPLOAD_BYTES}")
+            if not await self._exists(principal.workspace, request.experiment_id):
+                raise ValidationError("experiment_id", f"unknown experiment {request.experiment_id}; open it first")
+        except ValidationError as exc:
+            await _invalid(context, exc)
+        if self.artifacts is None:
+            await context.abort(grpc.StatusCode.UNAVAILABLE, "no artifact service is configured")
+        assert self.artifacts is not None
+        url: artifact_pb2.PresignedUrl = await self.artifacts.PresignUpload(
+            artifact_pb2.PresignUploadRequest(
+                workspace=principal.workspace,
+                experiment_id=request.experiment_id,
+                key=request.key,
+                size=request.size,
+                content_type=request.content_type,
+            ),
+            timeout=10,
+        )
+        return ingest_pb2.UploadGrant(url=url.url, method=url.method, expires_at=url.expires_at)
 
     def _remember(self, key: tuple[str, str]) -> None:
         self._known[key] = None
@@ -122,25 +220,28 @@ class IngestApi(ingest_pb2_grpc.IngestServiceServicer):
     ) -> AsyncIterator[ingest_pb2.ServerMessage]:
         principal = await self._principal(context)
         out: asyncio.Queue[ingest_pb2.ServerMessage | None] = asyncio.Queue(maxsize=1024)
-        subscriptions: dict[str, object] = {}
+        registered: set[Key] = set()
 
-        async def forward_control(msg: Msg) -> None:
-            control = ingest_pb2.Control()
-            control.ParseFromString(msg.data)
-            await out.put(ingest_pb2.ServerMessage(control=control))
-
-        async def subscribe(experiment_id: str) -> None:
-            if experiment_id not in subscriptions and await self._exists(principal.workspace, experiment_id):
-                subscriptions[experiment_id] = await self.nc.subscribe(
-                    bus.control_subject(principal.workspace, experiment_id), cb=forward_control
-                )
+        async def subscribe(experiment_id: str) -> bool:
+            key = (principal.workspace, experiment_id)
+            if key in registered:
+                return True
+            if not await self._exists(*key):
+                return False
+            registered.add(key)
+            self._streams.setdefault(key, set()).add(out)
+            stop = await self._pending_stop(key)
+            if stop is not None:
+                await out.put(stop)
+            return True
 
         async def read() -> None:
             try:
                 async for message in request_iterator:
                     which = message.WhichOneof("msg")
                     if which == "heartbeat":
-                        await subscribe(message.heartbeat.experiment_id)
+                        if await subscribe(message.heartbeat.experiment_id):
+                            await self._alive((principal.workspace, message.heartbeat.experiment_id))
                         continue
                     if which != "batch":
                         continue
@@ -182,8 +283,11 @@ class IngestApi(ingest_pb2_grpc.IngestServiceServicer):
                 await context.abort(grpc.StatusCode.UNAVAILABLE, "event log unavailable, retry")
         finally:
             reader.cancel()
-            for sub in subscriptions.values():
-                await sub.unsubscribe()  # type: ignore[attr-defined]
+            for key in registered:
+                streams = self._streams.get(key, set())
+                streams.discard(out)
+                if not streams:
+                    self._streams.pop(key, None)
 
     async def _check(self, principal: Principal, batch: ingest_pb2.EventBatch) -> None:
         validate_batch(batch)
@@ -235,6 +339,12 @@ class IngestApi(ingest_pb2_grpc.IngestServiceServicer):
         BATCHES.labels("accepted").inc()
         EVENTS.inc(len(events))
         POINTS.inc(sum(len(e.scalars.values) // 8 for e in events if e.WhichOneof("payload") == "scalars"))
+
+
+def _stop(event: events_pb2.Event) -> ingest_pb2.ServerMessage:
+    return ingest_pb2.ServerMessage(
+        control=ingest_pb2.Control(experiment_id=event.experiment_id, action="stop", reason=event.stop_requested.reason)
+    )
 
 
 def _rejected(batch: ingest_pb2.EventBatch, exc: ValidationError) -> ingest_pb2.ServerMessage:

@@ -9,6 +9,7 @@ from tracklane.pb import metadata_pb2_grpc
 
 from services.common import bus, log, runtime
 from services.common.auth import hash_api_key
+from services.metadata import reaper
 from services.metadata.grpc_api import MetadataApi
 from services.metadata.projection import MetadataProjection
 from services.metadata.settings import Settings
@@ -38,7 +39,8 @@ async def main() -> None:
             prometheus_port=settings.prometheus_port,
             register=lambda server: metadata_pb2_grpc.add_MetadataServiceServicer_to_server(MetadataApi(store), server),
             background=[
-                functools.partial(bus.consume, js, projection.durable, projection.filter_subjects, projection.handle)
+                functools.partial(bus.consume, js, projection.durable, projection.filter_subjects, projection.handle),
+                functools.partial(reaper.reap, store, js, settings.heartbeat_timeout),
             ],
             close=close,
             grace=settings.common.shutdown_grace,

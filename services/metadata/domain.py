@@ -9,13 +9,16 @@ after a crash and replicas sharing a consumer all converge on the same document:
 * a person's edits (name, description, archived, each tag) are last-writer-wins by the event's
   JetStream stream sequence, which totally orders everything on the log.
 
-Documents never hold NaN or Inf: ingestion refuses them, and nx-27017 cannot store them.
+Documents never hold NaN or Inf (nx-27017 cannot store them): a non-finite "last" value is
+kept as the text "NaN", "Infinity" or "-Infinity", and min/max are over the finite values
+(None while there are none), so a filter like ``metrics.loss < 0.2`` never matches a NaN.
 """
 
 from __future__ import annotations
 
 import copy
 import hashlib
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -59,10 +62,24 @@ def new_experiment(experiment_id: str, workspace: str) -> Doc:
         "deleted": False,
         "cleared": False,
         # stream sequence of the last write of each editable field, and of each tag
-        "field_seq": {"name": -1, "description": -1, "archived": -1, "project": -1, "published": -1, "deleted": -1},
+        "field_seq": {
+            "name": -1, "description": -1, "archived": -1, "project": -1, "published": -1, "deleted": -1,
+            "execution": -1, "stop_requested": -1,
+        },
         "tag_state": {},
+        # params.<md5 section>.<md5 name> -> {section, name, value, type, description, seq, on}
+        "params": {},
+        # configurations.<md5 name> -> {name, text, content_type, description, seq}
+        "configurations": {},
+        # properties.<md5 key> -> {key, value, seq, on}
+        "properties": {},
+        "execution": {},
+        # artifacts.<md5 kind/name> -> {name, kind, key, size, sha256, ..., registered_at, seq}
+        "artifacts": {},
+        "last_seen": 0.0,
+        "stop_requested": False,
         "version": 0,
-    }
+    }  # fmt: skip
 
 
 def _derive(doc: Doc) -> Doc:
@@ -91,12 +108,19 @@ def _foreign(doc: Doc | None, workspace: str) -> bool:
     return doc is not None and (doc["workspace"] != workspace or doc.get("cleared", False))
 
 
+def _writable(doc: Doc | None, experiment_id: str, workspace: str) -> Doc:
+    """A copy of ``doc`` to change (a new document when there is none), or ``doc`` itself when
+    the event must not change it (see :func:`_foreign`)."""
+    if doc is not None and _foreign(doc, workspace):
+        return doc
+    return copy.deepcopy(doc) if doc else new_experiment(experiment_id, workspace)
+
+
 def apply_created(
     doc: Doc | None, experiment_id: str, workspace: str, payload: Any, server_time: float, stream_seq: int
 ) -> Doc:
-    if doc is not None and _foreign(doc, workspace):
-        return doc
-    out = copy.deepcopy(doc) if doc else new_experiment(experiment_id, workspace)
+    if (out := _writable(doc, experiment_id, workspace)) is doc:
+        return out  # not this event's to change
     out.update(created=True, user=payload.user, created_at=server_time, started_at=payload.started_at or server_time)
     _set_field(out, "name", payload.name, stream_seq)
     _set_field(out, "project", payload.project, stream_seq)
@@ -111,9 +135,8 @@ def apply_created(
 def apply_status(
     doc: Doc | None, experiment_id: str, workspace: str, seq: int, status: str, reason: str, at: float
 ) -> Doc:
-    if doc is not None and _foreign(doc, workspace):
-        return doc
-    out = copy.deepcopy(doc) if doc else new_experiment(experiment_id, workspace)
+    if (out := _writable(doc, experiment_id, workspace)) is doc:
+        return out  # not this event's to change
     if seq > out["status_seq"]:
         out.update(status=status, status_reason=reason, status_seq=seq)
         out["ended_at"] = at if status in TERMINAL else 0.0
@@ -123,9 +146,8 @@ def apply_status(
 
 def apply_edited(doc: Doc | None, experiment_id: str, workspace: str, payload: Any, at: float, stream_seq: int) -> Doc:
     """A person's edit. Fields not set in the event are left alone."""
-    if doc is not None and _foreign(doc, workspace):
-        return doc
-    out = copy.deepcopy(doc) if doc else new_experiment(experiment_id, workspace)
+    if (out := _writable(doc, experiment_id, workspace)) is doc:
+        return out  # not this event's to change
     for name in ("name", "description"):
         # Published experiments are read-only. (The gateway refuses such edits up front; this
         # guards against a race with the publish. An edit that reaches the projection before
@@ -154,14 +176,25 @@ def apply_cleared(doc: Doc | None, experiment_id: str, workspace: str, at: float
     return out
 
 
+def encode_float(x: float) -> float | str:
+    """A value a document can hold: finite floats as they are, NaN/Inf as JSON-style text."""
+    if math.isfinite(x):
+        return x
+    return "NaN" if math.isnan(x) else ("Infinity" if x > 0 else "-Infinity")
+
+
+def decode_float(v: float | str | None) -> float:
+    return float("nan") if v is None else float(v)
+
+
 @dataclass(frozen=True)
 class SeriesSummary:
     metric: str
     variant: str
-    last: float
+    last: float | str
     last_iteration: int
-    min: float
-    max: float
+    min: float | None
+    max: float | None
 
 
 def summarize(columns: ScalarColumns) -> list[SeriesSummary]:
@@ -175,14 +208,15 @@ def summarize(columns: ScalarColumns) -> list[SeriesSummary]:
         vals = columns.values[mask]
         # the last occurrence of the greatest iteration
         last_at = len(its) - 1 - int(np.argmax(its[::-1]))
+        finite = vals[np.isfinite(vals)]
         out.append(
             SeriesSummary(
                 metric=str(columns.metrics[s]),
                 variant=str(columns.variants[s]),
-                last=float(vals[last_at]),
+                last=encode_float(float(vals[last_at])),
                 last_iteration=int(its[last_at]),
-                min=float(vals.min()),
-                max=float(vals.max()),
+                min=float(finite.min()) if len(finite) else None,
+                max=float(finite.max()) if len(finite) else None,
             )
         )
     return out
@@ -191,9 +225,8 @@ def summarize(columns: ScalarColumns) -> list[SeriesSummary]:
 def apply_scalars(
     doc: Doc | None, experiment_id: str, workspace: str, seq: int, summaries: list[SeriesSummary], at: float
 ) -> Doc:
-    if doc is not None and _foreign(doc, workspace):
-        return doc
-    out = copy.deepcopy(doc) if doc else new_experiment(experiment_id, workspace)
+    if (out := _writable(doc, experiment_id, workspace)) is doc:
+        return out  # not this event's to change
     metrics: dict[str, dict[str, Doc]] = out["metrics"]
     for s in summaries:
         variants = metrics.setdefault(key_hash(s.metric), {})
@@ -209,12 +242,117 @@ def apply_scalars(
                 "max": s.max,
             }
             continue
-        cur["min"] = min(cur["min"], s.min)
-        cur["max"] = max(cur["max"], s.max)
+        cur["min"] = _extreme(min, cur["min"], s.min)
+        cur["max"] = _extreme(max, cur["max"], s.max)
         if (s.last_iteration, seq) >= (cur["last_iteration"], cur["last_seq"]):
             cur.update(last=s.last, last_iteration=s.last_iteration, last_seq=seq)
     out["updated_at"] = max(out["updated_at"], at)
     return out
+
+
+def _extreme(pick: Any, a: float | None, b: float | None) -> float | None:
+    if a is None or b is None:
+        return a if b is None else b
+    return float(pick(a, b))
+
+
+def apply_alive(doc: Doc | None, experiment_id: str, workspace: str, at: float) -> Doc:
+    """Any event from the client, or its heartbeat: it is alive at ``at``."""
+    if (out := _writable(doc, experiment_id, workspace)) is doc:
+        return out  # not this event's to change
+    out["last_seen"] = max(out.get("last_seen", 0.0), at)
+    return out
+
+
+def apply_stop_requested(doc: Doc | None, experiment_id: str, workspace: str, stream_seq: int) -> Doc:
+    if (out := _writable(doc, experiment_id, workspace)) is doc:
+        return out  # not this event's to change
+    _set_field(out, "stop_requested", True, stream_seq)
+    return out
+
+
+def _read_only(doc: Doc, stream_seq: int) -> bool:
+    """Published experiments take no more changes to what they report."""
+    return bool(doc["published"]) and stream_seq > doc["field_seq"]["published"]
+
+
+def _lww(entries: Doc, key: str, value: Doc, stream_seq: int) -> None:
+    cur = entries.get(key)
+    if cur is None or stream_seq > cur["seq"]:
+        entries[key] = {**value, "seq": stream_seq}
+
+
+def apply_params(doc: Doc | None, experiment_id: str, workspace: str, payload: Any, stream_seq: int) -> Doc:
+    """Hyperparameters merge name by name (last writer by stream sequence); removals leave a
+    tombstone so an older set that arrives late cannot bring a name back."""
+    if (out := _writable(doc, experiment_id, workspace)) is doc:
+        return out  # not this event's to change
+    if _read_only(out, stream_seq):
+        return out
+    section = out["params"].setdefault(key_hash(payload.section), {})
+    for p in payload.params:
+        entry = {"section": payload.section, "name": p.name, "value": p.value, "type": p.type,
+                 "description": p.description, "on": True}  # fmt: skip
+        _lww(section, key_hash(p.name), entry, stream_seq)
+    for name in payload.remove:
+        _lww(
+            section, key_hash(name), {"section": payload.section, "name": name, "value": None, "on": False}, stream_seq
+        )
+    return out
+
+
+def apply_configuration(doc: Doc | None, experiment_id: str, workspace: str, payload: Any, stream_seq: int) -> Doc:
+    if (out := _writable(doc, experiment_id, workspace)) is doc:
+        return out  # not this event's to change
+    if _read_only(out, stream_seq):
+        return out
+    entry = {"name": payload.name, "text": payload.text, "content_type": payload.content_type,
+             "description": payload.description}  # fmt: skip
+    _lww(out["configurations"], key_hash(payload.name), entry, stream_seq)
+    return out
+
+
+def apply_properties(doc: Doc | None, experiment_id: str, workspace: str, payload: Any, stream_seq: int) -> Doc:
+    if (out := _writable(doc, experiment_id, workspace)) is doc:
+        return out  # not this event's to change
+    if _read_only(out, stream_seq):
+        return out
+    for k, v in payload.set.items():
+        _lww(out["properties"], key_hash(k), {"key": k, "value": v, "on": True}, stream_seq)
+    for k in payload.remove:
+        _lww(out["properties"], key_hash(k), {"key": k, "value": None, "on": False}, stream_seq)
+    return out
+
+
+def apply_execution(doc: Doc | None, experiment_id: str, workspace: str, execution: Doc, stream_seq: int) -> Doc:
+    if (out := _writable(doc, experiment_id, workspace)) is doc:
+        return out  # not this event's to change
+    if not _read_only(out, stream_seq):
+        _set_field(out, "execution", execution, stream_seq)
+    return out
+
+
+def apply_artifact(doc: Doc | None, experiment_id: str, workspace: str, record: Doc, stream_seq: int) -> Doc:
+    """An artifact or model, by kind and name: a new upload under the same name replaces it."""
+    if (out := _writable(doc, experiment_id, workspace)) is doc:
+        return out  # not this event's to change
+    if not _read_only(out, stream_seq):
+        _lww(out["artifacts"], key_hash(f"{record['kind']}/{record['name']}"), record, stream_seq)
+    return out
+
+
+def param_sections(doc: Doc) -> list[tuple[str, list[Doc]]]:
+    """(section, params) sorted by section then name, without removed names."""
+    out = []
+    for entries in doc.get("params", {}).values():
+        live = sorted((p for p in entries.values() if p.get("on")), key=lambda p: p["name"])
+        if live:
+            out.append((live[0]["section"], live))
+    return sorted(out)
+
+
+def live_properties(doc: Doc) -> dict[str, str]:
+    return {p["key"]: p["value"] for p in doc.get("properties", {}).values() if p.get("on")}
 
 
 def metric_summaries(doc: Doc) -> list[Doc]:

@@ -5,10 +5,11 @@ from __future__ import annotations
 import json
 
 import grpc
-from tracklane.pb import metadata_pb2, metadata_pb2_grpc
+from tracklane.pb import events_pb2, metadata_pb2, metadata_pb2_grpc
 
 from services.common.auth import hash_api_key
 from services.metadata import domain, query
+from services.metadata.projection import EXECUTION_TEXT
 from services.metadata.store import MetadataStore
 
 _STATUS_VALUES = {name: value for value, name in domain.STATUS_NAMES.items()}
@@ -33,17 +34,72 @@ def experiment_to_proto(doc: domain.Doc) -> metadata_pb2.Experiment:
         archived=doc.get("archived", False),
         published=doc.get("published", False),
         deleted=doc.get("deleted", False),
+        last_seen=doc.get("last_seen", 0.0),
+        stop_requested=doc.get("stop_requested", False),
         metrics=[
             metadata_pb2.MetricSummary(
                 metric=m["metric"],
                 variant=m["variant"],
-                last=m["last"],
-                min=m["min"],
-                max=m["max"],
+                last=domain.decode_float(m["last"]),
+                min=domain.decode_float(m["min"]),
+                max=domain.decode_float(m["max"]),
                 last_iteration=m["last_iteration"],
             )
             for m in domain.metric_summaries(doc)
         ],
+    )
+
+
+def _pairs(entries: list[domain.Doc]) -> dict[str, str]:
+    return {e["key"]: e["value"] for e in entries}
+
+
+def details_to_proto(doc: domain.Doc) -> metadata_pb2.ExperimentDetails:
+    ex = doc.get("execution") or {}
+    execution = events_pb2.ExecutionReported(
+        **{k: ex.get(k, "") for k in EXECUTION_TEXT},
+        environment=_pairs(ex.get("environment", [])),
+        runtime=_pairs(ex.get("runtime", [])),
+    )
+    artifacts = [
+        metadata_pb2.ArtifactRecord(
+            artifact=events_pb2.ArtifactRegistered(
+                name=a["name"],
+                kind=a["kind"],
+                type=a["type"],
+                framework=a["framework"],
+                input=a["input"],
+                preview=a["preview"],
+                metadata=_pairs(a["metadata"]),
+                file=events_pb2.FileReference(
+                    key=a["key"], size=a["size"], sha256=a["sha256"], content_type=a["content_type"]
+                ),
+            ),
+            registered_at=a["registered_at"],
+        )
+        for a in sorted(doc.get("artifacts", {}).values(), key=lambda a: (a["kind"], a["name"]))
+    ]
+    configurations = [
+        events_pb2.ConfigurationSet(
+            name=c["name"], text=c["text"], content_type=c["content_type"], description=c["description"]
+        )
+        for c in sorted(doc.get("configurations", {}).values(), key=lambda c: c["name"])
+    ]
+    return metadata_pb2.ExperimentDetails(
+        hyperparameters=[
+            metadata_pb2.ParamSection(
+                section=section,
+                params=[
+                    events_pb2.Param(name=p["name"], value=p["value"], type=p["type"], description=p["description"])
+                    for p in params
+                ],
+            )
+            for section, params in domain.param_sections(doc)
+        ],
+        configurations=configurations,
+        properties=domain.live_properties(doc),
+        execution=execution,
+        artifacts=artifacts,
     )
 
 
@@ -61,11 +117,21 @@ class MetadataApi(metadata_pb2_grpc.MetadataServiceServicer):
     async def GetExperiment(  # noqa: N802
         self, request: metadata_pb2.GetExperimentRequest, context: grpc.aio.ServicerContext
     ) -> metadata_pb2.Experiment:
+        return experiment_to_proto(await self._experiment(request, context))
+
+    async def _experiment(
+        self, request: metadata_pb2.GetExperimentRequest, context: grpc.aio.ServicerContext
+    ) -> domain.Doc:
         doc = await self.store.get_experiment(request.workspace, request.experiment_id)
         if doc is None:
             await context.abort(grpc.StatusCode.NOT_FOUND, f"experiment {request.experiment_id} not found")
         assert doc is not None  # abort raises
-        return experiment_to_proto(doc)
+        return doc
+
+    async def GetDetails(  # noqa: N802
+        self, request: metadata_pb2.GetExperimentRequest, context: grpc.aio.ServicerContext
+    ) -> metadata_pb2.ExperimentDetails:
+        return details_to_proto(await self._experiment(request, context))
 
     async def ListExperiments(  # noqa: N802
         self, request: metadata_pb2.ListExperimentsRequest, context: grpc.aio.ServicerContext

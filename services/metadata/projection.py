@@ -7,7 +7,7 @@ experiment costs one MongoDB round trip per batch, not per event.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import structlog
 from nats.aio.msg import Msg
@@ -26,7 +26,16 @@ Change = Callable[[domain.Doc | None], domain.Doc]
 
 class MetadataProjection:
     durable = "metadata"
-    filter_subjects = ["tl.ev.*.*.lifecycle", "tl.ev.*.*.scalars", "tl.ev.*.*.edit", "tl.ev.*.*.access"]
+    filter_subjects = [
+        "tl.ev.*.*.lifecycle",
+        "tl.ev.*.*.scalars",
+        "tl.ev.*.*.edit",
+        "tl.ev.*.*.access",
+        "tl.ev.*.*.meta",
+        "tl.ev.*.*.files",
+        "tl.ev.*.*.alive",
+        "tl.ev.*.*.control",
+    ]
 
     def __init__(self, store: MetadataStore) -> None:
         self.store = store
@@ -45,6 +54,9 @@ class MetadataProjection:
             if change is None:
                 continue
             changes[event.experiment_id].append(change)
+            if event.seq > 0 or event.WhichOneof("payload") == "experiment_created":
+                # from the client itself (commands from people carry seq 0): it is alive
+                changes[event.experiment_id].append(_alive(event))
             if event.WhichOneof("payload") == "experiment_created":
                 projects.append((event.workspace, event.experiment_created.project, event.server_time))
             if event.WhichOneof("payload") == "experiment_edited" and event.experiment_edited.HasField("project"):
@@ -93,6 +105,31 @@ class MetadataProjection:
             edit = event.experiment_edited
             EVENTS.labels("experiment_edited").inc()
             return lambda doc: domain.apply_edited(doc, exp, ws, edit, at, stream_seq)
+        if kind == "client_alive":
+            return lambda doc: domain.apply_alive(doc, exp, ws, at)
+        if kind == "stop_requested":
+            EVENTS.labels(kind).inc()
+            return lambda doc: domain.apply_stop_requested(doc, exp, ws, stream_seq)
+        if kind == "params_set":
+            ps = event.params_set
+            EVENTS.labels(kind).inc()
+            return lambda doc: domain.apply_params(doc, exp, ws, ps, stream_seq)
+        if kind == "configuration_set":
+            cs = event.configuration_set
+            EVENTS.labels(kind).inc()
+            return lambda doc: domain.apply_configuration(doc, exp, ws, cs, stream_seq)
+        if kind == "properties_set":
+            pr = event.properties_set
+            EVENTS.labels(kind).inc()
+            return lambda doc: domain.apply_properties(doc, exp, ws, pr, stream_seq)
+        if kind == "execution_reported":
+            execution = execution_doc(event.execution_reported)
+            EVENTS.labels(kind).inc()
+            return lambda doc: domain.apply_execution(doc, exp, ws, execution, stream_seq)
+        if kind == "artifact_registered":
+            record = artifact_doc(event.artifact_registered, at)
+            EVENTS.labels(kind).inc()
+            return lambda doc: domain.apply_artifact(doc, exp, ws, record, stream_seq)
         if kind == "scalars":
             try:
                 summaries = domain.summarize(ScalarColumns.decode(event.scalars))
@@ -102,6 +139,43 @@ class MetadataProjection:
             EVENTS.labels("scalars").inc()
             return lambda doc: domain.apply_scalars(doc, exp, ws, seq, summaries, at)
         return None
+
+
+def _alive(event: events_pb2.Event) -> Change:
+    exp, ws, at = event.experiment_id, event.workspace, event.server_time
+    return lambda doc: domain.apply_alive(doc, exp, ws, at)
+
+
+def _pairs(entries: Mapping[str, str]) -> list[domain.Doc]:
+    """Maps become lists of pairs in documents: their keys may hold dots or dollars."""
+    return [{"key": k, "value": v} for k, v in sorted(entries.items())]
+
+
+def execution_doc(ex: events_pb2.ExecutionReported) -> domain.Doc:
+    doc: domain.Doc = {name: getattr(ex, name) for name in EXECUTION_TEXT}
+    doc["environment"] = _pairs(ex.environment)
+    doc["runtime"] = _pairs(ex.runtime)
+    return doc
+
+
+EXECUTION_TEXT = ("repository", "branch", "commit", "diff", "entry_point", "working_dir", "packages", "python", "argv")
+
+
+def artifact_doc(art: events_pb2.ArtifactRegistered, at: float) -> domain.Doc:
+    return {
+        "name": art.name,
+        "kind": art.kind,
+        "type": art.type,
+        "framework": art.framework,
+        "input": art.input,
+        "preview": art.preview,
+        "metadata": _pairs(art.metadata),
+        "key": art.file.key,
+        "size": art.file.size,
+        "sha256": art.file.sha256,
+        "content_type": art.file.content_type,
+        "registered_at": at,
+    }
 
 
 def _compose(fns: list[Change]) -> Change:

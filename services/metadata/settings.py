@@ -15,6 +15,7 @@ class Settings:
     bootstrap_api_key: Secret
     default_workspace: str
     prometheus_port: int
+    heartbeat_timeout: float
 
     @classmethod
     def from_env(cls, env: Env | None = None) -> Settings:
@@ -26,4 +27,5 @@ class Settings:
             bootstrap_api_key=env.secret("TRACKLANE_API_KEY"),
             default_workspace=env.text("TRACKLANE_DEFAULT_WORKSPACE", "default"),
             prometheus_port=env.integer("TRACKLANE_METADATA_PROMETHEUS_PORT", 9153, maximum=65535),
+            heartbeat_timeout=env.number("TRACKLANE_HEARTBEAT_TIMEOUT", 300.0, minimum=1.0),
         )

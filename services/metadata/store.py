@@ -23,6 +23,8 @@ from services.metadata import migrations
 from services.metadata.domain import Doc, new_key
 
 Mutation = Callable[[Doc | None], Doc]
+# The experiment table never needs the heavy parts of a document.
+LIST_PROJECTION = {"execution": 0, "configurations": 0, "artifacts": 0}
 
 
 class MetadataStore(Protocol):
@@ -51,6 +53,7 @@ class MetadataStore(Protocol):
         deleted: bool = False,
     ) -> list[tuple[Any, int]]: ...
     async def touch_project(self, workspace: str, path: str, at: float) -> None: ...
+    async def stale_running(self, seen_before: float, limit: int = 500) -> list[Doc]: ...
     async def find_key(self, key_hash: str) -> Doc | None: ...
     async def mutate_key(self, key_id: str, change: Mutation) -> Doc: ...
     async def list_keys(self, workspace: str) -> list[Doc]: ...
@@ -191,8 +194,14 @@ class MongoMetadataStore:
         query = self._scope(workspace, project, archived, where, deleted)
         total = await self.db.experiments.count_documents(query)
         order = [*(sort or [("created_at", -1)]), ("_id", 1)]
-        cursor = self.db.experiments.find(query).sort(order).skip(skip).limit(limit)
+        cursor = self.db.experiments.find(query, LIST_PROJECTION).sort(order).skip(skip).limit(limit)
         return [d async for d in cursor], total
+
+    async def stale_running(self, seen_before: float, limit: int = 500) -> list[Doc]:
+        """Running experiments whose client was last heard of before ``seen_before``."""
+        query = {"status": "running", "created": True, "cleared": False, "last_seen": {"$lt": seen_before}}
+        cursor = self.db.experiments.find(query, {"_id": 1, "workspace": 1, "status_seq": 1, "last_seen": 1})
+        return [d async for d in cursor.limit(limit)]
 
     async def group_experiments(
         self,

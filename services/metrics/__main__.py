@@ -37,7 +37,7 @@ async def main() -> None:
             grpc_addr=settings.common.metrics_addr,
             prometheus_port=settings.prometheus_port,
             register=lambda server: metrics_pb2_grpc.add_MetricsServiceServicer_to_server(
-                MetricsApi(store, executor), server
+                MetricsApi(store, executor, settings.common.debug_sample_retention), server
             ),
             background=[
                 functools.partial(

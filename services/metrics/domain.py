@@ -53,3 +53,43 @@ class SeriesInfo:
     metric: str
     variant: str
     points: int
+
+
+@dataclass(frozen=True)
+class ConsoleLine:
+    cursor: int  # (event seq << 20) | line index
+    ts: float
+    level: int
+    source: int
+    text: str
+
+
+def console_cursor(seq: int, index: int) -> int:
+    return (seq << 20) | index
+
+
+@dataclass(frozen=True)
+class PlotRow:
+    metric: str
+    variant: str
+    iteration: int
+    kind: str
+    figure_json: str
+    ts: float
+    iterations: int  # how many iterations of this metric/variant have a plot
+
+
+@dataclass(frozen=True)
+class SampleRow:
+    metric: str
+    variant: str
+    iteration: int
+    kind: str
+    key: str
+    size: int
+    sha256: str
+    content_type: str
+    ts: float
+    previous_iteration: int | None
+    next_iteration: int | None
+    iterations: int

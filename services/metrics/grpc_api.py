@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from concurrent.futures import Executor
+from typing import Any, TypeVar
 
 import grpc
 from tracklane.pb import metrics_pb2, metrics_pb2_grpc
@@ -12,13 +14,18 @@ from services.metrics.domain import DEFAULT_SAMPLES, SeriesQuery
 from services.metrics.store import ScalarStore
 
 MAX_PAGE_POINTS = 500_000
+MAX_CONSOLE_PAGE = 10_000
+# Debug samples kept per metric/variant (the artifact service deletes older objects).
+DEFAULT_KEEP_SAMPLES = 100
+T = TypeVar("T")
 _XAXIS = {metrics_pb2.X_AXIS_ITER: "iter", metrics_pb2.X_AXIS_RELATIVE: "relative", metrics_pb2.X_AXIS_WALL: "wall"}
 
 
 class MetricsApi(metrics_pb2_grpc.MetricsServiceServicer):
-    def __init__(self, store: ScalarStore, executor: Executor) -> None:
+    def __init__(self, store: ScalarStore, executor: Executor, keep_samples: int = DEFAULT_KEEP_SAMPLES) -> None:
         self.store = store
         self.executor = executor
+        self.keep_samples = keep_samples
 
     async def QueryScalars(  # noqa: N802 (gRPC method name)
         self, request: metrics_pb2.ScalarQuery, context: grpc.aio.ServicerContext
@@ -36,7 +43,7 @@ class MetricsApi(metrics_pb2_grpc.MetricsServiceServicer):
             )
         except ValueError as exc:
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
-        result = await asyncio.get_running_loop().run_in_executor(self.executor, self.store.query_series, query)
+        result = await self._run(self.store.query_series, query)
         return metrics_pb2.ScalarSeries(
             metric=result.metric,
             variant=result.variant,
@@ -53,9 +60,7 @@ class MetricsApi(metrics_pb2_grpc.MetricsServiceServicer):
     async def ListSeries(  # noqa: N802
         self, request: metrics_pb2.ListSeriesRequest, context: grpc.aio.ServicerContext
     ) -> metrics_pb2.ListSeriesResponse:
-        series = await asyncio.get_running_loop().run_in_executor(
-            self.executor, self.store.list_series, request.workspace, request.experiment_id
-        )
+        series = await self._run(self.store.list_series, request.workspace, request.experiment_id)
         return metrics_pb2.ListSeriesResponse(
             series=[metrics_pb2.SeriesInfo(metric=s.metric, variant=s.variant, points=s.points) for s in series]
         )
@@ -63,14 +68,80 @@ class MetricsApi(metrics_pb2_grpc.MetricsServiceServicer):
     async def ReadPoints(  # noqa: N802
         self, request: metrics_pb2.ReadPointsRequest, context: grpc.aio.ServicerContext
     ) -> metrics_pb2.PointPage:
-        limit = request.limit or 100_000
-        if limit > MAX_PAGE_POINTS:
-            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"limit: at most {MAX_PAGE_POINTS}")
+        limit = await _limit(request.limit, 100_000, MAX_PAGE_POINTS, context)
         after = request.after_iteration if request.HasField("after_iteration") else None
-        its, values, ts = await asyncio.get_running_loop().run_in_executor(
-            self.executor,
+        its, values, ts = await self._run(
             self.store.read_points,
             request.workspace, request.experiment_id, request.metric, request.variant, after, limit + 1,
         )  # fmt: skip
         more = len(its) > limit
         return metrics_pb2.PointPage(iterations=its[:limit], values=values[:limit], timestamps=ts[:limit], more=more)
+
+    async def ReadConsole(  # noqa: N802
+        self, request: metrics_pb2.ConsoleRequest, context: grpc.aio.ServicerContext
+    ) -> metrics_pb2.ConsolePage:
+        limit = await _limit(request.limit, 1000, MAX_CONSOLE_PAGE, context)
+        lines, more, total = await self._run(
+            self.store.read_console,
+            request.workspace, request.experiment_id, request.after, limit, request.tail, request.search,
+        )  # fmt: skip
+        return metrics_pb2.ConsolePage(
+            lines=[
+                metrics_pb2.ConsoleLine(cursor=ln.cursor, ts=ln.ts, level=ln.level, source=ln.source, text=ln.text)
+                for ln in lines
+            ],
+            more=more,
+            total=total,
+        )
+
+    async def GetPlots(  # noqa: N802
+        self, request: metrics_pb2.PlotsRequest, context: grpc.aio.ServicerContext
+    ) -> metrics_pb2.PlotsResponse:
+        iteration = request.iteration if request.HasField("iteration") else None
+        rows = await self._run(
+            self.store.get_plots, request.workspace, request.experiment_id, request.metric, request.variant, iteration
+        )
+        return metrics_pb2.PlotsResponse(
+            plots=[
+                metrics_pb2.Plot(
+                    metric=r.metric,
+                    variant=r.variant,
+                    iteration=r.iteration,
+                    kind=r.kind,
+                    figure_json=r.figure_json,
+                    ts=r.ts,
+                    iterations=r.iterations,
+                )
+                for r in rows
+            ]
+        )
+
+    async def GetDebugSamples(  # noqa: N802
+        self, request: metrics_pb2.DebugSamplesRequest, context: grpc.aio.ServicerContext
+    ) -> metrics_pb2.DebugSamplesResponse:
+        iteration = request.iteration if request.HasField("iteration") else None
+        rows = await self._run(
+            self.store.get_samples,
+            request.workspace, request.experiment_id, request.metric, request.variant, iteration,
+            request.keep_last or self.keep_samples,
+        )  # fmt: skip
+        out = metrics_pb2.DebugSamplesResponse()
+        for r in rows:
+            entry = out.samples.add(
+                metric=r.metric, variant=r.variant, iteration=r.iteration, kind=r.kind, key=r.key, size=r.size,
+                sha256=r.sha256, content_type=r.content_type, ts=r.ts, iterations=r.iterations,
+            )  # fmt: skip
+            if r.previous_iteration is not None:
+                entry.previous_iteration = r.previous_iteration
+            if r.next_iteration is not None:
+                entry.next_iteration = r.next_iteration
+        return out
+
+    async def _run(self, fn: Callable[..., T], *args: Any) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self.executor, fn, *args)
+
+
+async def _limit(requested: int, default: int, maximum: int, context: grpc.aio.ServicerContext) -> int:
+    if requested > maximum:
+        await context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"limit: at most {maximum}")
+    return requested or default

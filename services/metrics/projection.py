@@ -1,5 +1,6 @@
-"""Scalar events -> ClickHouse rows. Idempotent: each event is one insert block whose
-deduplication token is the event id, so a redelivered event adds nothing."""
+"""Scalar, console, plot and debug-sample events -> ClickHouse rows. Idempotent: each scalar or
+console event is one insert block whose deduplication token is the event id, so a redelivered
+event adds nothing; plots and samples replace by (iteration, seq)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from nats.aio.msg import Msg
 from prometheus_client import Counter
 from tracklane.pb import events_pb2
 
-from services.common.events import ScalarColumns, parse
+from services.common.events import ConsoleColumns, ScalarColumns, parse
 from services.metrics.store import ScalarStore
 
 log = structlog.get_logger()
@@ -27,7 +28,8 @@ class ScalarProjection:
     """Consumes ``tl.ev.*.*.scalars``, and the lifecycle events for ``experiment_cleared``."""
 
     durable = "metrics-scalars"
-    filter_subjects = ["tl.ev.*.*.scalars", "tl.ev.*.*.lifecycle"]
+    filter_subjects = ["tl.ev.*.*.scalars", "tl.ev.*.*.lifecycle", "tl.ev.*.*.console", "tl.ev.*.*.plots",
+                       "tl.ev.*.*.files"]  # fmt: skip
 
     def __init__(self, store: ScalarStore, executor: Executor) -> None:
         self.store = store
@@ -38,30 +40,41 @@ class ScalarProjection:
 
     async def handle(self, msgs: Sequence[Msg]) -> None:
         # In log order: inserts, and the deletes of cleared experiments.
-        decoded: list[tuple[events_pb2.Event, ScalarColumns | None]] = []
+        writes: list[Callable[[], None]] = []
+        points = 0
         for msg in msgs:
             event = parse(msg.data)
-            kind = event.WhichOneof("payload")
-            if kind == "experiment_cleared":
-                decoded.append((event, None))
-                continue
-            if kind != "scalars":
-                continue
             try:
-                columns = ScalarColumns.decode(event.scalars)
+                write, n = self._write_for(event)
             except ValueError as exc:
                 # Ingestion validated it, so this is a bug or a foreign writer: never block the log.
                 log.error("projection.bad_event", event_id=event.event_id, error=str(exc))
                 continue
-            decoded.append((event, columns))
+            if write is not None:
+                writes.append(write)
+                points += n
 
-        def write() -> None:
-            for event, columns in decoded:
-                if columns is None:
-                    self.store.delete_experiment(event.workspace, event.experiment_id)
-                else:
-                    self.store.insert(event.workspace, event.experiment_id, event.event_id, columns)
+        def write_all() -> None:
+            for write in writes:
+                write()
 
-        await self._call(write)
-        EVENTS.inc(len(decoded))
-        POINTS.inc(sum(len(c) for _, c in decoded if c is not None))
+        await self._call(write_all)
+        EVENTS.inc(len(writes))
+        POINTS.inc(points)
+
+    def _write_for(self, event: events_pb2.Event) -> tuple[Callable[[], None] | None, int]:
+        ws, exp, seq = event.workspace, event.experiment_id, event.seq
+        kind = event.WhichOneof("payload")
+        if kind == "experiment_cleared":
+            return (lambda: self.store.delete_experiment(ws, exp)), 0
+        if kind == "scalars":
+            columns = ScalarColumns.decode(event.scalars)
+            return (lambda: self.store.insert(ws, exp, event.event_id, columns)), len(columns)
+        if kind == "console_lines":
+            lines = ConsoleColumns.decode(event.console_lines)
+            return (lambda: self.store.insert_console(ws, exp, seq, event.event_id, lines)), 0
+        if kind == "plot_reported":
+            return (lambda: self.store.insert_plot(ws, exp, seq, event.plot_reported, event.server_time)), 0
+        if kind == "debug_sample":
+            return (lambda: self.store.insert_sample(ws, exp, seq, event.debug_sample, event.server_time)), 0
+        return None, 0

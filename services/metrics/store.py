@@ -14,9 +14,18 @@ from typing import Any, Protocol
 import clickhouse_connect
 import numpy as np
 from clickhouse_connect.driver.client import Client
+from tracklane.pb import events_pb2
 
-from services.common.events import ScalarColumns
-from services.metrics.domain import SeriesInfo, SeriesQuery, SeriesResult
+from services.common.events import ConsoleColumns, ScalarColumns
+from services.metrics.domain import (
+    ConsoleLine,
+    PlotRow,
+    SampleRow,
+    SeriesInfo,
+    SeriesQuery,
+    SeriesResult,
+    console_cursor,
+)
 
 
 class ScalarStore(Protocol):
@@ -35,7 +44,35 @@ class ScalarStore(Protocol):
         """Up to ``limit`` points with iteration > ``after``, in iteration order."""
 
     def delete_experiment(self, workspace: str, experiment_id: str) -> None:
-        """Removes every point of the experiment (idempotent)."""
+        """Removes every point, console line, plot and sample record of the experiment."""
+
+    def insert_console(
+        self, workspace: str, experiment_id: str, seq: int, event_id: str, lines: ConsoleColumns
+    ) -> None:
+        """Stores one event's console lines (deduplicated by event id, like scalars)."""
+
+    def insert_plot(
+        self, workspace: str, experiment_id: str, seq: int, plot: events_pb2.PlotReported, ts: float
+    ) -> None:
+        """Stores a plot; a later one (higher seq) at the same iteration replaces it."""
+
+    def insert_sample(
+        self, workspace: str, experiment_id: str, seq: int, sample: events_pb2.DebugSample, ts: float
+    ) -> None:
+        """Indexes a debug sample; a later one at the same iteration replaces it."""
+
+    def read_console(
+        self, workspace: str, experiment_id: str, after: int, limit: int, tail: bool, search: str
+    ) -> tuple[list[ConsoleLine], bool, int]:
+        """(lines in order, more after them, total lines matching)."""
+
+    def get_plots(
+        self, workspace: str, experiment_id: str, metric: str, variant: str, iteration: int | None
+    ) -> list[PlotRow]: ...
+
+    def get_samples(
+        self, workspace: str, experiment_id: str, metric: str, variant: str, iteration: int | None, keep_last: int
+    ) -> list[SampleRow]: ...
 
     def close(self) -> None: ...
 
@@ -159,10 +196,187 @@ class ClickHouseScalarStore:
         return list(cols[0]), list(cols[1]), list(cols[2])
 
     def delete_experiment(self, workspace: str, experiment_id: str) -> None:
-        self.client.command(
-            "DELETE FROM scalars WHERE workspace = {ws:String} AND experiment_id = {exp:String}",
-            parameters={"ws": workspace, "exp": experiment_id},
+        for table in ("scalars", "console", "plots", "debug_samples"):
+            self.client.command(
+                f"DELETE FROM {table} WHERE workspace = {{ws:String}} AND experiment_id = {{exp:String}}",
+                parameters={"ws": workspace, "exp": experiment_id},
+            )
+
+    # -- console ----------------------------------------------------------------------------------
+    def insert_console(
+        self, workspace: str, experiment_id: str, seq: int, event_id: str, lines: ConsoleColumns
+    ) -> None:
+        n = len(lines)
+        if n == 0:
+            return
+        base = console_cursor(seq, 0)
+        data: list[Any] = [
+            [workspace] * n,
+            [experiment_id] * n,
+            np.arange(base, base + n, dtype=np.uint64),
+            lines.timestamps,
+            lines.levels,
+            lines.sources,
+            lines.text,
+        ]
+        self.client.insert(
+            "console",
+            data,
+            column_names=["workspace", "experiment_id", "cursor", "ts", "level", "source", "text"],
+            column_oriented=True,
+            settings={"insert_deduplication_token": event_id},
         )
+
+    def read_console(
+        self, workspace: str, experiment_id: str, after: int, limit: int, tail: bool, search: str
+    ) -> tuple[list[ConsoleLine], bool, int]:
+        params: dict[str, Any] = {"ws": workspace, "exp": experiment_id, "after": after, "limit": limit + 1,
+                                  "search": search}  # fmt: skip
+        where = "workspace = {ws:String} AND experiment_id = {exp:String}"
+        if search:
+            where += " AND positionCaseInsensitiveUTF8(text, {search:String}) > 0"
+        total_row = self.client.query(f"SELECT count() FROM console WHERE {where}", parameters=params).first_row
+        total = int(total_row[0]) if total_row else 0
+        if tail:
+            rows = self.client.query(
+                f"SELECT cursor, ts, level, source, text FROM console WHERE {where}"
+                " ORDER BY cursor DESC LIMIT {limit:UInt32}",
+                parameters={**params, "limit": limit},
+            ).result_rows[::-1]
+            return [ConsoleLine(*r) for r in rows], False, total
+        rows = self.client.query(
+            f"SELECT cursor, ts, level, source, text FROM console WHERE {where} AND cursor > {{after:UInt64}}"
+            " ORDER BY cursor LIMIT {limit:UInt32}",
+            parameters=params,
+        ).result_rows
+        return [ConsoleLine(*r) for r in rows[:limit]], len(rows) > limit, total
+
+    # -- plots ------------------------------------------------------------------------------------
+    def insert_plot(
+        self, workspace: str, experiment_id: str, seq: int, plot: events_pb2.PlotReported, ts: float
+    ) -> None:
+        self.client.insert(
+            "plots",
+            [
+                [
+                    workspace,
+                    experiment_id,
+                    plot.metric,
+                    plot.variant,
+                    plot.iteration,
+                    plot.kind,
+                    plot.figure_json,
+                    ts,
+                    seq,
+                ]
+            ],
+            column_names=[
+                "workspace",
+                "experiment_id",
+                "metric",
+                "variant",
+                "iteration",
+                "kind",
+                "figure",
+                "ts",
+                "seq",
+            ],
+        )
+
+    def _series_filter(self, metric: str, variant: str) -> str:
+        where = "workspace = {ws:String} AND experiment_id = {exp:String}"
+        if metric:
+            where += " AND metric = {metric:String}"
+        if variant:
+            where += " AND variant = {variant:String}"
+        return where
+
+    def get_plots(
+        self, workspace: str, experiment_id: str, metric: str, variant: str, iteration: int | None
+    ) -> list[PlotRow]:
+        params: dict[str, Any] = {"ws": workspace, "exp": experiment_id, "metric": metric, "variant": variant,
+                                  "it": iteration or 0}  # fmt: skip
+        where = self._series_filter(metric, variant)
+        counts = {
+            (m, v): int(n)
+            for m, v, n in self.client.query(
+                f"SELECT metric, variant, uniqExact(iteration) FROM plots WHERE {where} GROUP BY metric, variant",
+                parameters=params,
+            ).result_rows
+        }
+        at = " AND iteration = {it:Int64}" if iteration is not None else ""
+        rows = self.client.query(
+            f"SELECT metric, variant, iteration, kind, figure, ts FROM plots WHERE {where}{at}"
+            " ORDER BY metric, variant, iteration DESC, seq DESC LIMIT 1 BY metric, variant",
+            parameters=params,
+        ).result_rows
+        return [PlotRow(m, v, int(i), k, f, float(t), counts.get((m, v), 0)) for m, v, i, k, f, t in rows]
+
+    # -- debug samples ------------------------------------------------------------------------------
+    def insert_sample(
+        self, workspace: str, experiment_id: str, seq: int, sample: events_pb2.DebugSample, ts: float
+    ) -> None:
+        f = sample.file
+        self.client.insert(
+            "debug_samples",
+            [[workspace, experiment_id, sample.metric, sample.variant, sample.iteration, sample.kind,
+              f.key, f.size, f.sha256, f.content_type, ts, seq]],
+            column_names=["workspace", "experiment_id", "metric", "variant", "iteration", "kind",
+                          "key", "size", "sha256", "content_type", "ts", "seq"],
+        )  # fmt: skip
+
+    def get_samples(
+        self, workspace: str, experiment_id: str, metric: str, variant: str, iteration: int | None, keep_last: int
+    ) -> list[SampleRow]:
+        """Per metric/variant: the sample at ``iteration`` (else the latest), with its stored
+        neighbours. Only the newest ``keep_last`` iterations still have their objects."""
+        params: dict[str, Any] = {"ws": workspace, "exp": experiment_id, "metric": metric, "variant": variant,
+                                  "keep": keep_last}  # fmt: skip
+        where = self._series_filter(metric, variant)
+        window: dict[tuple[str, str], list[int]] = {}
+        for m, v, its in self.client.query(
+            f"SELECT metric, variant, arraySort(groupArray(iteration)) FROM"
+            f" (SELECT DISTINCT metric, variant, iteration FROM debug_samples WHERE {where}"
+            "  ORDER BY iteration DESC LIMIT {keep:UInt32} BY metric, variant)"
+            " GROUP BY metric, variant ORDER BY metric, variant",
+            parameters=params,
+        ).result_rows:
+            window[(m, v)] = [int(i) for i in its]
+        wanted: dict[tuple[str, str], int] = {}
+        for series, its in window.items():
+            if iteration is None:
+                wanted[series] = its[-1]
+            elif iteration in its:
+                wanted[series] = iteration
+        if not wanted:
+            return []
+        rows = self.client.query(
+            f"SELECT metric, variant, iteration, kind, key, size, sha256, content_type, ts FROM debug_samples"
+            f" WHERE {where} AND (metric, variant, iteration) IN {{wanted:Array(Tuple(String, String, Int64))}}"
+            " ORDER BY metric, variant, seq DESC LIMIT 1 BY metric, variant",
+            parameters={**params, "wanted": [(m, v, i) for (m, v), i in wanted.items()]},
+        ).result_rows
+        out = []
+        for m, v, i, kind, key, size, sha, ctype, ts in rows:
+            its = window[(m, v)]
+            pos = its.index(int(i))
+            out.append(
+                SampleRow(
+                    m,
+                    v,
+                    int(i),
+                    kind,
+                    key,
+                    int(size),
+                    sha,
+                    ctype,
+                    float(ts),
+                    its[pos - 1] if pos > 0 else None,
+                    its[pos + 1] if pos + 1 < len(its) else None,
+                    len(its),
+                )
+            )
+        return out
 
 
 def migrate(client: Client) -> list[str]:
@@ -181,7 +395,9 @@ def migrate(client: Client) -> list[str]:
         version = file.name.removesuffix(".sql")
         if version in done:
             continue
-        client.command(file.read_text())
+        for statement in file.read_text().split(";\n"):
+            if statement.strip():
+                client.command(statement)
         client.insert("schema_migrations", [[version, time.time()]], column_names=["version", "applied_at"])
         applied.append(version)
     return applied

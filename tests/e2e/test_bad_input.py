@@ -5,7 +5,7 @@ from __future__ import annotations
 import grpc
 import numpy as np
 import pytest
-from tracklane.pb import ingest_pb2
+from tracklane.pb import events_pb2, ingest_pb2
 
 from services.devstack import Stack
 from tests.conftest import batch, new_id, scalar_event
@@ -33,8 +33,19 @@ def test_bad_batches_are_refused_whole(stack: Stack) -> None:
     def with_bad(points: list[tuple[str, str, int, float]]) -> ingest_pb2.EventBatch:
         return batch(exp, good, scalar_event(2, points))
 
-    assert refused(stack, with_bad([("loss", "t", 0, float("nan"))])) == "events[1].scalars.values"
-    assert refused(stack, with_bad([("loss", "t", 0, float("inf"))])) == "events[1].scalars.values"
+    bad_plot = events_pb2.Event(
+        seq=2, plot_reported=events_pb2.PlotReported(metric="p", variant="v", kind="plotly", figure_json="{oops")
+    )
+    assert refused(stack, batch(exp, good, bad_plot)) == "events[1].plot_reported.figure_json"
+    rename = events_pb2.Event(seq=2, experiment_edited=events_pb2.ExperimentEdited(name="sneaky"))
+    assert refused(stack, batch(exp, good, rename)) == "events[1].experiment_edited.name"
+    outside = events_pb2.Event(
+        seq=2,
+        artifact_registered=events_pb2.ArtifactRegistered(
+            name="a", kind="artifact", file=events_pb2.FileReference(key="artifacts/../../other/x")
+        ),
+    )
+    assert refused(stack, batch(exp, good, outside)) == "events[1].artifact_registered.file.key"
     assert refused(stack, with_bad([("", "t", 0, 1.0)])) == "events[1].scalars.series[0].metric"
     assert refused(stack, with_bad([("x" * 10_240, "t", 0, 1.0)])) == "events[1].scalars.series[0].metric"
     assert refused(stack, with_bad([("loss", "t", -3, 1.0)])) == "events[1].scalars.iterations"
@@ -83,13 +94,13 @@ def test_the_stream_rejects_a_bad_batch_and_goes_on(stack: Stack) -> None:
     exp = new_id()
     open_experiment(stack, exp)
     messages = [
-        ingest_pb2.ClientMessage(batch=batch(exp, scalar_event(1, [("m", "v", 0, float("nan"))]))),
+        ingest_pb2.ClientMessage(batch=batch(exp, scalar_event(1, [("m", "v", -1, 1.0)]))),
         ingest_pb2.ClientMessage(batch=batch(exp, scalar_event(2, [("m", "v", 0, 1.0)]))),
     ]
     replies = list(ingest(stack).Stream(iter(messages), metadata=AUTH, timeout=20))
     rejected, ack = replies
     assert rejected.WhichOneof("msg") == "rejected"
-    assert rejected.rejected.code == "INVALID_ARGUMENT" and rejected.rejected.field == "events[0].scalars.values"
+    assert rejected.rejected.code == "INVALID_ARGUMENT" and rejected.rejected.field == "events[0].scalars.iterations"
     assert ack.WhichOneof("msg") == "ack" and ack.ack.last_seq == 2
 
 

@@ -122,3 +122,22 @@ def test_bad_keys_are_refused(adapter: tuple[ObjectStore, Fetch], key: str) -> N
         store.put(key, io.BytesIO(b"x"))
     with pytest.raises(ValueError, match="key"):
         store.presign_get(key, 60)
+
+
+def test_keys_and_head_reads(adapter: tuple[ObjectStore, Fetch]) -> None:
+    store, _ = adapter
+    for key in ("w/e/debug/m/v/00000000000000000002-b.png", "w/e/debug/m/v/00000000000000000001-a.png",
+                "w/e/debug/m/v2/00000000000000000001-a.png", "w/e2/artifacts/x"):  # fmt: skip
+        store.put(key, io.BytesIO(b"0123456789" * 10))
+    assert store.keys("w/e/debug/m/v/") == [
+        "w/e/debug/m/v/00000000000000000001-a.png",
+        "w/e/debug/m/v/00000000000000000002-b.png",
+    ]
+    assert store.keys("w/e/") == sorted(store.keys("w/e/debug/"))
+    assert store.keys("nothing/here/") == []
+    assert store.read_head("w/e2/artifacts/x", 12) == b"012345678901"
+    assert store.read_head("w/e2/artifacts/x", 10_000) == b"0123456789" * 10
+    store.put("w/e2/artifacts/empty", io.BytesIO(b""))
+    assert store.read_head("w/e2/artifacts/empty", 10) == b""
+    with pytest.raises(ObjectNotFoundError):
+        store.read_head("w/e2/artifacts/missing", 10)

@@ -9,8 +9,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from tracklane.pb import events_pb2
 
-from services.common.events import ScalarColumns
+from services.common.events import ConsoleColumns, ScalarColumns
 from services.metrics.domain import SeriesQuery
 from services.metrics.store import ClickHouseScalarStore, ScalarStore, migrate
 from tests.conftest import new_id, scalar_event
@@ -102,7 +103,7 @@ def test_bad_queries_are_refused() -> None:
 def test_migrations_apply_once(store: ScalarStore) -> None:
     assert isinstance(store, ClickHouseScalarStore)
     assert migrate(store.client) == []  # already applied when the store opened
-    versions = [r[0] for r in store.client.query("SELECT version FROM schema_migrations").result_rows]
+    versions = [r[0] for r in store.client.query("SELECT version FROM schema_migrations ORDER BY version").result_rows]
     assert versions == sorted(set(versions)) and "0001_scalars" in versions
     assert Path(__file__).exists()
 
@@ -124,3 +125,90 @@ def test_delete_experiment_removes_its_points_only(store: ScalarStore) -> None:
     store.delete_experiment("ws", a)
     store.delete_experiment("ws", a)  # idempotent
     assert store.list_series("ws", a) == [] and len(store.list_series("ws", b)) == 1
+
+
+def _console(texts: list[str], t0: float = 1000.0) -> ConsoleColumns:
+    n = len(texts)
+    return ConsoleColumns(
+        texts, np.arange(n, dtype="<f8") + t0, np.full(n, 2, dtype="u1"), np.array([1, 2] * n, dtype="u1")[:n]
+    )
+
+
+def test_console_pages_tail_search_and_dedup(store: ScalarStore) -> None:
+    exp = new_id()
+    store.insert_console("ws", exp, 2, f"{exp}.2", _console([f"line {i}" for i in range(5)]))
+    store.insert_console("ws", exp, 2, f"{exp}.2", _console([f"line {i}" for i in range(5)]))  # redelivered
+    store.insert_console("ws", exp, 1, f"{exp}.1", _console(["first", "Epoch 1 done"]))
+    lines, more, total = store.read_console("ws", exp, 0, 4, False, "")
+    assert total == 7 and more
+    assert [ln.text for ln in lines] == ["first", "Epoch 1 done", "line 0", "line 1"]  # seq order, not arrival
+    rest, more, _ = store.read_console("ws", exp, lines[-1].cursor, 100, False, "")
+    assert [ln.text for ln in rest] == ["line 2", "line 3", "line 4"] and not more
+    tail, _, _ = store.read_console("ws", exp, 0, 2, True, "")
+    assert [ln.text for ln in tail] == ["line 3", "line 4"]
+    found, _, total = store.read_console("ws", exp, 0, 100, False, "EPOCH")
+    assert [ln.text for ln in found] == ["Epoch 1 done"] and total == 1
+    assert (found[0].level, found[0].source) == (2, 2)
+
+
+def _plot(metric: str, iteration: int, n: int) -> events_pb2.PlotReported:
+    return events_pb2.PlotReported(
+        metric=metric, variant="v", iteration=iteration, kind="plotly", figure_json=f'{{"data": [], "n": {n}}}'
+    )
+
+
+def test_plots_latest_and_by_iteration(store: ScalarStore) -> None:
+    exp = new_id()
+    store.insert_plot("ws", exp, 1, _plot("roc", 0, 1), 1.0)
+    store.insert_plot("ws", exp, 2, _plot("roc", 5, 2), 2.0)
+    store.insert_plot("ws", exp, 3, _plot("roc", 5, 3), 3.0)  # the same iteration again: replaces
+    store.insert_plot("ws", exp, 4, _plot("pr", 2, 4), 4.0)
+    latest = {p.metric: p for p in store.get_plots("ws", exp, "", "", None)}
+    assert latest["roc"].iteration == 5 and '"n": 3' in latest["roc"].figure_json and latest["roc"].iterations == 2
+    assert latest["pr"].iteration == 2
+    [at0] = store.get_plots("ws", exp, "roc", "", 0)
+    assert '"n": 1' in at0.figure_json
+    assert store.get_plots("ws", exp, "", "", 99) == []
+
+
+def _sample(iteration: int, key: str) -> events_pb2.DebugSample:
+    return events_pb2.DebugSample(
+        metric="img", variant="v", iteration=iteration, kind="image",
+        file=events_pb2.FileReference(key=key, size=3, content_type="image/png"),
+    )  # fmt: skip
+
+
+def test_debug_sample_index_navigates_the_retained_window(store: ScalarStore) -> None:
+    exp = new_id()
+    for i in range(6):
+        store.insert_sample("ws", exp, i + 1, _sample(i * 10, f"debug/a/b/{i}.png"), float(i))
+    [latest] = store.get_samples("ws", exp, "", "", None, keep_last=3)
+    assert (latest.iteration, latest.previous_iteration, latest.next_iteration) == (50, 40, None)
+    assert latest.iterations == 3
+    [mid] = store.get_samples("ws", exp, "img", "v", 40, keep_last=3)
+    assert (mid.key, mid.previous_iteration, mid.next_iteration) == ("debug/a/b/4.png", 30, 50)
+    [oldest] = store.get_samples("ws", exp, "img", "v", 30, keep_last=3)
+    assert oldest.previous_iteration is None  # 20 is outside the retained window
+    assert store.get_samples("ws", exp, "img", "v", 20, keep_last=3) == []
+
+
+def test_nan_and_infinities_round_trip(store: ScalarStore) -> None:
+    exp = new_id()
+    store.insert("ws", exp, f"{exp}.1", columns([("m", "v", 0, float("nan")), ("m", "v", 1, float("inf")),
+                                                 ("m", "v", 2, float("-inf")), ("m", "v", 3, 1.0)]))  # fmt: skip
+    its, values, _ = store.read_points("ws", exp, "m", "v", None, 10)
+    assert its == [0, 1, 2, 3]
+    assert np.isnan(values[0]) and values[1] == float("inf") and values[2] == float("-inf") and values[3] == 1.0
+
+
+def test_delete_experiment_removes_every_kind(store: ScalarStore) -> None:
+    exp = new_id()
+    store.insert("ws", exp, f"{exp}.1", columns([("m", "v", 0, 1.0)]))
+    store.insert_console("ws", exp, 2, f"{exp}.2", _console(["x"]))
+    store.insert_plot("ws", exp, 3, _plot("p", 0, 1), 1.0)
+    store.insert_sample("ws", exp, 4, _sample(0, "debug/a/b/0.png"), 1.0)
+    store.delete_experiment("ws", exp)
+    assert store.list_series("ws", exp) == []
+    assert store.read_console("ws", exp, 0, 10, False, "")[2] == 0
+    assert store.get_plots("ws", exp, "", "", None) == []
+    assert store.get_samples("ws", exp, "", "", None, 100) == []

@@ -1,0 +1,65 @@
+"""Marks experiments whose client is gone as stopped.
+
+A running SDK heartbeats on its stream; ingestion turns that into a ``client_alive`` event at
+most every ``TRACKLANE_ALIVE_INTERVAL`` seconds, and every event from the client counts too.
+When a running experiment has not been heard of for ``TRACKLANE_HEARTBEAT_TIMEOUT`` seconds,
+this loop publishes a ``status_changed`` (stopped) event to the log, like any other change, so
+every read model and a replay see it. Its event id is deterministic, so replicas of the
+metadata service doing the same agree (JetStream drops the duplicate).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+
+import structlog
+from nats.js import JetStreamContext
+from tracklane.pb import events_pb2
+
+from services.common import bus
+from services.common.events import SCHEMA_VERSION
+from services.metadata.store import MetadataStore
+
+log = structlog.get_logger()
+
+
+async def reap(
+    store: MetadataStore, js: JetStreamContext, timeout_s: float, stopping: asyncio.Event, every_s: float | None = None
+) -> None:
+    every = every_s if every_s is not None else min(10.0, max(0.5, timeout_s / 4))
+    while not stopping.is_set():
+        try:
+            await reap_once(store, js, timeout_s)
+        except Exception as exc:  # the engines may be restarting: try again next round
+            log.warning("reaper.failed", error=repr(exc))
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stopping.wait(), timeout=every)
+
+
+async def reap_once(store: MetadataStore, js: JetStreamContext, timeout_s: float) -> int:
+    now = time.time()
+    stale = await store.stale_running(now - timeout_s)
+    outgoing = []
+    for doc in stale:
+        seq = int(doc["status_seq"]) + 1
+        event = events_pb2.Event(
+            event_id=f"{doc['_id']}.timeout.{doc['status_seq']}",
+            workspace=doc["workspace"],
+            experiment_id=doc["_id"],
+            seq=seq,
+            schema_version=SCHEMA_VERSION,
+            server_time=now,
+            status_changed=events_pb2.StatusChanged(
+                status=events_pb2.EXPERIMENT_STATUS_STOPPED,
+                reason=f"no heartbeat from the client for {timeout_s:.0f} s",
+                at=now,
+            ),
+        )
+        subject = bus.event_subject(doc["workspace"], doc["_id"], "lifecycle")
+        outgoing.append(bus.Outgoing(subject, event.event_id, event.SerializeToString()))
+    if outgoing:
+        await bus.publish_all(js, outgoing)
+        log.info("reaper.stopped", experiments=len(outgoing))
+    return len(outgoing)
