@@ -263,3 +263,20 @@ def test_published_experiments_refuse_parameter_edits(stack: Stack, tmp_path: Pa
         params = _get(gw, f"/api/v1/experiments/{exp}/configuration")["hyperparameters"]
         assert params == [{"section": "General", "params": [{"name": "lr", "value": "1", "type": "int",
                                                              "description": ""}]}]  # fmt: skip
+
+
+def test_the_example_tour_runs(stack: Stack, tmp_path: Path) -> None:
+    env = dict(os.environ, TRACKLANE_SERVER=stack.ingestion_addr, TRACKLANE_API_KEY=API_KEY,
+               TRACKLANE_CACHE_DIR=str(tmp_path))  # fmt: skip
+    tour = Path(__file__).parents[2] / "examples" / "tour.py"
+    cmd = [PYTHON, str(tour), "--epochs", "2", "--steps", "20", "--sleep", "0"]
+    run = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    exp = run.stdout.split("experiment ")[1][:32]
+    with gateway(stack) as gw:
+        wait_for("the tour to complete", lambda: gw.get(f"/api/v1/experiments/{exp}").json()["status"] == "completed")
+        wait_for("its model", lambda: _get(gw, f"/api/v1/experiments/{exp}/models")["models"])
+        series = {(s["metric"], s["variant"]) for s in _get(gw, f"/api/v1/experiments/{exp}/scalars")["series"]}
+        assert {("loss", "train"), ("loss", "validation"), ("accuracy", "train")} <= series
+        nan = _get(gw, f"/api/v1/experiments/{exp}/scalars", metric="loss", variant="nan-example")["series"][0]
+        assert nan["last"][0] == 0.0  # set_nan_value(0.0)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import random
 from collections.abc import Callable
 
 import numpy as np
@@ -108,3 +109,85 @@ def test_key_events_converge_in_any_order() -> None:
         # a late rotation does not bring a revoked key back
         assert domain.apply_key_rotated(revoked_doc, WS, rotated, 4.0, 40)["revoked"] is True
     assert domain.apply_key_created(run(tuple(steps)), "other", created, 5.0, 50)["workspace"] == WS
+
+
+# -- what a script reports besides scalars --------------------------------------------------------
+def _params(section: str, remove: tuple[str, ...] = (), **values: str) -> events_pb2.ParamsSet:
+    return events_pb2.ParamsSet(
+        section=section, params=[events_pb2.Param(name=k, value=v) for k, v in values.items()], remove=remove
+    )
+
+
+REPORTED: list[Change] = [
+    lambda d: domain.apply_created(d, EXP, WS, CREATED, 10.0, 100),
+    lambda d: domain.apply_params(d, EXP, WS, _params("General", lr="0.1", batch="32"), 101),
+    lambda d: domain.apply_params(d, EXP, WS, _params("General", ("batch",), lr="0.01"), 103),
+    lambda d: domain.apply_params(d, EXP, WS, _params("General", batch="64"), 102),  # older than the removal
+    lambda d: domain.apply_properties(d, EXP, WS, events_pb2.PropertiesSet(set={"team": "cv", "a.b": "x"}), 104),
+    lambda d: domain.apply_properties(d, EXP, WS, events_pb2.PropertiesSet(remove=["team"]), 105),
+    lambda d: domain.apply_configuration(
+        d, EXP, WS, events_pb2.ConfigurationSet(name="model", text="v1", content_type="yaml"), 106
+    ),
+    lambda d: domain.apply_configuration(
+        d, EXP, WS, events_pb2.ConfigurationSet(name="model", text="v2", content_type="yaml"), 107
+    ),
+    lambda d: domain.apply_artifact(d, EXP, WS, {"name": "data", "kind": "artifact", "key": "artifacts/a/1"}, 108),
+    lambda d: domain.apply_artifact(d, EXP, WS, {"name": "data", "kind": "artifact", "key": "artifacts/a/2"}, 109),
+    lambda d: domain.apply_artifact(d, EXP, WS, {"name": "data", "kind": "model", "key": "models/a/1"}, 110),
+]
+
+
+def test_reported_details_converge_in_any_order() -> None:
+    results = []
+    rng = random.Random(7)
+    for _ in range(300):
+        order = rng.sample(REPORTED, len(REPORTED))
+        doc: domain.Doc | None = None
+        for change in order:
+            doc = change(doc)
+        assert doc is not None
+        results.append(doc)
+    doc = results[0]
+    assert all({k: v for k, v in r.items() if k != "version"} == {k: v for k, v in doc.items() if k != "version"}
+               for r in results)  # fmt: skip
+    [(section, params)] = domain.param_sections(doc)
+    assert section == "General" and [(p["name"], p["value"]) for p in params] == [("lr", "0.01")]
+    assert domain.live_properties(doc) == {"a.b": "x"}
+    assert [c["text"] for c in doc["configurations"].values()] == ["v2"]
+    keys = sorted(a["key"] for a in doc["artifacts"].values())
+    assert keys == ["artifacts/a/2", "models/a/1"]  # a model and an artifact may share a name
+
+
+def test_published_experiments_take_no_more_reported_changes() -> None:
+    doc = domain.apply_created(None, EXP, WS, CREATED, 10.0, 100)
+    doc = domain.apply_params(doc, EXP, WS, _params("General", lr="0.1"), 101)
+    doc = domain.apply_edited(doc, EXP, WS, events_pb2.ExperimentEdited(published=True), 11.0, 102)
+    after = domain.apply_params(doc, EXP, WS, _params("General", lr="9"), 103)
+    after = domain.apply_properties(after, EXP, WS, events_pb2.PropertiesSet(set={"x": "y"}), 104)
+    assert domain.param_sections(after)[0][1][0]["value"] == "0.1" and domain.live_properties(after) == {}
+    # a change sequenced before the publish still lands, whenever it arrives
+    late = domain.apply_params(after, EXP, WS, _params("Args", seed="1"), 101)
+    assert [s for s, _ in domain.param_sections(late)] == ["Args", "General"]
+
+
+def test_non_finite_values_become_text_and_stay_out_of_min_and_max() -> None:
+    [s] = summaries([("loss", "t", 0, float("nan")), ("loss", "t", 1, 2.0), ("loss", "t", 2, float("-inf"))])
+    assert (s.last, s.min, s.max) == ("-Infinity", 2.0, 2.0)
+    [only_nan] = summaries([("m", "v", 0, float("nan"))])
+    assert (only_nan.last, only_nan.min, only_nan.max) == ("NaN", None, None)
+    doc = domain.apply_scalars(None, EXP, WS, 1, [only_nan], 1.0)
+    doc = domain.apply_scalars(doc, EXP, WS, 2, summaries([("m", "v", 1, 3.0)]), 2.0)
+    [row] = domain.metric_summaries(doc)
+    assert (row["last"], row["min"], row["max"]) == (3.0, 3.0, 3.0)
+    assert np.isnan(domain.decode_float("NaN")) and domain.decode_float("-Infinity") == float("-inf")
+    assert np.isnan(domain.decode_float(None))
+
+
+def test_heartbeats_and_stop_requests() -> None:
+    doc = domain.apply_created(None, EXP, WS, CREATED, 10.0, 100)
+    doc = domain.apply_alive(domain.apply_alive(doc, EXP, WS, 30.0), EXP, WS, 20.0)
+    assert doc["last_seen"] == 30.0
+    doc = domain.apply_stop_requested(doc, EXP, WS, 101)
+    assert doc["stop_requested"]
+    other = domain.apply_stop_requested(doc, EXP, "another-workspace", 102)
+    assert other is doc  # another workspace's event changes nothing
