@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import argparse
 import fnmatch
+import importlib.abc
+import importlib.machinery
 import importlib.metadata
 import io
 import logging
@@ -330,8 +332,39 @@ _patched: set[str] = set()
 _live_frameworks: list[Experiment] = []
 
 
+FRAMEWORK_MODULES = ("matplotlib.pyplot", "torch.utils.tensorboard.writer", "tensorboardX.writer")
+
+
+class _PatchOnImport(importlib.abc.MetaPathFinder):
+    """Patches a framework the moment its module finishes importing (after ``init``)."""
+
+    def find_spec(self, fullname: str, path: Any, target: Any = None) -> importlib.machinery.ModuleSpec | None:
+        if fullname not in FRAMEWORK_MODULES:
+            return None
+        for finder in sys.meta_path:
+            if finder is self or not hasattr(finder, "find_spec"):
+                continue
+            spec = finder.find_spec(fullname, path, target)
+            if spec is not None and spec.loader is not None and hasattr(spec.loader, "exec_module"):
+                run = spec.loader.exec_module
+
+                def exec_module(module: Any, run: Callable[[Any], None] = run) -> None:
+                    run(module)
+                    sys.modules[fullname] = module
+                    patch_loaded_frameworks()
+
+                spec.loader.exec_module = exec_module  # type: ignore[method-assign]
+                return spec
+        return None
+
+
+_finder = _PatchOnImport()
+
+
 def capture_frameworks(exp: Experiment) -> None:
     _live_frameworks.append(exp)
+    if _finder not in sys.meta_path:
+        sys.meta_path.insert(0, _finder)
     patch_loaded_frameworks()
 
 

@@ -280,3 +280,31 @@ def test_the_example_tour_runs(stack: Stack, tmp_path: Path) -> None:
         assert {("loss", "train"), ("loss", "validation"), ("accuracy", "train")} <= series
         nan = _get(gw, f"/api/v1/experiments/{exp}/scalars", metric="loss", variant="nan-example")["series"][0]
         assert nan["last"][0] == 0.0  # set_nan_value(0.0)
+
+
+def test_tensorboard_scalars_are_captured(stack: Stack, tmp_path: Path) -> None:
+    script = textwrap.dedent(
+        f"""
+        import tracklane
+        exp = tracklane.init(project="tb", name="writer", monitor_interval=None)
+        from tensorboardX import SummaryWriter  # imported after init: still caught
+        writer = SummaryWriter({str(tmp_path / "tb")!r})
+        for step in range(5):
+            writer.add_scalar("loss/train", 1.0 / (step + 1), step)
+            writer.add_scalar("accuracy", step / 10, step)
+        writer.close()
+        exp.close()
+        print("ID", exp.id)
+        """
+    )
+    env = dict(os.environ, TRACKLANE_SERVER=stack.ingestion_addr, TRACKLANE_API_KEY=API_KEY,
+               TRACKLANE_CACHE_DIR=str(tmp_path))  # fmt: skip
+    run = subprocess.run([PYTHON, "-c", script], env=env, capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    exp = run.stdout.strip().split("ID ")[-1]
+    assert list((tmp_path / "tb").iterdir())  # TensorBoard still got its event file
+    with gateway(stack) as gw:
+        wait_for("completion", lambda: gw.get(f"/api/v1/experiments/{exp}").json()["status"] == "completed")
+        series = {(s["metric"], s["variant"]): s for s in _get(gw, f"/api/v1/experiments/{exp}/scalars")["series"]}
+    assert series[("loss", "train")]["last"] == [1.0, 0.5, 1 / 3, 0.25, 0.2]
+    assert series[("accuracy", "accuracy")]["x"] == [0, 1, 2, 3, 4]
