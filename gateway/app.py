@@ -16,7 +16,7 @@ from tracklane.pb import artifact_pb2_grpc, metadata_pb2_grpc, metrics_pb2_grpc
 
 from gateway import errors, openapi
 from gateway.middleware import RequestContext
-from gateway.routes import access, commands, compare, details, experiments, export, health, projects
+from gateway.routes import access, bulk, commands, compare, details, experiments, export, health, projects
 from gateway.settings import Settings
 from gateway.state import GatewayState
 from services.common import bus
@@ -52,6 +52,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     return Starlette(
         routes=[
             *health.routes,
+            *bulk.routes,
             *experiments.routes,
             *commands.routes,
             *details.routes,

@@ -156,6 +156,19 @@ SPEC: dict[str, Any] = {
         "/api/v1/experiments/{experiment_id}/clear": {
             "post": _op("Remove a deleted experiment for good, with its metrics", params=[_ID])
         },
+        "/api/v1/experiments/bulk": {
+            "post": _op(
+                "One command for up to 500 experiments; per-id results (200, 404, 409)",
+                body=_obj(
+                    ids={"type": "array", "items": _STR, "minItems": 1, "maxItems": 500},
+                    action={"enum": ["archive", "restore", "delete", "publish", "tags", "move", "stop"]},
+                    add=_TAGS,
+                    remove=_TAGS,
+                    project=_STR,
+                    reason=_STR,
+                ),
+            )
+        },
         "/api/v1/experiments/{experiment_id}/configuration": {
             "get": _op("Hyperparameter sections, configuration objects and user properties", params=[_ID])
         },

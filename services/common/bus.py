@@ -23,7 +23,6 @@ log = structlog.get_logger()
 
 STREAM = "TL_EVENTS"
 SUBJECTS = "tl.ev.>"
-CONTROL_PREFIX = "tl.ctl"
 # Resends after a reconnect arrive well within this window; later duplicates are handled by the
 # projections' own idempotency.
 DUPLICATE_WINDOW_S = 20 * 60
@@ -32,10 +31,6 @@ PUBLISH_TIMEOUT_S = 10.0
 
 def event_subject(workspace: str, experiment_id: str, kind: str) -> str:
     return f"tl.ev.{workspace}.{experiment_id}.{kind}"
-
-
-def control_subject(workspace: str, experiment_id: str) -> str:
-    return f"{CONTROL_PREFIX}.{workspace}.{experiment_id}"
 
 
 async def connect(url: str, name: str) -> tuple[NatsClient, JetStreamContext]:

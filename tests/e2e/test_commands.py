@@ -195,3 +195,33 @@ def test_soft_delete_restore_and_clear(stack: Stack, experiment: str) -> None:
     with pytest.raises(grpc_mod.RpcError) as info:
         ingest(stack).Append(batch(experiment, scalar_event(2, [("loss", "t", 1, 1.0)])), metadata=AUTH, timeout=10)
     assert info.value.code() == grpc_mod.StatusCode.INVALID_ARGUMENT  # type: ignore[attr-defined]
+
+
+def test_bulk_commands_report_each_experiment(stack: Stack) -> None:
+    ids = [new_id() for _ in range(3)]
+    for exp in ids:
+        open_experiment(stack, exp, project="bulk")
+    with gateway(stack) as gw:
+        for exp in ids:
+            wait_for("the experiment", lambda exp=exp: gw.get(f"/api/v1/experiments/{exp}").status_code == 200)
+        r = gw.post("/api/v1/experiments/bulk", json={"ids": [*ids[:2], new_id()], "action": "tags", "add": ["x"]})
+        assert r.status_code == 200 and r.json()["applied"]
+        assert [x["status"] for x in r.json()["results"]] == [200, 200, 404]
+        assert [gw.get(f"/api/v1/experiments/{e}").json()["tags"] for e in ids] == [["x"], ["x"], []]
+        # delete needs archived ones: the unarchived one answers 409 and changes nothing
+        gw.post("/api/v1/experiments/bulk", json={"ids": ids[:2], "action": "archive"})
+        r = gw.post("/api/v1/experiments/bulk", json={"ids": ids, "action": "delete"})
+        assert [x["status"] for x in r.json()["results"]] == [200, 200, 409]
+        deleted = gw.get("/api/v1/experiments", params={"deleted": "true", "project": "bulk"}).json()["experiments"]
+        assert sorted(e["id"] for e in deleted) == sorted(ids[:2])
+        r = gw.post("/api/v1/experiments/bulk", json={"ids": ids, "action": "move", "project": "bulk/done"})
+        assert all(x["status"] == 200 for x in r.json()["results"])
+        assert gw.get(f"/api/v1/experiments/{ids[2]}").json()["project"] == "bulk/done"
+        for bad, field in (
+            ({"ids": [], "action": "archive"}, "ids"),
+            ({"ids": ids, "action": "explode"}, "action"),
+            ({"ids": ids, "action": "move"}, "project"),
+            ({"ids": ids * 200, "action": "x"}, "ids"),
+        ):
+            r = gw.post("/api/v1/experiments/bulk", json=bad)
+            assert r.status_code == 400 and r.json()["error"]["field"] == field, (bad, r.text)  # fmt: skip

@@ -65,6 +65,7 @@ SCRIPT = textwrap.dedent(
         exp.log_image("samples", "input", np.full((8, 8, 3), it * 60, dtype=np.uint8), iteration=it)
     exp.log_audio("sound", "beep", np.sin(np.linspace(0, 100, 8000)), iteration=0, sample_rate=8000)
     exp.log_html("report", "page", "<h1>hi</h1>", iteration=0)
+    exp.log_video("clip", "episode", b"\x00\x00\x00\x18ftypmp42", iteration=0)
     exp.upload_artifact("stats", {"accuracy": 0.93}, metadata={"split": "val"})
     exp.upload_artifact("table", pd.DataFrame({"a": [1, 2], "b": [3, 4]}))
     exp.upload_artifact("weights", np.arange(6).reshape(2, 3))
@@ -112,7 +113,7 @@ def reported(stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> str:
             lambda: (
                 gw.get(f"/api/v1/experiments/{experiment_id}").json().get("status") == "completed"
                 and len(_get(gw, f"/api/v1/experiments/{experiment_id}/artifacts")["artifacts"]) == 4
-                and len(_get(gw, f"/api/v1/experiments/{experiment_id}/debug-samples")["samples"]) == 3
+                and len(_get(gw, f"/api/v1/experiments/{experiment_id}/debug-samples")["samples"]) == 4
             ),
         )
     return experiment_id
@@ -206,6 +207,9 @@ def test_debug_samples_with_navigation_and_downloads(stack: Stack, reported: str
         assert [(s["iteration"], s["previous_iteration"], s["next_iteration"]) for s in older] == [(1, 0, 2)]
         assert samples["sound"]["kind"] == "audio" and httpx.get(samples["sound"]["url"]).content[:4] == b"RIFF"
         assert httpx.get(samples["report"]["url"]).text == "<h1>hi</h1>"
+        clip = samples["clip"]
+        assert clip["kind"] == "video" and clip["content_type"] == "video/mp4"
+        assert httpx.get(clip["url"]).content[4:8] == b"ftyp"
 
 
 def test_artifacts_and_models(stack: Stack, reported: str) -> None:
