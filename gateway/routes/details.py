@@ -11,6 +11,7 @@ Commands: ``PATCH /hyperparameters``, ``PATCH /properties`` (refused once publis
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 from typing import Any, TypeVar
@@ -93,21 +94,34 @@ async def execution(request: Request) -> Response:
     )
 
 
+async def _links(
+    request: Request, experiment: metadata_pb2.Experiment, keys: list[str]
+) -> list[artifact_pb2.PresignedUrl]:
+    """Download links for objects of the experiment, asked for concurrently."""
+    artifacts = state(request).artifacts
+    return list(
+        await asyncio.gather(
+            *(
+                artifacts.PresignDownload(
+                    artifact_pb2.PresignDownloadRequest(
+                        workspace=experiment.workspace, experiment_id=experiment.id, key=k
+                    ),
+                    timeout=10,
+                )
+                for k in keys
+            )
+        )
+    )
+
+
 # -- artifacts and models -------------------------------------------------------------------------
 async def _files(request: Request, kind: str) -> Response:
     experiment_id, experiment, d = await _details(request)
-    st = state(request)
+    records = [r for r in d.artifacts if r.artifact.kind == kind]
+    links = await _links(request, experiment, [r.artifact.file.key for r in records])
     out = []
-    for record in d.artifacts:
+    for record, link in zip(records, links, strict=True):
         a = record.artifact
-        if a.kind != kind:
-            continue
-        link = await st.artifacts.PresignDownload(
-            artifact_pb2.PresignDownloadRequest(
-                workspace=experiment.workspace, experiment_id=experiment_id, key=a.file.key
-            ),
-            timeout=10,
-        )
         item: dict[str, Any] = {
             "name": a.name,
             "type": a.type,
@@ -278,14 +292,10 @@ async def debug_samples(request: Request) -> Response:
     """Per metric/variant, the sample at ``?iteration=`` (else the latest) with a download link
     and the previous/next stored iterations."""
     experiment_id, experiment, query = await _by_iteration(request, metrics_pb2.DebugSamplesRequest())
-    st = state(request)
-    resp = await st.metrics.GetDebugSamples(query, timeout=30)
+    resp = await state(request).metrics.GetDebugSamples(query, timeout=30)
+    links = await _links(request, experiment, [s.key for s in resp.samples])
     out = []
-    for s in resp.samples:
-        link = await st.artifacts.PresignDownload(
-            artifact_pb2.PresignDownloadRequest(workspace=experiment.workspace, experiment_id=experiment_id, key=s.key),
-            timeout=10,
-        )
+    for s, link in zip(resp.samples, links, strict=True):
         out.append(
             {
                 "metric": s.metric,

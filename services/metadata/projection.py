@@ -43,6 +43,7 @@ class MetadataProjection:
     async def handle(self, msgs: Sequence[Msg]) -> None:
         changes: dict[str, list[Change]] = defaultdict(list)
         projects: list[tuple[str, str, float]] = []
+        seen: dict[str, tuple[float, str]] = {}  # experiment -> (latest client event, workspace)
         for msg in msgs:
             event = parse(msg.data)
             if KIND_OF_PAYLOAD.get(event.WhichOneof("payload") or "") == "access":
@@ -56,7 +57,8 @@ class MetadataProjection:
             changes[event.experiment_id].append(change)
             if event.seq > 0 or event.WhichOneof("payload") == "experiment_created":
                 # from the client itself (commands from people carry seq 0): it is alive
-                changes[event.experiment_id].append(_alive(event))
+                latest = max(seen.get(event.experiment_id, (0.0, ""))[0], event.server_time)
+                seen[event.experiment_id] = (latest, event.workspace)
             if event.WhichOneof("payload") == "experiment_created":
                 projects.append((event.workspace, event.experiment_created.project, event.server_time))
             if event.WhichOneof("payload") == "experiment_edited" and event.experiment_edited.HasField("project"):
@@ -64,6 +66,8 @@ class MetadataProjection:
 
         for workspace, path, at in projects:
             await self.store.touch_project(workspace, path, at)
+        for experiment_id, (at, workspace) in seen.items():  # one sign of life per experiment and batch
+            changes[experiment_id].append(_alive(experiment_id, workspace, at))
         for experiment_id, fns in changes.items():
             await self.store.mutate_experiment(experiment_id, _compose(fns))
 
@@ -141,9 +145,8 @@ class MetadataProjection:
         return None
 
 
-def _alive(event: events_pb2.Event) -> Change:
-    exp, ws, at = event.experiment_id, event.workspace, event.server_time
-    return lambda doc: domain.apply_alive(doc, exp, ws, at)
+def _alive(experiment_id: str, workspace: str, at: float) -> Change:
+    return lambda doc: domain.apply_alive(doc, experiment_id, workspace, at)
 
 
 def _pairs(entries: Mapping[str, str]) -> list[domain.Doc]:
