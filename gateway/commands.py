@@ -25,12 +25,11 @@ from gateway.respond import JSONResponse
 from gateway.routes.experiments import _get, experiment_json
 from gateway.state import state
 from services.common import bus
-from services.common.auth import Principal
+from services.common.auth import WRITE_ROLES, Principal
 from services.common.events import KIND_OF_PAYLOAD, SCHEMA_VERSION
 
 METADATA_CONSUMER = "metadata"
 _IDEMPOTENCY_KEY = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
-WRITE_ROLES = {"admin", "member"}
 
 
 def require_admin(principal: Principal) -> None:

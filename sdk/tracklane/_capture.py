@@ -329,6 +329,7 @@ def _gpu_metrics() -> dict[tuple[str, str], float]:
 
 # -- matplotlib and TensorBoard ---------------------------------------------------------------------
 _patched: set[str] = set()
+_patch_lock = threading.Lock()
 _live_frameworks: list[Experiment] = []
 
 
@@ -376,13 +377,18 @@ def release_frameworks(exp: Experiment) -> None:
 def patch_loaded_frameworks() -> None:
     """Patches the frameworks imported so far (cheap to call often: the experiment's background
     thread calls it, so a framework imported after ``init`` is caught too)."""
-    if "matplotlib.pyplot" in sys.modules and "matplotlib" not in _patched:
-        _patched.add("matplotlib")
-        _patch_pyplot(sys.modules["matplotlib.pyplot"])
-    for module in ("torch.utils.tensorboard.writer", "tensorboardX.writer"):
-        if module in sys.modules and module not in _patched:
-            _patched.add(module)
-            _patch_summary_writer(sys.modules[module].SummaryWriter)
+    with _patch_lock:  # the importing thread and the flusher may both get here
+        # A module is in sys.modules while it is still executing: patch it only once the
+        # attribute exists (the import hook calls again when it has finished).
+        plt = sys.modules.get("matplotlib.pyplot")
+        if plt is not None and "matplotlib" not in _patched and hasattr(plt, "show"):
+            _patched.add("matplotlib")
+            _patch_pyplot(plt)
+        for name in ("torch.utils.tensorboard.writer", "tensorboardX.writer"):
+            writer = getattr(sys.modules.get(name), "SummaryWriter", None)
+            if writer is not None and name not in _patched:
+                _patched.add(name)
+                _patch_summary_writer(writer)
 
 
 def _patch_pyplot(plt: Any) -> None:

@@ -19,6 +19,10 @@ def hash_api_key(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
 
+# Roles whose keys may change anything (log runs, run commands); viewers only read.
+WRITE_ROLES = frozenset({"admin", "member"})
+
+
 @dataclass(frozen=True)
 class Principal:
     workspace: str

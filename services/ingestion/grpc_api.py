@@ -18,7 +18,7 @@ from prometheus_client import Counter
 from tracklane.pb import artifact_pb2, artifact_pb2_grpc, events_pb2, ingest_pb2, ingest_pb2_grpc
 
 from services.common import bus, runtime
-from services.common.auth import KeyResolver, Principal, UnauthenticatedError, bearer
+from services.common.auth import WRITE_ROLES, KeyResolver, Principal, UnauthenticatedError, bearer
 from services.common.events import KIND_OF_PAYLOAD, SCHEMA_VERSION, event_id, parse
 from services.ingestion.domain import (
     FILE_AREAS,
@@ -36,7 +36,6 @@ EVENTS = Counter("tracklane_ingest_events_published_total", "Events published to
 POINTS = Counter("tracklane_ingest_points_total", "Scalar points published to JetStream")
 
 
-WRITE_ROLES = {"admin", "member"}
 MAX_UPLOAD_BYTES = 5 * 1024**4  # 5 TiB, S3's largest object
 Key = tuple[str, str]  # (workspace, experiment id)
 

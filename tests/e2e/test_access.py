@@ -109,6 +109,13 @@ def test_keys_are_created_listed_rotated_and_revoked(stack: Stack, other_workspa
         with gateway(stack, key=viewer["key"]) as v:
             assert v.get(f"/api/v1/experiments/{exp}").status_code == 200
             assert v.post(f"/api/v1/experiments/{exp}/archive").status_code == 403
+        with pytest.raises(grpc.RpcError) as refused:  # nor can it log anything through ingestion
+            ingest(stack).OpenExperiment(
+                ingest_pb2.OpenExperimentRequest(experiment_id=new_id(), project="p", name="n"),
+                metadata=auth(viewer["key"]),
+                timeout=10,
+            )
+        assert refused.value.code() == grpc.StatusCode.PERMISSION_DENIED  # type: ignore[attr-defined]
 
         rotated = admin.post(f"/api/v1/keys/{member['id']}/rotate").json()
         assert rotated["id"] == member["id"] and rotated["key"] != member["key"]
