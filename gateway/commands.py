@@ -82,15 +82,6 @@ async def publish(js: JetStreamContext, workspace: str, target: str, event_id: s
     return Published(event.event_id, int(ack.seq), bool(ack.duplicate))
 
 
-async def publish_edit(
-    js: JetStreamContext, principal: Principal, experiment_id: str, edit: events_pb2.ExperimentEdited, cid: str
-) -> tuple[str, int]:
-    """Publishes an experiment edit; returns its event id and stream sequence."""
-    edit.by_key = principal.key_id
-    done = await publish(js, principal.workspace, experiment_id, f"{experiment_id}.edit.{cid}", experiment_edited=edit)
-    return done.event_id, done.stream_seq
-
-
 async def wait_applied(js: JetStreamContext, stream_seq: int, within_s: float = 5.0) -> bool:
     """True once the metadata projection has acked everything up to ``stream_seq``."""
     deadline = time.monotonic() + within_s

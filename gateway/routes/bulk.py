@@ -15,10 +15,9 @@ from tracklane.pb import events_pb2, metadata_pb2
 from gateway.commands import command_id, only_fields, publish, require_writer, wait_applied
 from gateway.errors import ApiError
 from gateway.respond import JSONResponse
-from gateway.routes.commands import _checked, _json_object, _string, _tags
+from gateway.routes.commands import _checked, _json_object, _string, _tags, archived_only, running_only
 from gateway.state import principal, state
 from services.ingestion.domain import EXPERIMENT_ID, check_project
-from services.metadata.domain import STATUS_NAMES
 
 MAX_BULK = 500
 Plan = Callable[[metadata_pb2.Experiment], tuple[str, dict[str, Any]]]
@@ -47,8 +46,7 @@ def _plan(action: str, body: dict[str, Any], key_id: str) -> Plan:
              else events_pb2.ExperimentEdited(archived=False)},
         )  # fmt: skip
     if action == "delete":
-        return _refuse_if(lambda e: None if e.archived else "only archived experiments can be deleted",
-                          _edit("delete", deleted=True))  # fmt: skip
+        return _refuse_if(archived_only, _edit("delete", deleted=True))
     if action == "publish":
         return _edit("publish", published=True)
     if action == "tags":
@@ -65,7 +63,7 @@ def _plan(action: str, body: dict[str, Any], key_id: str) -> Plan:
     if action == "stop":
         reason = _string(body, "reason") or "stopped from the web"
         return _refuse_if(
-            lambda e: None if STATUS_NAMES.get(e.status) == "running" else "only running experiments can be stopped",
+            running_only,
             lambda e: ("stop", {"stop_requested": events_pb2.StopRequested(by_key=key_id, reason=reason[:1000])}),
         )
     raise ApiError(400, "invalid_argument", f"unknown action {action!r}", "action")

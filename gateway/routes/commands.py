@@ -17,7 +17,6 @@ from gateway.commands import (
     command_id,
     only_fields,
     publish,
-    publish_edit,
     require_writer,
     wait_applied,
 )
@@ -25,7 +24,9 @@ from gateway.errors import ApiError
 from gateway.respond import JSONResponse
 from gateway.routes.experiments import _experiment_id, _get
 from gateway.state import principal, state
+from services.common.auth import Principal
 from services.ingestion.domain import MAX_TAG, MAX_TAGS, ValidationError, check_name, check_project
+from services.metadata.domain import STATUS_NAMES
 
 MAX_DESCRIPTION = 10_000
 
@@ -67,6 +68,38 @@ def _tags(body: dict[str, Any], name: str) -> list[str]:
 
 Precondition = Callable[[metadata_pb2.Experiment], str | None]
 EditFor = Callable[[metadata_pb2.Experiment], events_pb2.ExperimentEdited]
+# The event's payload (e.g. ``{"params_set": …}``), made once the caller and the experiment are known.
+Payload = Callable[[Principal, metadata_pb2.Experiment], dict[str, Any]]
+
+
+def read_only(e: metadata_pb2.Experiment) -> str | None:
+    return "the experiment is published (read-only)" if e.published else None
+
+
+def archived_only(e: metadata_pb2.Experiment) -> str | None:
+    return None if e.archived else "only archived experiments can be deleted: archive it first"
+
+
+def running_only(e: metadata_pb2.Experiment) -> str | None:
+    status = STATUS_NAMES.get(e.status, "unspecified")
+    return None if status == "running" else f"the experiment is {status}; only running experiments can be stopped"
+
+
+async def run_command(
+    request: Request, kind: str, payload: Payload, precondition: Precondition | None = None
+) -> JSONResponse:
+    """Checks the caller and the experiment (404 unless it is the caller's; 409 when
+    ``precondition`` names a conflict), publishes the command's event (id
+    ``<experiment>.<kind>.<command id>``) and answers with the experiment as it now is."""
+    experiment_id = _experiment_id(request)
+    who = await principal(request)
+    require_writer(who)
+    current = await _get(request, experiment_id)
+    if precondition is not None and (conflict := precondition(current)):
+        raise ApiError(409, "conflict", conflict)
+    event_id = f"{experiment_id}.{kind}.{command_id(request)}"
+    done = await publish(state(request).js, who.workspace, experiment_id, event_id, **payload(who, current))
+    return await answer(request, experiment_id, done.event_id, done.stream_seq)
 
 
 async def _apply(
@@ -74,19 +107,14 @@ async def _apply(
     edit: events_pb2.ExperimentEdited | EditFor,
     precondition: Precondition | None = None,
 ) -> JSONResponse:
-    """Checks the caller and the experiment (404 unless it is the caller's; 409 when
-    ``precondition`` names a conflict), publishes the edit (or the one ``edit`` makes from the
-    current state) and answers with the result."""
-    experiment_id = _experiment_id(request)
-    who = await principal(request)
-    require_writer(who)
-    current = await _get(request, experiment_id)
-    if precondition is not None and (conflict := precondition(current)):
-        raise ApiError(409, "conflict", conflict)
-    if callable(edit):
-        edit = edit(current)
-    event_id, stream_seq = await publish_edit(state(request).js, who, experiment_id, edit, command_id(request))
-    return await answer(request, experiment_id, event_id, stream_seq)
+    """A person's edit (or the one ``edit`` makes from the current state), signed with the key."""
+
+    def payload(who: Principal, current: metadata_pb2.Experiment) -> dict[str, Any]:
+        event = edit(current) if callable(edit) else edit
+        event.by_key = who.key_id
+        return {"experiment_edited": event}
+
+    return await run_command(request, "edit", payload, precondition)
 
 
 async def edit_experiment(request: Request) -> JSONResponse:
@@ -102,7 +130,7 @@ async def edit_experiment(request: Request) -> JSONResponse:
         edit.description = description
     if not edit.HasField("name") and not edit.HasField("description"):
         raise ApiError(400, "invalid_argument", "nothing to change: send name and/or description", "body")
-    return await _apply(request, edit, lambda e: "the experiment is published (read-only)" if e.published else None)
+    return await _apply(request, edit, read_only)
 
 
 async def edit_tags(request: Request) -> JSONResponse:
@@ -150,7 +178,7 @@ async def delete(request: Request) -> JSONResponse:
     return await _apply(
         request,
         events_pb2.ExperimentEdited(deleted=True),
-        lambda e: None if e.archived else "only archived experiments can be deleted: archive it first",
+        archived_only,
     )
 
 

@@ -21,15 +21,15 @@ from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 from tracklane.pb import artifact_pb2, events_pb2, metadata_pb2, metrics_pb2
 
-from gateway.commands import answer, command_id, only_fields, publish, require_writer
+from gateway.commands import only_fields
 from gateway.errors import ApiError
 from gateway.params import choice_param, int_param
 from gateway.respond import JSONResponse, etag_json
-from gateway.routes.commands import _json_object
+from gateway.routes.commands import _json_object, read_only, run_command, running_only
 from gateway.routes.experiments import _experiment_id, _get
 from gateway.state import principal, state
+from services.common.auth import Principal
 from services.ingestion.domain import ValidationError, validate_params, validate_properties
-from services.metadata.domain import STATUS_NAMES
 
 LEVELS = {1: "debug", 2: "info", 3: "warning", 4: "error", 5: "critical"}
 SOURCES = {0: "log", 1: "stdout", 2: "stderr"}
@@ -37,13 +37,14 @@ MAX_CONSOLE_PAGE = 10_000
 DOWNLOAD_PAGE = 5_000
 
 
-async def _details(request: Request) -> tuple[str, metadata_pb2.Experiment, metadata_pb2.ExperimentDetails]:
+async def _details(request: Request) -> tuple[str, str, metadata_pb2.ExperimentDetails]:
+    """(experiment id, workspace, details); 404 unless the experiment is the caller's."""
     experiment_id = _experiment_id(request)
-    experiment = await _get(request, experiment_id)  # 404 unless it is the caller's
+    who = await principal(request)
     details = await state(request).metadata.GetDetails(
-        metadata_pb2.GetExperimentRequest(workspace=experiment.workspace, experiment_id=experiment_id), timeout=10
+        metadata_pb2.GetExperimentRequest(workspace=who.workspace, experiment_id=experiment_id), timeout=10
     )
-    return experiment_id, experiment, details
+    return experiment_id, who.workspace, details
 
 
 # -- configuration and execution ------------------------------------------------------------------
@@ -95,7 +96,7 @@ async def execution(request: Request) -> Response:
 
 
 async def _links(
-    request: Request, experiment: metadata_pb2.Experiment, keys: list[str]
+    request: Request, workspace: str, experiment_id: str, keys: list[str]
 ) -> list[artifact_pb2.PresignedUrl]:
     """Download links for objects of the experiment, asked for concurrently."""
     artifacts = state(request).artifacts
@@ -103,9 +104,7 @@ async def _links(
         await asyncio.gather(
             *(
                 artifacts.PresignDownload(
-                    artifact_pb2.PresignDownloadRequest(
-                        workspace=experiment.workspace, experiment_id=experiment.id, key=k
-                    ),
+                    artifact_pb2.PresignDownloadRequest(workspace=workspace, experiment_id=experiment_id, key=k),
                     timeout=10,
                 )
                 for k in keys
@@ -116,9 +115,9 @@ async def _links(
 
 # -- artifacts and models -------------------------------------------------------------------------
 async def _files(request: Request, kind: str) -> Response:
-    experiment_id, experiment, d = await _details(request)
+    experiment_id, workspace, d = await _details(request)
     records = [r for r in d.artifacts if r.artifact.kind == kind]
-    links = await _links(request, experiment, [r.artifact.file.key for r in records])
+    links = await _links(request, workspace, experiment_id, [r.artifact.file.key for r in records])
     out = []
     for record, link in zip(records, links, strict=True):
         a = record.artifact
@@ -152,7 +151,7 @@ async def models(request: Request) -> Response:
 
 async def preview(request: Request) -> Response:
     """The first 64 KiB of a text-like artifact (csv, json, yaml, md, txt, py, log)."""
-    experiment_id, experiment, d = await _details(request)
+    experiment_id, workspace, d = await _details(request)
     kind = "model" if request.url.path.split("/")[-3] == "models" else "artifact"
     name = request.path_params["name"]
     found = next((r.artifact for r in d.artifacts if r.artifact.kind == kind and r.artifact.name == name), None)
@@ -161,7 +160,7 @@ async def preview(request: Request) -> Response:
     max_bytes = int_param(request, "max_bytes", 64 * 1024, minimum=1, maximum=1024 * 1024)
     p = await state(request).artifacts.Preview(
         artifact_pb2.PreviewRequest(
-            workspace=experiment.workspace, experiment_id=experiment_id, key=found.file.key, max_bytes=max_bytes
+            workspace=workspace, experiment_id=experiment_id, key=found.file.key, max_bytes=max_bytes
         ),
         timeout=10,
     )
@@ -293,7 +292,7 @@ async def debug_samples(request: Request) -> Response:
     and the previous/next stored iterations."""
     experiment_id, experiment, query = await _by_iteration(request, metrics_pb2.DebugSamplesRequest())
     resp = await state(request).metrics.GetDebugSamples(query, timeout=30)
-    links = await _links(request, experiment, [s.key for s in resp.samples])
+    links = await _links(request, experiment.workspace, experiment_id, [s.key for s in resp.samples])
     out = []
     for s, link in zip(resp.samples, links, strict=True):
         out.append(
@@ -317,23 +316,6 @@ async def debug_samples(request: Request) -> Response:
 
 
 # -- commands -------------------------------------------------------------------------------------
-async def _command(request: Request, event_id: str, **payload: Any) -> JSONResponse:
-    experiment_id = _experiment_id(request)
-    who = await principal(request)
-    done = await publish(state(request).js, who.workspace, experiment_id, event_id, **payload)
-    return await answer(request, experiment_id, done.event_id, done.stream_seq)
-
-
-async def _editable(request: Request) -> tuple[str, Any]:
-    experiment_id = _experiment_id(request)
-    who = await principal(request)
-    require_writer(who)
-    current = await _get(request, experiment_id)
-    if current.published:
-        raise ApiError(409, "conflict", "the experiment is published (read-only)")
-    return experiment_id, who
-
-
 def _string_map(body: dict[str, Any], name: str) -> dict[str, str]:
     value = body.get(name, {})
     if not isinstance(value, dict):
@@ -370,15 +352,13 @@ async def edit_hyperparameters(request: Request) -> JSONResponse:
     values, remove = _string_map(body, "set"), _string_list(body, "remove")
     if not values and not remove:
         raise ApiError(400, "invalid_argument", "nothing to change: send set and/or remove", "body")
-    experiment_id, who = await _editable(request)
     ps = events_pb2.ParamsSet(
         section=section,
         params=[events_pb2.Param(name=k, value=v, type="str") for k, v in values.items()],
         remove=remove,
-        by_key=who.key_id,
     )
     _valid(validate_params, "body", ps)
-    return await _command(request, f"{experiment_id}.params.{command_id(request)}", params_set=ps)
+    return await run_command(request, "params", lambda who, _: {"params_set": _signed(ps, who)}, read_only)
 
 
 async def edit_properties(request: Request) -> JSONResponse:
@@ -388,10 +368,9 @@ async def edit_properties(request: Request) -> JSONResponse:
     values, remove = _string_map(body, "set"), _string_list(body, "remove")
     if not values and not remove:
         raise ApiError(400, "invalid_argument", "nothing to change: send set and/or remove", "body")
-    experiment_id, who = await _editable(request)
-    pr = events_pb2.PropertiesSet(set=values, remove=remove, by_key=who.key_id)
+    pr = events_pb2.PropertiesSet(set=values, remove=remove)
     _valid(validate_properties, "body", pr)
-    return await _command(request, f"{experiment_id}.props.{command_id(request)}", properties_set=pr)
+    return await run_command(request, "props", lambda who, _: {"properties_set": _signed(pr, who)}, read_only)
 
 
 async def stop(request: Request) -> JSONResponse:
@@ -401,18 +380,20 @@ async def stop(request: Request) -> JSONResponse:
     reason = body.get("reason", "stopped from the web")
     if not isinstance(reason, str) or len(reason) > 1000:
         raise ApiError(400, "invalid_argument", "reason must be a string of at most 1000 characters", "reason")
-    experiment_id = _experiment_id(request)
-    who = await principal(request)
-    require_writer(who)
-    current = await _get(request, experiment_id)
-    status = STATUS_NAMES.get(current.status, "unspecified")
-    if status != "running":
-        raise ApiError(409, "conflict", f"the experiment is {status}; only running experiments can be stopped")
-    return await _command(
+    return await run_command(
         request,
-        f"{experiment_id}.stop.{command_id(request)}",
-        stop_requested=events_pb2.StopRequested(by_key=who.key_id, reason=reason),
+        "stop",
+        lambda who, _: {"stop_requested": events_pb2.StopRequested(by_key=who.key_id, reason=reason)},
+        running_only,
     )
+
+
+Signed = TypeVar("Signed", events_pb2.ParamsSet, events_pb2.PropertiesSet)
+
+
+def _signed(event: Signed, who: Principal) -> Signed:
+    event.by_key = who.key_id
+    return event
 
 
 _EXP = "/api/v1/experiments/{experiment_id}"
