@@ -21,6 +21,13 @@ _ID = {
 }
 _NAME = {"name": "name", "in": "path", "required": True, "schema": {"type": "string"}}
 _KEY_ID = {"name": "key_id", "in": "path", "required": True, "schema": {"type": "string"}}
+_WS = {"name": "workspace", "in": "path", "required": True, "schema": {"type": "string"}}
+_USER = {
+    "name": "user",
+    "in": "path",
+    "required": True,
+    "schema": {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9._@+-]{0,127}$"},
+}
 
 
 def _q(name: str, schema: dict[str, Any], description: str) -> dict[str, Any]:
@@ -91,7 +98,11 @@ SPEC: dict[str, Any] = {
             "get": _op(
                 "Projects with experiment counts",
                 params=[
-                    _q("search", {"type": "string", "maxLength": 255}, "case-insensitive substring of the path"),
+                    _q(
+                        "search",
+                        {"type": "string", "maxLength": 255},
+                        "case-insensitive substring of path or description",
+                    ),
                     _q(
                         "order_by",
                         {"enum": ["name", "-name", "last_update", "-last_update", "experiments", "-experiments"]},
@@ -229,6 +240,13 @@ SPEC: dict[str, Any] = {
         "/api/v1/experiments/{experiment_id}/stop": {
             "post": _op("Stop a running experiment: its script raises InterruptedExperiment", params=[_ID])
         },
+        "/api/v1/projects/{project}": {
+            "patch": _op(
+                "Make a project public (admin) or private, or edit its description; created on the fly",
+                params=[{"name": "project", "in": "path", "required": True, "schema": _STR, "description": "a/b/c"}],
+                body=_obj(public={"type": "boolean"}, description={"type": "string", "maxLength": 10000}),
+            )
+        },
         "/api/v1/compare": {
             "get": _op(
                 "2 to 10 experiments side by side: details, metric summaries, overlaid scalars",
@@ -254,25 +272,52 @@ SPEC: dict[str, Any] = {
             )
         },
         "/api/v1/keys": {
-            "get": _op("The workspace's API keys (admin)"),
+            "get": _op("API keys: all of the workspace's (admin) or the caller's own"),
             "post": _op(
-                "Create a key; its secret is shown once (admin)",
+                "Create a key owned by a member (admin: anyone; others: themselves); its secret is shown once",
                 ok="201",
-                body=_obj(name=_STR, role={"enum": ["admin", "member", "viewer"]}),
+                body=_obj(name=_STR, role={"enum": ["admin", "member", "viewer"]}, user=_STR),
             ),
         },
-        "/api/v1/keys/{key_id}/rotate": {"post": _op("A new secret for the key (admin)", params=[_KEY_ID])},
-        "/api/v1/keys/{key_id}/revoke": {"post": _op("Revoke the key for good (admin)", params=[_KEY_ID])},
+        "/api/v1/keys/{key_id}/rotate": {"post": _op("A new secret for the key (admin or owner)", params=[_KEY_ID])},
+        "/api/v1/keys/{key_id}/revoke": {"post": _op("Revoke the key for good (admin or owner)", params=[_KEY_ID])},
         "/api/v1/workspaces": {
-            "get": _op("The caller's workspace"),
+            "get": _op("The caller's workspace, role and user"),
             "post": _op(
-                "Create a workspace with a first admin key (admin)",
+                "Create a workspace with a first admin member and key (admin)",
                 ok="201",
-                body=_obj(id={"type": "string", "pattern": "^[a-z0-9][a-z0-9-]{1,38}[a-z0-9]$"}, name=_STR),
+                body=_obj(id={"type": "string", "pattern": "^[a-z0-9][a-z0-9-]{1,38}[a-z0-9]$"}, name=_STR, owner=_STR),
             ),
+        },
+        "/api/v1/workspaces/{workspace}/members": {"get": _op("The workspace's members and roles", params=[_WS])},
+        "/api/v1/workspaces/{workspace}/members/{user}": {
+            "put": _op(
+                "Add a member or change their role (admin)",
+                params=[_WS, _USER],
+                body=_obj(role={"enum": ["admin", "member", "viewer"]}),
+            ),
+            "delete": _op("Remove a member: their keys stop working (admin)", params=[_WS, _USER]),
         },
     },
 }
+
+
+def _public_reads(spec: dict[str, Any]) -> None:
+    """Reads of projects and experiments also work without a key, on public projects only;
+    listings then name the workspace with ``?workspace=``."""
+    listings = ("/api/v1/projects", "/api/v1/experiments", "/api/v1/export")
+    for path, item in spec["paths"].items():
+        if "get" in item and path.startswith(
+            ("/api/v1/projects", "/api/v1/experiments", "/api/v1/compare", "/api/v1/export")
+        ):
+            item["get"]["security"] = [{"bearer": []}, {}]
+            if path in listings:
+                item["get"]["parameters"].append(
+                    _q("workspace", _STR, "without a key: the workspace whose public projects to read")
+                )
+
+
+_public_reads(SPEC)
 
 
 async def openapi(request: Request) -> JSONResponse:

@@ -7,10 +7,10 @@ from dataclasses import dataclass
 import grpc
 from nats.js import JetStreamContext
 from starlette.requests import Request
-from tracklane.pb import artifact_pb2_grpc, metadata_pb2_grpc, metrics_pb2_grpc
+from tracklane.pb import artifact_pb2_grpc, metadata_pb2, metadata_pb2_grpc, metrics_pb2_grpc
 
 from gateway.errors import ApiError
-from services.common.auth import KeyResolver, Principal, UnauthenticatedError, bearer
+from services.common.auth import PUBLIC_ROLE, KeyResolver, Principal, UnauthenticatedError, bearer
 
 
 @dataclass
@@ -34,3 +34,28 @@ async def principal(request: Request) -> Principal:
         return await state(request).keys.resolve(bearer(request.headers.get("authorization")))
     except UnauthenticatedError as exc:
         raise ApiError(401, "unauthenticated", str(exc), "Authorization") from None
+
+
+async def reader(request: Request, *, needs_workspace: bool = False) -> Principal:
+    """The caller of a read. With a key, its principal (401 when the key is bad). Without any
+    ``Authorization`` header, an anonymous reader who sees public projects only: of the workspace
+    named by ``?workspace=`` (required by listings: ``needs_workspace``), or, for reads by
+    experiment id, of whichever workspace holds that id."""
+    if "authorization" in request.headers:
+        return await principal(request)
+    workspace = request.query_params.get("workspace", "")
+    if needs_workspace and not workspace:
+        raise ApiError(
+            401, "unauthenticated",
+            "missing API key: send 'authorization: Bearer <key>', or name a workspace (?workspace=…) "
+            "to read its public projects",
+            "Authorization",
+        )  # fmt: skip
+    return Principal(workspace, PUBLIC_ROLE, "")
+
+
+def experiment_request(who: Principal, experiment_id: str) -> metadata_pb2.GetExperimentRequest:
+    """A read of one experiment as ``who`` may see it: its own workspace's, or a public one."""
+    return metadata_pb2.GetExperimentRequest(
+        workspace=who.workspace, experiment_id=experiment_id, public_only=who.anonymous
+    )

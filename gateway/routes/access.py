@@ -12,18 +12,20 @@ from starlette.requests import Request
 from starlette.routing import Route
 from tracklane.pb import events_pb2, metadata_pb2
 
-from gateway.commands import publish, require_admin, wait_applied
+from gateway.commands import command_id, only_fields, publish, require_admin, wait_applied
 from gateway.errors import ApiError
 from gateway.respond import JSONResponse
 from gateway.routes.commands import _json_object, _string
 from gateway.state import principal, state
-from services.common.auth import hash_api_key
+from services.common.auth import Principal, hash_api_key
 from services.common.events import WORKSPACE_LEVEL
 from services.ingestion.domain import ValidationError, check_name
-from services.metadata.domain import ROLES
+from services.metadata.domain import ROLES, role_at_most
 
 WORKSPACE_ID = re.compile(r"^[a-z0-9][a-z0-9-]{1,38}[a-z0-9]$")
 _KEY_ID = re.compile(r"^[0-9a-z]{1,32}$")
+# A member's user name: a login or an e-mail address.
+USER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@+-]{0,127}$")
 
 
 def new_secret() -> str:
@@ -55,6 +57,7 @@ def _key_json(k: metadata_pb2.ApiKey) -> dict[str, object]:
     return {
         "id": k.key_id,
         "name": k.name,
+        "user": k.user or None,
         "role": k.role,
         "created_at": k.created_at,
         "rotated_at": k.rotated_at or None,
@@ -62,38 +65,68 @@ def _key_json(k: metadata_pb2.ApiKey) -> dict[str, object]:
     }
 
 
+def _mine(who: Principal, key: metadata_pb2.ApiKey) -> bool:
+    """Admins manage every key of the workspace; anyone else only the keys they own, and none
+    stronger than the calling key (a member-role key of an admin must not rotate their admin key)."""
+    return who.role == "admin" or (bool(who.user) and key.user == who.user and role_at_most(key.role, who.role))
+
+
 async def list_keys(request: Request) -> JSONResponse:
+    """An admin sees every key of the workspace; a member or viewer sees their own."""
     who = await principal(request)
-    require_admin(who)
     keys = await _key_ids(request, who.workspace)
-    return JSONResponse({"keys": [_key_json(k) for k in keys.values()]})
+    return JSONResponse({"keys": [_key_json(k) for k in keys.values() if _mine(who, k)]})
+
+
+async def _members(request: Request, workspace: str) -> dict[str, metadata_pb2.Member]:
+    resp = await state(request).metadata.ListMembers(metadata_pb2.ListMembersRequest(workspace=workspace), timeout=10)
+    return {m.user: m for m in resp.members}
 
 
 async def create_key(request: Request) -> JSONResponse:
-    """POST ``{"name": …, "role": "admin" | "member" | "viewer"}`` -> the key, shown this once."""
+    """POST ``{"name": …, "role": "admin" | "member" | "viewer", "user": …}`` -> the key, shown
+    this once. ``user`` (a member) owns the key, which never acts above that member's role; it
+    defaults to the caller. Admins create keys for anyone; others only for themselves."""
     who = await principal(request)
-    require_admin(who)
     body = await _json_object(request)
-    role = _string(body, "role") or "member"
+    only_fields(body, ("name", "role", "user"))
+    user = _string(body, "user")
+    user = who.user if user is None else user
+    if who.role != "admin" and (not who.user or user != who.user):
+        raise ApiError(403, "forbidden", "only an admin key can create keys for others", "user")
+    role = _string(body, "role") or ("member" if who.role == "admin" else who.role)
     if role not in ROLES:
         raise ApiError(400, "invalid_argument", f"role must be one of {', '.join(ROLES)}", "role")
+    if not role_at_most(role, who.role):
+        raise ApiError(403, "forbidden", f"a {who.role} key cannot create a {role} key", "role")
+    if user:
+        member = (await _members(request, who.workspace)).get(user)
+        if member is None:
+            hint = f"PUT /api/v1/workspaces/{who.workspace}/members/{user}"
+            raise ApiError(400, "invalid_argument", f"user: {user} is not a member; add them first with {hint}", "user")
+        if not role_at_most(role, member.role):
+            message = f"role: {user} is a {member.role}, so at most {member.role}"
+            raise ApiError(400, "invalid_argument", message, "role")
     name = _name(body, "name", "key")
     key_id, secret = secrets.token_hex(8), new_secret()
     created = events_pb2.KeyCreated(
-        key_id=key_id, key_hash=hash_api_key(secret), role=role, name=name, created_by=who.key_id
+        key_id=key_id, key_hash=hash_api_key(secret), role=role, name=name, created_by=who.key_id, user=user
     )
     done = await publish(
         state(request).js, who.workspace, WORKSPACE_LEVEL, f"key.{key_id}.created", key_created=created
     )
     await _applied(request, done.stream_seq)
-    return JSONResponse({"id": key_id, "key": secret, "name": name, "role": role}, status_code=201)
+    return JSONResponse(
+        {"id": key_id, "key": secret, "name": name, "role": role, "user": user or None}, status_code=201
+    )
 
 
 async def _existing_key(request: Request) -> tuple[str, str]:
+    """(workspace, key id) of a key the caller may manage; 404 for any other."""
     who = await principal(request)
-    require_admin(who)
     key_id = request.path_params["key_id"]
-    if not _KEY_ID.match(key_id) or key_id not in await _key_ids(request, who.workspace):
+    key = (await _key_ids(request, who.workspace)).get(key_id) if _KEY_ID.match(key_id) else None
+    if key is None or not _mine(who, key):
         raise ApiError(404, "not_found", f"key {key_id} not found", "key_id")
     return who.workspace, key_id
 
@@ -121,19 +154,22 @@ async def list_workspaces(request: Request) -> JSONResponse:
     """The caller's workspace (a key belongs to exactly one)."""
     who = await principal(request)
     ws = await state(request).metadata.GetWorkspace(metadata_pb2.GetWorkspaceRequest(workspace=who.workspace))
-    return JSONResponse({"workspaces": [{"id": ws.id, "name": ws.name, "role": who.role}]})
+    return JSONResponse({"workspaces": [{"id": ws.id, "name": ws.name, "role": who.role, "user": who.user or None}]})
 
 
 async def create_workspace(request: Request) -> JSONResponse:
-    """POST ``{"id": "team-a", "name": "Team A"}`` (an admin key) -> the new workspace and its
-    first admin key, shown this once. Ids are 3-40 of [a-z0-9-]."""
+    """POST ``{"id": "team-a", "name": "Team A", "owner": "alice"}`` (an admin key) -> the new
+    workspace, its first admin member (``owner``, by default the caller's user, else ``admin``)
+    and that member's first key, shown this once. Ids are 3-40 of [a-z0-9-]."""
     who = await principal(request)
     require_admin(who)
     body = await _json_object(request)
+    only_fields(body, ("id", "name", "owner"))
     workspace = _string(body, "id") or ""
     if not WORKSPACE_ID.match(workspace) or workspace == WORKSPACE_LEVEL:
         raise ApiError(400, "invalid_argument", "id must be 3-40 of [a-z0-9-], starting and ending alphanumeric", "id")
     name = _name(body, "name", workspace)
+    owner = _user(_string(body, "owner") or who.user or "admin", "owner")
     exists = True
     try:
         await state(request).metadata.GetWorkspace(metadata_pb2.GetWorkspaceRequest(workspace=workspace), timeout=10)
@@ -143,19 +179,96 @@ async def create_workspace(request: Request) -> JSONResponse:
         exists = False
     key_id, secret = secrets.token_hex(8), new_secret()
     admin = events_pb2.KeyCreated(
-        key_id=key_id, key_hash=hash_api_key(secret), role="admin", name="admin", created_by=who.key_id
+        key_id=key_id, key_hash=hash_api_key(secret), role="admin", name="admin", created_by=who.key_id, user=owner
     )
     done = None
     if not exists:
         # The event id is the workspace's: JetStream drops a concurrent second creation.
         done = await publish(
             state(request).js, workspace, WORKSPACE_LEVEL, f"workspace.{workspace}.created",
-            workspace_created=events_pb2.WorkspaceCreated(name=name, admin_key=admin),
+            workspace_created=events_pb2.WorkspaceCreated(name=name, admin_key=admin, owner=owner),
         )  # fmt: skip
     if done is None or done.duplicate:
         raise ApiError(409, "conflict", f"workspace {workspace} exists already", "id")
     await _applied(request, done.stream_seq)
-    return JSONResponse({"id": workspace, "name": name, "admin_key": {"id": key_id, "key": secret}}, status_code=201)
+    return JSONResponse(
+        {"id": workspace, "name": name, "owner": owner, "admin_key": {"id": key_id, "key": secret}}, status_code=201
+    )
+
+
+# -- members ------------------------------------------------------------------------------------
+def _user(value: str, field: str = "user") -> str:
+    if not USER_NAME.match(value):
+        raise ApiError(400, "invalid_argument", f"{field}: 1-128 of [A-Za-z0-9._@+-], starting alphanumeric", field)
+    return value
+
+
+def _member_json(m: metadata_pb2.Member) -> dict[str, object]:
+    return {"user": m.user, "role": m.role, "added_at": m.added_at, "updated_at": m.updated_at}
+
+
+async def _own_workspace(request: Request, *, admin: bool) -> Principal:
+    """The caller, when the path's workspace is theirs (another workspace answers 404)."""
+    who = await principal(request)
+    if request.path_params["workspace"] != who.workspace:
+        raise ApiError(404, "not_found", f"workspace {request.path_params['workspace']} not found", "workspace")
+    if admin:
+        require_admin(who)
+    return who
+
+
+async def list_members(request: Request) -> JSONResponse:
+    who = await _own_workspace(request, admin=False)
+    members = await _members(request, who.workspace)
+    return JSONResponse({"members": [_member_json(m) for m in members.values()]})
+
+
+async def _keeps_an_admin(request: Request, workspace: str, user: str) -> None:
+    """409 when ``user`` is the workspace's last admin (member or unrevoked service key)."""
+    members = await _members(request, workspace)
+    if any(m.role == "admin" and m.user != user for m in members.values()):
+        return
+    keys = await _key_ids(request, workspace)
+    if any(k.role == "admin" and not k.user and not k.revoked for k in keys.values()):
+        return
+    raise ApiError(409, "conflict", f"{user} is the last admin of {workspace}: make someone else admin first", "user")
+
+
+async def set_member(request: Request) -> JSONResponse:
+    """PUT ``{"role": "admin" | "member" | "viewer"}``: adds the user, or changes their role (and
+    so what every key they own may do)."""
+    who = await _own_workspace(request, admin=True)
+    user = _user(request.path_params["user"])
+    body = await _json_object(request)
+    only_fields(body, ("role",))
+    role = _string(body, "role") or ""
+    if role not in ROLES:
+        raise ApiError(400, "invalid_argument", f"role must be one of {', '.join(ROLES)}", "role")
+    current = (await _members(request, who.workspace)).get(user)
+    if current is not None and current.role == "admin" and role != "admin":
+        await _keeps_an_admin(request, who.workspace, user)
+    event = events_pb2.MemberSet(user=user, role=role, by_key=who.key_id)
+    event_id = f"member.{command_id(request)}"
+    done = await publish(state(request).js, who.workspace, WORKSPACE_LEVEL, event_id, member_set=event)
+    await _applied(request, done.stream_seq)
+    member = (await _members(request, who.workspace))[user]
+    return JSONResponse(_member_json(member), status_code=200 if current is not None else 201)
+
+
+async def remove_member(request: Request) -> JSONResponse:
+    """The user leaves the workspace; every key they own stops working."""
+    who = await _own_workspace(request, admin=True)
+    user = _user(request.path_params["user"])
+    current = (await _members(request, who.workspace)).get(user)
+    if current is None:
+        raise ApiError(404, "not_found", f"{user} is not a member of {who.workspace}", "user")
+    if current.role == "admin":
+        await _keeps_an_admin(request, who.workspace, user)
+    event = events_pb2.MemberRemoved(user=user, by_key=who.key_id)
+    event_id = f"member.{command_id(request)}"
+    done = await publish(state(request).js, who.workspace, WORKSPACE_LEVEL, event_id, member_removed=event)
+    await _applied(request, done.stream_seq)
+    return JSONResponse({"user": user, "removed": True})
 
 
 routes = [
@@ -165,4 +278,7 @@ routes = [
     Route("/api/v1/keys/{key_id}/revoke", revoke_key, methods=["POST"]),
     Route("/api/v1/workspaces", list_workspaces, methods=["GET"]),
     Route("/api/v1/workspaces", create_workspace, methods=["POST"]),
+    Route("/api/v1/workspaces/{workspace}/members", list_members, methods=["GET"]),
+    Route("/api/v1/workspaces/{workspace}/members/{user}", set_member, methods=["PUT"]),
+    Route("/api/v1/workspaces/{workspace}/members/{user}", remove_member, methods=["DELETE"]),
 ]

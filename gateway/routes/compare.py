@@ -9,13 +9,13 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
-from tracklane.pb import metadata_pb2, metrics_pb2
+from tracklane.pb import metrics_pb2
 
 from gateway.errors import ApiError
 from gateway.params import choice_param, int_param
 from gateway.respond import etag_json
 from gateway.routes.experiments import _XAXIS, experiment_json
-from gateway.state import principal, state
+from gateway.state import experiment_request, reader, state
 from services.ingestion.domain import EXPERIMENT_ID
 
 MAX_COMPARE = 10
@@ -29,15 +29,10 @@ async def compare(request: Request) -> Response:
         )
     if bad := next((i for i in ids if not EXPERIMENT_ID.match(i)), None):
         raise ApiError(404, "not_found", f"experiment {bad} not found", "ids")
-    who = await principal(request)
+    who = await reader(request)
     st = state(request)
     experiments = await asyncio.gather(
-        *(
-            st.metadata.GetExperiment(
-                metadata_pb2.GetExperimentRequest(workspace=who.workspace, experiment_id=i), timeout=10
-            )
-            for i in ids
-        )
+        *(st.metadata.GetExperiment(experiment_request(who, i), timeout=10) for i in ids)
     )
     metrics: dict[tuple[str, str], dict[str, Any]] = {}
     for exp in experiments:
@@ -56,7 +51,7 @@ async def compare(request: Request) -> Response:
             *(
                 st.metrics.QueryScalars(
                     metrics_pb2.ScalarQuery(
-                        workspace=who.workspace,
+                        workspace=e.workspace,
                         experiment_id=e.id,
                         metric=metric,
                         variant=variant,

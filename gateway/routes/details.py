@@ -27,7 +27,7 @@ from gateway.params import choice_param, int_param
 from gateway.respond import JSONResponse, etag_json
 from gateway.routes.commands import _json_object, read_only, run_command, running_only
 from gateway.routes.experiments import _experiment_id, _get
-from gateway.state import principal, state
+from gateway.state import experiment_request, reader, state
 from services.common.auth import Principal
 from services.ingestion.domain import ValidationError, validate_params, validate_properties
 
@@ -40,11 +40,9 @@ DOWNLOAD_PAGE = 5_000
 async def _details(request: Request) -> tuple[str, str, metadata_pb2.ExperimentDetails]:
     """(experiment id, workspace, details); 404 unless the experiment is the caller's."""
     experiment_id = _experiment_id(request)
-    who = await principal(request)
-    details = await state(request).metadata.GetDetails(
-        metadata_pb2.GetExperimentRequest(workspace=who.workspace, experiment_id=experiment_id), timeout=10
-    )
-    return experiment_id, who.workspace, details
+    who = await reader(request)
+    details = await state(request).metadata.GetDetails(experiment_request(who, experiment_id), timeout=10)
+    return experiment_id, details.workspace, details
 
 
 # -- configuration and execution ------------------------------------------------------------------

@@ -14,7 +14,7 @@ from tracklane.pb import metadata_pb2, metrics_pb2
 from gateway.errors import ApiError
 from gateway.params import choice_param, float_param, int_param
 from gateway.respond import etag_json
-from gateway.state import principal, state
+from gateway.state import experiment_request, reader, state
 from services.ingestion.domain import EXPERIMENT_ID
 from services.metadata.domain import STATUS_NAMES
 
@@ -64,15 +64,15 @@ def _experiment_id(request: Request) -> str:
 
 
 async def _get(request: Request, experiment_id: str) -> metadata_pb2.Experiment:
-    who = await principal(request)
+    who = await reader(request)
     experiment: metadata_pb2.Experiment = await state(request).metadata.GetExperiment(
-        metadata_pb2.GetExperimentRequest(workspace=who.workspace, experiment_id=experiment_id), timeout=10
+        experiment_request(who, experiment_id), timeout=10
     )
     return experiment
 
 
 async def list_experiments(request: Request) -> Response:
-    who = await principal(request)
+    who = await reader(request, needs_workspace=True)
     page = int_param(request, "page", 0, minimum=0, maximum=1_000_000)
     page_size = int_param(request, "page_size", 50, minimum=1, maximum=500)
     archived = choice_param(request, "archived", "false", ("false", "true")) == "true"
@@ -89,6 +89,7 @@ async def list_experiments(request: Request) -> Response:
             order_by=_text(request, "order_by"),
             columns=_text(request, "columns"),
             group_by=_text(request, "group_by"),
+            public_only=who.anonymous,
         ),
         timeout=10,
     )

@@ -28,7 +28,7 @@ from tracklane.pb import metadata_pb2, metrics_pb2
 
 from gateway.params import choice_param
 from gateway.routes.experiments import _text, experiment_json
-from gateway.state import GatewayState, principal, state
+from gateway.state import GatewayState, reader, state
 
 RUNS_PER_PAGE = 200
 POINTS_PER_PAGE = 100_000
@@ -149,7 +149,7 @@ class _Encoder:
 
 
 async def export(request: Request) -> StreamingResponse:
-    who = await principal(request)
+    who = await reader(request, needs_workspace=True)
     fmt = choice_param(request, "format", "csv", tuple(MEDIA))
     shape = choice_param(request, "shape", "long", ("long", "wide"))
     query = metadata_pb2.ListExperimentsRequest(
@@ -157,6 +157,7 @@ async def export(request: Request) -> StreamingResponse:
         project=request.query_params.get("project", ""),
         filter=_text(request, "filter"),
         order_by=_text(request, "order_by"),
+        public_only=who.anonymous,
     )
     st = state(request)
     # Validate the query before the 200 goes out: a bad filter answers 400, not a broken stream.

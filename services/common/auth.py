@@ -23,11 +23,20 @@ def hash_api_key(key: str) -> str:
 WRITE_ROLES = frozenset({"admin", "member"})
 
 
+# The role of a caller without a key: reads of public projects only.
+PUBLIC_ROLE = "public"
+
+
 @dataclass(frozen=True)
 class Principal:
-    workspace: str
+    workspace: str  # may be empty for an anonymous caller who named no workspace
     role: str
     key_id: str
+    user: str = ""  # the member behind the key; empty for service keys and anonymous callers
+
+    @property
+    def anonymous(self) -> bool:
+        return self.role == PUBLIC_ROLE
 
 
 class UnauthenticatedError(Exception):
@@ -43,7 +52,7 @@ class KeyResolver:
         self.stub = stub
         self.ttl_s = ttl_s
         self.max_entries = max_entries
-        self._cache: dict[str, tuple[float, Principal | None]] = {}
+        self._cache: dict[str, tuple[float, Principal | str]] = {}  # a principal, or why the key is refused
 
     def forget(self) -> None:
         """Drops every cached answer (after this process changed keys)."""
@@ -56,22 +65,22 @@ class KeyResolver:
         hit = self._cache.get(digest)
         now = time.monotonic()
         if hit is not None and hit[0] > now:
-            if hit[1] is None:
-                raise UnauthenticatedError("unknown or revoked API key")
+            if isinstance(hit[1], str):
+                raise UnauthenticatedError(hit[1])
             return hit[1]
         try:
             p = await self.stub.Authenticate(metadata_pb2.AuthenticateRequest(api_key=key), timeout=5)
-            principal: Principal | None = Principal(p.workspace, p.role, p.key_id)
+            answer: Principal | str = Principal(p.workspace, p.role, p.key_id, p.user)
         except grpc.aio.AioRpcError as exc:
             if exc.code() != grpc.StatusCode.UNAUTHENTICATED:
                 raise
-            principal = None
+            answer = exc.details() or "unknown or revoked API key"
         if len(self._cache) >= self.max_entries:
             self._cache.clear()
-        self._cache[digest] = (now + self.ttl_s, principal)
-        if principal is None:
-            raise UnauthenticatedError("unknown or revoked API key")
-        return principal
+        self._cache[digest] = (now + self.ttl_s, answer)
+        if isinstance(answer, str):
+            raise UnauthenticatedError(answer)
+        return answer
 
 
 def bearer(value: str | None) -> str | None:

@@ -192,7 +192,7 @@ class IngestApi(ingest_pb2_grpc.IngestServiceServicer):
                 project=request.project,
                 name=request.name,
                 tags=request.tags,
-                user=request.user,
+                user=principal.user or request.user,  # a person's key names them; else the OS user
                 started_at=request.started_at or now,
             ),
         )

@@ -378,6 +378,7 @@ def new_key(key_id: str, workspace: str) -> Doc:
         "created_at": 0.0,
         "rotated_at": 0.0,
         "created_by": "",
+        "user": "",
         "version": 0,
     }
 
@@ -386,7 +387,10 @@ def apply_key_created(doc: Doc | None, workspace: str, payload: Any, at: float, 
     if doc is not None and _foreign(doc, workspace):
         return doc
     out = copy.deepcopy(doc) if doc else new_key(payload.key_id, workspace)
-    out.update(created=True, role=payload.role, name=payload.name, created_at=at, created_by=payload.created_by)
+    out.update(
+        created=True, role=payload.role, name=payload.name, created_at=at, created_by=payload.created_by,
+        user=payload.user,
+    )  # fmt: skip
     if stream_seq > out["hash_seq"]:
         out.update(hash=payload.key_hash, hash_seq=stream_seq)
     return out
@@ -407,3 +411,82 @@ def apply_key_revoked(doc: Doc | None, workspace: str, payload: Any, at: float, 
     out = copy.deepcopy(doc) if doc else new_key(payload.key_id, workspace)
     out["revoked"] = True  # terminal: a revoked key never comes back
     return out
+
+
+_RANK = {"viewer": 1, "member": 2, "admin": 3}
+
+
+def lower_role(a: str, b: str) -> str:
+    """The weaker of two roles (a key acts with at most its member's role)."""
+    return a if _RANK.get(a, 0) <= _RANK.get(b, 0) else b
+
+
+def role_at_most(role: str, ceiling: str) -> bool:
+    return _RANK.get(role, 0) <= _RANK.get(ceiling, 0)
+
+
+# -- access: members ----------------------------------------------------------------------------
+def member_id(workspace: str, user: str) -> str:
+    return f"{workspace}/{user}"
+
+
+def new_member(workspace: str, user: str) -> Doc:
+    return {
+        "_id": member_id(workspace, user),
+        "workspace": workspace,
+        "user": user,
+        "role": "",
+        "active": False,
+        "seq": -1,
+        "added_at": 0.0,
+        "updated_at": 0.0,
+        "version": 0,
+    }
+
+
+def apply_member(doc: Doc | None, workspace: str, user: str, role: str | None, at: float, stream_seq: int) -> Doc:
+    """Joins or changes role (``role``) or leaves (None); the latest stream sequence wins."""
+    out = copy.deepcopy(doc) if doc else new_member(workspace, user)
+    if stream_seq <= out["seq"]:
+        return doc if doc is not None else out
+    if role is not None and not out["active"]:
+        out["added_at"] = at
+    out.update(active=role is not None, role=role or "", seq=stream_seq, updated_at=at)
+    return out
+
+
+# -- projects -----------------------------------------------------------------------------------
+def project_id(workspace: str, path: str) -> str:
+    return f"{workspace}/{path}"
+
+
+def new_project(workspace: str, path: str, at: float) -> Doc:
+    return {
+        "_id": project_id(workspace, path),
+        "workspace": workspace,
+        "path": path,
+        "created_at": at,
+        "updated_at": at,
+        "public": False,
+        "public_seq": -1,
+        "description": "",
+        "description_seq": -1,
+        "version": 0,
+    }
+
+
+def apply_project_edited(doc: Doc | None, workspace: str, payload: Any, at: float, stream_seq: int) -> Doc:
+    """Visibility and description, each last-writer-wins by stream sequence."""
+    out = copy.deepcopy(doc) if doc else new_project(workspace, payload.project, at)
+    changed = doc is None
+    for field in ("public", "description"):
+        if payload.HasField(field) and stream_seq > out.get(f"{field}_seq", -1):
+            out[field], out[f"{field}_seq"] = getattr(payload, field), stream_seq
+            changed = True
+    return out if changed else doc  # type: ignore[return-value]
+
+
+def visible(path: str, public_paths: set[str]) -> bool:
+    """A project is public when it, or a project it is nested in, is marked public."""
+    parts = path.split("/")
+    return any("/".join(parts[:depth]) in public_paths for depth in range(1, len(parts) + 1))

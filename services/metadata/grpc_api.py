@@ -100,6 +100,7 @@ def details_to_proto(doc: domain.Doc) -> metadata_pb2.ExperimentDetails:
         properties=domain.live_properties(doc),
         execution=execution,
         artifacts=artifacts,
+        workspace=doc["workspace"],
     )
 
 
@@ -122,7 +123,7 @@ class MetadataApi(metadata_pb2_grpc.MetadataServiceServicer):
     async def _experiment(
         self, request: metadata_pb2.GetExperimentRequest, context: grpc.aio.ServicerContext
     ) -> domain.Doc:
-        doc = await self.store.get_experiment(request.workspace, request.experiment_id)
+        doc = await self.store.get_experiment(request.workspace, request.experiment_id, public_only=request.public_only)
         if doc is None:
             await context.abort(grpc.StatusCode.NOT_FOUND, f"experiment {request.experiment_id} not found")
         assert doc is not None  # abort raises
@@ -150,9 +151,12 @@ class MetadataApi(metadata_pb2_grpc.MetadataServiceServicer):
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, message)
         if len(group) > 1:
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "group_by: one column")
+        among = sorted(await self.store.public_paths(request.workspace)) if request.public_only else None
+        if among is not None and request.deleted:
+            among = []  # the bin is never public
         docs, total = await self.store.list_experiments(
             request.workspace, request.project, request.page * page_size, page_size,
-            archived=request.archived, where=where, sort=sort, deleted=request.deleted,
+            archived=request.archived, where=where, sort=sort, deleted=request.deleted, among=among,
         )  # fmt: skip
         experiments = []
         for doc in docs:
@@ -164,7 +168,7 @@ class MetadataApi(metadata_pb2_grpc.MetadataServiceServicer):
         if group:
             rows = await self.store.group_experiments(
                 request.workspace, request.project, group[0].path,
-                archived=request.archived, where=where, deleted=request.deleted,
+                archived=request.archived, where=where, deleted=request.deleted, among=among,
             )  # fmt: skip
             groups = [metadata_pb2.ExperimentGroup(value_json=json.dumps(v), count=n) for v, n in rows]
         return metadata_pb2.ListExperimentsResponse(experiments=experiments, total=total, groups=groups)
@@ -182,6 +186,7 @@ class MetadataApi(metadata_pb2_grpc.MetadataServiceServicer):
                     created_at=d["created_at"],
                     rotated_at=d.get("rotated_at", 0.0),
                     revoked=d["revoked"],
+                    user=d.get("user", ""),
                 )
                 for d in docs
             ]
@@ -204,9 +209,11 @@ class MetadataApi(metadata_pb2_grpc.MetadataServiceServicer):
         if key not in ("name", "last_update", "experiments"):
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "order_by: name, last_update or experiments")
         rows = await self.store.list_projects(request.workspace)
+        if request.public_only:
+            rows = [r for r in rows if r["public"]]
         if request.search:
             needle = request.search.casefold()
-            rows = [r for r in rows if needle in r["path"].casefold()]
+            rows = [r for r in rows if needle in r["path"].casefold() or needle in r["description"].casefold()]
         field = "path" if key == "name" else key
         rows.sort(key=lambda r: (r[field], r["path"]), reverse=request.order_by.startswith("-"))
         start = request.page * page_size
@@ -221,4 +228,21 @@ class MetadataApi(metadata_pb2_grpc.MetadataServiceServicer):
         if doc is None:
             await context.abort(grpc.StatusCode.UNAUTHENTICATED, "unknown or revoked API key")
         assert doc is not None  # abort raises
-        return metadata_pb2.Principal(workspace=doc["workspace"], role=doc["role"], key_id=doc["_id"])
+        role, user = doc["role"], doc.get("user", "")
+        if user:  # a person's key: never more than the person's current role, nothing once they left
+            member = await self.store.get_member(doc["workspace"], user)
+            if member is None:
+                await context.abort(grpc.StatusCode.UNAUTHENTICATED, f"{user} is no longer a member of the workspace")
+            assert member is not None  # abort raises
+            role = domain.lower_role(role, member["role"])
+        return metadata_pb2.Principal(workspace=doc["workspace"], role=role, key_id=doc["_id"], user=user)
+
+    async def ListMembers(  # noqa: N802
+        self, request: metadata_pb2.ListMembersRequest, context: grpc.aio.ServicerContext
+    ) -> metadata_pb2.ListMembersResponse:
+        return metadata_pb2.ListMembersResponse(
+            members=[
+                metadata_pb2.Member(user=d["user"], role=d["role"], added_at=d["added_at"], updated_at=d["updated_at"])
+                for d in await self.store.list_members(request.workspace)
+            ]
+        )

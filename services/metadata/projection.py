@@ -78,6 +78,11 @@ class MetadataProjection:
         if kind == "workspace_created":
             created = event.workspace_created
             await self.store.ensure_workspace(ws, created.name, at)
+            if created.owner:
+                owner = created.owner
+                await self.store.mutate_member(
+                    ws, owner, lambda d: domain.apply_member(d, ws, owner, "admin", at, stream_seq)
+                )
             key = created.admin_key
             await self.store.mutate_key(key.key_id, lambda d: domain.apply_key_created(d, ws, key, at, stream_seq))
         elif kind == "key_created":
@@ -89,6 +94,22 @@ class MetadataProjection:
         elif kind == "key_revoked":
             kv = event.key_revoked
             await self.store.mutate_key(kv.key_id, lambda d: domain.apply_key_revoked(d, ws, kv, at, stream_seq))
+        elif kind == "member_set":
+            ms = event.member_set
+            await self.store.mutate_member(
+                ws, ms.user, lambda d: domain.apply_member(d, ws, ms.user, ms.role, at, stream_seq)
+            )
+        elif kind == "member_removed":
+            mr = event.member_removed
+            await self.store.mutate_member(
+                ws, mr.user, lambda d: domain.apply_member(d, ws, mr.user, None, at, stream_seq)
+            )
+        elif kind == "project_edited":
+            pe = event.project_edited
+            await self.store.touch_project(ws, pe.project, at)
+            await self.store.mutate_project(
+                ws, pe.project, lambda d: domain.apply_project_edited(d, ws, pe, at, stream_seq)
+            )
 
     def _change_for(self, event: events_pb2.Event, stream_seq: int) -> Change | None:
         kind = event.WhichOneof("payload")

@@ -20,7 +20,7 @@ from pymongo import AsyncMongoClient
 from pymongo.errors import DuplicateKeyError
 
 from services.metadata import migrations
-from services.metadata.domain import Doc, new_key
+from services.metadata.domain import Doc, member_id, new_key, new_project, project_id, visible
 
 Mutation = Callable[[Doc | None], Doc]
 # The experiment table never needs the heavy parts of a document.
@@ -29,7 +29,7 @@ LIST_PROJECTION = {"execution": 0, "configurations": 0, "artifacts": 0}
 
 class MetadataStore(Protocol):
     async def mutate_experiment(self, experiment_id: str, change: Mutation) -> Doc: ...
-    async def get_experiment(self, workspace: str, experiment_id: str) -> Doc | None: ...
+    async def get_experiment(self, workspace: str, experiment_id: str, *, public_only: bool = False) -> Doc | None: ...
     async def list_experiments(
         self,
         workspace: str,
@@ -41,6 +41,7 @@ class MetadataStore(Protocol):
         where: Doc | None = None,
         sort: list[tuple[str, int]] | None = None,
         deleted: bool = False,
+        among: list[str] | None = None,
     ) -> tuple[list[Doc], int]: ...
     async def group_experiments(
         self,
@@ -51,6 +52,7 @@ class MetadataStore(Protocol):
         archived: bool = False,
         where: Doc | None = None,
         deleted: bool = False,
+        among: list[str] | None = None,
     ) -> list[tuple[Any, int]]: ...
     async def touch_project(self, workspace: str, path: str, at: float) -> None: ...
     async def stale_running(self, seen_before: float, limit: int = 500) -> list[Doc]: ...
@@ -60,6 +62,11 @@ class MetadataStore(Protocol):
     async def ensure_workspace(self, workspace: str, name: str, at: float) -> None: ...
     async def get_workspace(self, workspace: str) -> Doc | None: ...
     async def list_projects(self, workspace: str) -> list[Doc]: ...
+    async def mutate_project(self, workspace: str, path: str, change: Mutation) -> Doc: ...
+    async def public_paths(self, workspace: str) -> set[str]: ...
+    async def mutate_member(self, workspace: str, user: str, change: Mutation) -> Doc: ...
+    async def get_member(self, workspace: str, user: str) -> Doc | None: ...
+    async def list_members(self, workspace: str) -> list[Doc]: ...
     async def ensure_key(self, key_hash: str, workspace: str, role: str) -> None: ...
     async def close(self) -> None: ...
 
@@ -107,8 +114,8 @@ class MongoMetadataStore:
                 return new
             if new is current:  # the change left it alone
                 return current
-            new["version"] = current["version"] + 1
-            result = await coll.replace_one({"_id": doc_id, "version": current["version"]}, new)
+            new["version"] = current.get("version", 0) + 1
+            result = await coll.replace_one({"_id": doc_id, "version": current.get("version", 0)}, new)
             if result.matched_count == 1:
                 return new
         raise ConflictError(f"{collection} {doc_id}: too many concurrent updates")
@@ -151,7 +158,9 @@ class MongoMetadataStore:
             async for row in await self.db.experiments.aggregate(pipeline):
                 counts[(row["_id"], in_archive)] = row
         out = []
-        async for p in self.db.projects.find({"workspace": workspace}):
+        docs = [p async for p in self.db.projects.find({"workspace": workspace})]
+        marked = {p["path"] for p in docs if p.get("public")}
+        for p in docs:
             active, archived = counts.get((p["path"], False)), counts.get((p["path"], True))
             lasts = [r["last"] for r in (active, archived) if r] + [p["updated_at"]]
             out.append(
@@ -161,21 +170,57 @@ class MongoMetadataStore:
                     "archived_experiments": archived["n"] if archived else 0,
                     "created_at": p["created_at"],
                     "last_update": max(lasts),
+                    "public": visible(p["path"], marked),
+                    "description": p.get("description", ""),
                 }
             )
         return out
 
-    async def get_experiment(self, workspace: str, experiment_id: str) -> Doc | None:
-        query = {"_id": experiment_id, "workspace": workspace, "created": True, "cleared": False}
-        return await self.db.experiments.find_one(query)
+    async def mutate_project(self, workspace: str, path: str, change: Mutation) -> Doc:
+        return await self._mutate("projects", project_id(workspace, path), change)
+
+    async def public_paths(self, workspace: str) -> set[str]:
+        """Every project path of the workspace readable without a key (marked, or nested in one)."""
+        docs = [p async for p in self.db.projects.find({"workspace": workspace}, {"path": 1, "public": 1})]
+        marked = {p["path"] for p in docs if p.get("public")}
+        return {p["path"] for p in docs if marked and visible(p["path"], marked)}
+
+    async def mutate_member(self, workspace: str, user: str, change: Mutation) -> Doc:
+        return await self._mutate("members", member_id(workspace, user), change)
+
+    async def get_member(self, workspace: str, user: str) -> Doc | None:
+        return await self.db.members.find_one({"_id": member_id(workspace, user), "active": True})
+
+    async def list_members(self, workspace: str) -> list[Doc]:
+        cursor = self.db.members.find({"workspace": workspace, "active": True}).sort([("user", 1)])
+        return [d async for d in cursor]
+
+    async def get_experiment(self, workspace: str, experiment_id: str, *, public_only: bool = False) -> Doc | None:
+        """The experiment of ``workspace``; with ``public_only`` (workspace may then be empty)
+        only when its project is public, and never a soft-deleted one."""
+        query: Doc = {"_id": experiment_id, "created": True, "cleared": False}
+        if workspace:
+            query["workspace"] = workspace
+        elif not public_only:
+            return None
+        doc = await self.db.experiments.find_one(query)
+        if doc is not None and public_only:
+            public = doc["project"] in await self.public_paths(doc["workspace"]) and not doc.get("deleted")
+            return doc if public else None
+        return doc
 
     @staticmethod
-    def _scope(workspace: str, project: str, archived: bool, where: Doc | None, deleted: bool = False) -> Doc:
-        """The caller's workspace always, whatever the user's filter says."""
+    def _scope(
+        workspace: str, project: str, archived: bool, where: Doc | None, deleted: bool, among: list[str] | None
+    ) -> Doc:
+        """The caller's workspace always (and only ``among`` these projects when given), whatever
+        the user's filter says."""
         query: Doc = {"workspace": workspace, "created": True, "cleared": False, "deleted": deleted}
         if not deleted:
             query["archived"] = archived
-        if project:
+        if among is not None:
+            query["project"] = {"$in": [p for p in among if not project or p == project]}
+        elif project:
             query["project"] = project
         return {"$and": [query, where]} if where else query
 
@@ -190,8 +235,9 @@ class MongoMetadataStore:
         where: Doc | None = None,
         sort: list[tuple[str, int]] | None = None,
         deleted: bool = False,
+        among: list[str] | None = None,
     ) -> tuple[list[Doc], int]:
-        query = self._scope(workspace, project, archived, where, deleted)
+        query = self._scope(workspace, project, archived, where, deleted, among)
         total = await self.db.experiments.count_documents(query)
         order = [*(sort or [("created_at", -1)]), ("_id", 1)]
         cursor = self.db.experiments.find(query, LIST_PROJECTION).sort(order).skip(skip).limit(limit)
@@ -212,10 +258,11 @@ class MongoMetadataStore:
         archived: bool = False,
         where: Doc | None = None,
         deleted: bool = False,
+        among: list[str] | None = None,
     ) -> list[tuple[Any, int]]:
         """(value, count) of ``path`` over the filtered experiments, most common first."""
         pipeline: list[Doc] = [
-            {"$match": self._scope(workspace, project, archived, where, deleted)},
+            {"$match": self._scope(workspace, project, archived, where, deleted, among)},
             {"$group": {"_id": f"${path}", "n": {"$sum": 1}}},
         ]
         rows = [(r["_id"], int(r["n"])) async for r in await self.db.experiments.aggregate(pipeline)]
@@ -226,13 +273,14 @@ class MongoMetadataStore:
         parts = path.split("/")
         for depth in range(1, len(parts) + 1):
             sub = "/".join(parts[:depth])
-            pid = f"{workspace}/{sub}"
             try:
-                await self.db.projects.insert_one(
-                    {"_id": pid, "workspace": workspace, "path": sub, "created_at": at, "updated_at": at}
-                )
+                await self.db.projects.insert_one(new_project(workspace, sub, at))
             except DuplicateKeyError:
-                await self.db.projects.update_one({"_id": pid, "updated_at": {"$lt": at}}, {"$set": {"updated_at": at}})
+                # $inc version: a concurrent read-change-write of the project then retries
+                await self.db.projects.update_one(
+                    {"_id": project_id(workspace, sub), "updated_at": {"$lt": at}},
+                    {"$set": {"updated_at": at}, "$inc": {"version": 1}},
+                )
 
     async def find_key(self, key_hash: str) -> Doc | None:
         return await self.db.api_keys.find_one({"hash": key_hash, "revoked": False, "created": True})

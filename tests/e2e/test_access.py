@@ -31,7 +31,7 @@ def other_workspace(stack: Stack) -> dict[str, str]:
         r = gw.post("/api/v1/workspaces", json={"id": ws, "name": "Team B"})
         assert r.status_code == 201, r.text
         assert gw.post("/api/v1/workspaces", json={"id": ws}).status_code == 409
-    return {"id": ws, "key": r.json()["admin_key"]["key"]}
+    return {"id": ws, "key": r.json()["admin_key"]["key"], "key_id": r.json()["admin_key"]["id"]}
 
 
 def test_a_key_of_one_workspace_reads_and_writes_nothing_of_another(
@@ -47,7 +47,7 @@ def test_a_key_of_one_workspace_reads_and_writes_nothing_of_another(
     b_key = other_workspace["key"]
     with gateway(stack, key=b_key) as b:
         assert b.get("/api/v1/workspaces").json()["workspaces"] == [
-            {"id": other_workspace["id"], "name": "Team B", "role": "admin"}
+            {"id": other_workspace["id"], "name": "Team B", "role": "admin", "user": "admin"}
         ]
         assert b.get("/api/v1/experiments").json()["total"] == 0
         assert b.get("/api/v1/experiments", params={"project": "private-a"}).json()["experiments"] == []
@@ -102,8 +102,10 @@ def test_keys_are_created_listed_rotated_and_revoked(stack: Stack, other_workspa
         )
         with gateway(stack, key=member["key"]) as m:
             wait_for("the member's experiment", lambda: m.get(f"/api/v1/experiments/{exp}").status_code == 200)
-            assert m.post("/api/v1/keys", json={"role": "admin"}).status_code == 403  # members manage no keys
-            assert m.get("/api/v1/keys").status_code == 403
+            assert m.post("/api/v1/keys", json={"role": "admin"}).status_code == 403  # never above its own role
+            # It sees only keys of its own user no stronger than itself: not the owner's admin key.
+            assert [k["id"] for k in m.get("/api/v1/keys").json()["keys"]] == [member["id"]]
+            assert m.post(f"/api/v1/keys/{other_workspace['key_id']}/rotate").status_code == 404
 
         viewer = admin.post("/api/v1/keys", json={"name": "dashboard", "role": "viewer"}).json()
         with gateway(stack, key=viewer["key"]) as v:

@@ -14,7 +14,7 @@ from tracklane.pb import events_pb2
 
 from services.common.auth import hash_api_key
 from services.metadata import domain
-from services.metadata.store import MongoMetadataStore
+from services.metadata.store import MongoMetadataStore, Mutation
 from tests.conftest import new_id
 
 pytestmark = pytest.mark.engines
@@ -99,7 +99,42 @@ async def test_keys_are_found_by_hash_only(store: MongoMetadataStore) -> None:
 
 async def test_migrations_are_recorded_once(store: MongoMetadataStore) -> None:
     assert await store.migrate() == []
-    assert [d["_id"] async for d in store.db["migrations"].find({})] == ["m0001_indexes"]
+    assert [d["_id"] async for d in store.db["migrations"].find({})] == ["m0001_indexes", "m0002_members_projects"]
+
+
+async def test_public_projects_cover_nested_ones_and_gate_reads_by_id(store: MongoMetadataStore) -> None:
+    shown, hidden = new_id(), new_id()
+    await store.mutate_experiment(shown, lambda d: domain.apply_created(d, shown, "ws", created("a/b"), 1.0, 1))
+    await store.mutate_experiment(hidden, lambda d: domain.apply_created(d, hidden, "ws", created("c"), 1.0, 2))
+    for path in ("a/b", "c"):
+        await store.touch_project("ws", path, 1.0)
+    assert await store.public_paths("ws") == set()
+    edit = events_pb2.ProjectEdited(project="a", public=True)
+    await store.mutate_project("ws", "a", lambda d: domain.apply_project_edited(d, "ws", edit, 2.0, 10))
+    stale = events_pb2.ProjectEdited(project="a", public=False)  # an older stream sequence loses
+    await store.mutate_project("ws", "a", lambda d: domain.apply_project_edited(d, "ws", stale, 2.0, 9))
+    assert await store.public_paths("ws") == {"a", "a/b"}
+    assert await store.get_experiment("", shown, public_only=True) is not None
+    assert await store.get_experiment("", hidden, public_only=True) is None
+    assert await store.get_experiment("", hidden) is None  # no workspace and not public: nothing
+    docs, total = await store.list_experiments("ws", "", 0, 50, among=sorted(await store.public_paths("ws")))
+    assert [d["_id"] for d in docs] == [shown] and total == 1
+    await store.touch_project("ws", "a", 5.0)  # a touch after the edit keeps the setting
+    assert await store.public_paths("ws") == {"a", "a/b"}
+
+
+async def test_members_join_change_role_and_leave_by_stream_order(store: MongoMetadataStore) -> None:
+    def member(role: str | None, seq: int) -> Mutation:
+        return lambda d: domain.apply_member(d, "ws", "ann", role, float(seq), seq)
+
+    await store.mutate_member("ws", "ann", member("member", 5))
+    await store.mutate_member("ws", "ann", member("admin", 3))  # older: ignored
+    found = await store.get_member("ws", "ann")
+    assert found is not None and found["role"] == "member"
+    await store.mutate_member("ws", "ann", member(None, 7))
+    assert await store.get_member("ws", "ann") is None and await store.list_members("ws") == []
+    await store.mutate_member("ws", "ann", member("viewer", 8))
+    assert [(m["user"], m["role"]) for m in await store.list_members("ws")] == [("ann", "viewer")]
 
 
 # -- nx-27017's known defects: Tracklane never relies on these operations -------------------------
