@@ -15,8 +15,21 @@ from starlette.routing import Mount
 from tracklane.pb import artifact_pb2_grpc, metadata_pb2_grpc, metrics_pb2_grpc
 
 from gateway import errors, openapi
+from gateway.embeds import GrantCache, load_secret
 from gateway.middleware import RequestContext
-from gateway.routes import access, bulk, commands, compare, details, experiments, export, health, projects
+from gateway.routes import (
+    access,
+    bulk,
+    commands,
+    compare,
+    details,
+    embeds,
+    experiments,
+    export,
+    health,
+    projects,
+    widget,
+)
 from gateway.settings import Settings
 from gateway.state import GatewayState
 from services.common import bus
@@ -41,6 +54,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
             metrics=metrics_pb2_grpc.MetricsServiceStub(metrics),
             artifacts=artifact_pb2_grpc.ArtifactServiceStub(artifact),
             keys=KeyResolver(meta_stub, ttl_s=settings.common.key_cache_ttl),
+            grants=GrantCache(meta_stub, ttl_s=settings.common.key_cache_ttl),
+            embed_secret=load_secret(settings.embed_secret, settings.common.data_dir),
+            settings=settings,
         )
         try:
             yield {"tl": st}
@@ -60,6 +76,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
             *projects.routes,
             *compare.routes,
             *export.routes,
+            *embeds.routes,
+            *widget.routes,
             *openapi.routes,
             Mount("/metrics", app=make_asgi_app()),
         ],

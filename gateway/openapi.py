@@ -34,6 +34,31 @@ def _q(name: str, schema: dict[str, Any], description: str) -> dict[str, Any]:
     return {"name": name, "in": "query", "required": False, "schema": schema, "description": description}
 
 
+_WIDGET_PARAMS = [
+    _q("objectType", {"enum": ["task", "model"], "default": "task"}, "experiments, or their output models"),
+    {
+        "name": "objects", "in": "query", "required": False, "style": "form", "explode": True,
+        "schema": {"type": "array", "items": {"type": "string"}, "maxItems": 50},
+        "description": "ids, repeated; or a dynamic query (project, tags[], status[], page, page_size, order_by[])",
+    },
+    _q("project", {"type": "string"}, "dynamic query: exact project path"),
+    _q("tags[]", {"type": "string"}, "dynamic query: comma-separated; any of these, none of the '-' ones"),
+    _q("status[]", {"type": "string"}, "dynamic query: running (in_progress), completed, failed, stopped"),
+    _q("page", {"type": "integer", "minimum": 0, "default": 0}, "dynamic query: page"),
+    _q("page_size", {"type": "integer", "minimum": 1, "maximum": 50, "default": 10}, "dynamic query: page size"),
+    _q("order_by[]", {"type": "string"}, "dynamic query: -last_update, name, last_metrics.<md5>.<md5>.max_value …"),
+    _q("type", {"enum": ["scalar", "plot", "single", "sample", "parcoords"], "default": "scalar"}, "what to draw"),
+    _q("metrics", {"type": "string"}, "metric names (or md5 ids), repeated"),
+    _q("variants", {"type": "string"}, "variant names (parcoords: parameters section.name), repeated"),
+    _q("xaxis", {"enum": ["iter", "timestamp", "iso_time"], "default": "iter"}, "x-axis"),
+    _q("value_type", {"enum": ["value", "min_value", "max_value"], "default": "value"}, "parcoords: which value"),
+    _q("iteration", {"type": "integer", "minimum": 0}, "plot/sample: this iteration (default the latest)"),
+    _q("light", {"type": "string"}, "present: light theme"),
+    _q("format", {"enum": ["html", "json"], "default": "html"}, "json: the data only"),
+    _q("token", {"type": "string"}, "an embed token (instead of a key)"),
+    _q("workspace", {"type": "string"}, "without a key or token: whose public projects (ClearML's company)"),
+]  # fmt: skip
+
 _ITERATION = _q("iteration", {"type": "integer", "minimum": 0}, "one iteration (default: the latest)")
 _MAX_BYTES = _q("max_bytes", {"type": "integer", "minimum": 1, "maximum": 1048576, "default": 65536}, "bytes")
 
@@ -288,6 +313,55 @@ SPEC: dict[str, Any] = {
                 ok="201",
                 body=_obj(id={"type": "string", "pattern": "^[a-z0-9][a-z0-9-]{1,38}[a-z0-9]$"}, name=_STR, owner=_STR),
             ),
+        },
+        "/api/v1/workspaces/{workspace}": {
+            "patch": _op(
+                "Rename the workspace or set which sites may frame its widgets (admin)",
+                params=[_WS],
+                body=_obj(name=_STR, embed_origins={"type": ["array", "null"], "items": _STR, "maxItems": 50}),
+            )
+        },
+        "/api/v1/embeds": {
+            "get": _op("Embed grants of the workspace"),
+            "post": _op(
+                "A signed, read-only, expiring embed token for one widget's objects or query; shown once",
+                ok="201",
+                body=_obj(
+                    widget={"type": "string", "description": "a /widget/ URL or query string"},
+                    objects={"type": "array", "items": _STR},
+                    objectType={"enum": ["task", "model"]},
+                    name=_STR,
+                    expires_in={"type": "number", "minimum": 60, "maximum": 31536000},
+                ),
+            ),
+        },
+        "/api/v1/embeds/code": {
+            "get": _op(
+                "The iframe snippet for a widget (parameters of /widget/), with a token when it shows private data",
+                params=_WIDGET_PARAMS,
+            )
+        },
+        "/api/v1/embeds/{embed_id}/revoke": {
+            "post": _op(
+                "Revoke a grant: its token stops working (admin or its creator)",
+                params=[{"name": "embed_id", "in": "path", "required": True, "schema": _STR}],
+            )
+        },
+        "/widget/": {
+            "get": {
+                **_op("A live chart as a self-contained HTML page, or its data (format=json)", params=_WIDGET_PARAMS),
+                "security": [{"bearer": []}, {}],
+                "responses": {
+                    "200": {"description": "the page, or JSON", "content": {"text/html": {}, "application/json": {}}},
+                    "4XX": _ERROR,
+                },
+            }
+        },
+        "/widget/static/{name}": {
+            "get": {
+                **_op("The widget's scripts (plotly.js, widget.js), cached for good", public=True),
+                "parameters": [{"name": "name", "in": "path", "required": True, "schema": _STR}],
+            }
         },
         "/api/v1/workspaces/{workspace}/members": {"get": _op("The workspace's members and roles", params=[_WS])},
         "/api/v1/workspaces/{workspace}/members/{user}": {

@@ -11,6 +11,12 @@ from services.common.config import CommonSettings, Env
 class Settings:
     common: CommonSettings
     cors_origins: tuple[str, ...]
+    # Origins that may frame widgets when a workspace sets none ("*": any; empty: none).
+    embed_origins: tuple[str, ...] = ("*",)
+    # Signs embed tokens; every gateway replica needs the same. Empty: kept in the data dir.
+    embed_secret: str = ""
+    # The gateway's address as browsers reach it, for embed codes (default: the request's).
+    public_url: str = ""
 
     @classmethod
     def from_env(cls, env: Env | None = None) -> Settings:
@@ -18,4 +24,7 @@ class Settings:
         return cls(
             common=CommonSettings.from_env(env),
             cors_origins=tuple(o.strip() for o in env.text("TRACKLANE_CORS_ORIGINS", "").split(",") if o.strip()),
+            embed_origins=tuple(o.strip() for o in env.text("TRACKLANE_EMBED_ORIGINS", "*").split(",") if o.strip()),
+            embed_secret=env.text("TRACKLANE_EMBED_SECRET", ""),
+            public_url=env.text("TRACKLANE_PUBLIC_URL", "").rstrip("/"),
         )

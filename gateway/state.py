@@ -9,7 +9,9 @@ from nats.js import JetStreamContext
 from starlette.requests import Request
 from tracklane.pb import artifact_pb2_grpc, metadata_pb2, metadata_pb2_grpc, metrics_pb2_grpc
 
+from gateway.embeds import GrantCache
 from gateway.errors import ApiError
+from gateway.settings import Settings
 from services.common.auth import PUBLIC_ROLE, KeyResolver, Principal, UnauthenticatedError, bearer
 
 
@@ -21,6 +23,9 @@ class GatewayState:
     metrics: metrics_pb2_grpc.MetricsServiceStub
     artifacts: artifact_pb2_grpc.ArtifactServiceStub
     keys: KeyResolver
+    grants: GrantCache
+    embed_secret: bytes
+    settings: Settings
 
 
 def state(request: Request) -> GatewayState:

@@ -154,7 +154,7 @@ async def list_workspaces(request: Request) -> JSONResponse:
     """The caller's workspace (a key belongs to exactly one)."""
     who = await principal(request)
     ws = await state(request).metadata.GetWorkspace(metadata_pb2.GetWorkspaceRequest(workspace=who.workspace))
-    return JSONResponse({"workspaces": [{"id": ws.id, "name": ws.name, "role": who.role, "user": who.user or None}]})
+    return JSONResponse({"workspaces": [_workspace_json(ws, who)]})
 
 
 async def create_workspace(request: Request) -> JSONResponse:
@@ -194,6 +194,53 @@ async def create_workspace(request: Request) -> JSONResponse:
     return JSONResponse(
         {"id": workspace, "name": name, "owner": owner, "admin_key": {"id": key_id, "key": secret}}, status_code=201
     )
+
+
+# Framing origins: "*", or a scheme://host[:port] (a leading "*." for any subdomain).
+_ORIGIN = re.compile(r"^(\*|https?://(\*\.)?[A-Za-z0-9.-]{1,253}(:\d{1,5})?)$")
+MAX_ORIGINS = 50
+
+
+async def edit_workspace(request: Request) -> JSONResponse:
+    """PATCH ``{"name": …, "embed_origins": ["https://grafana.example.com", …] | null}`` (admin):
+    which sites may frame the workspace's widgets (``null``: the gateway's default,
+    ``TRACKLANE_EMBED_ORIGINS``; ``[]``: none)."""
+    who = await _own_workspace(request, admin=True)
+    body = await _json_object(request)
+    only_fields(body, ("name", "embed_origins"))
+    edit = events_pb2.WorkspaceEdited(by_key=who.key_id)
+    if "name" in body:
+        edit.name = _name(body, "name", "")
+    if "embed_origins" in body:
+        origins = body["embed_origins"]
+        if origins is None:
+            edit.reset_embed_origins = True
+        elif (
+            not isinstance(origins, list)
+            or len(origins) > MAX_ORIGINS
+            or not all(isinstance(o, str) and _ORIGIN.match(o) for o in origins)
+        ):
+            message = (
+                f"embed_origins: at most {MAX_ORIGINS} of '*' or scheme://host[:port], e.g. https://grafana.example.com"
+            )
+            raise ApiError(400, "invalid_argument", message, "embed_origins")
+        else:
+            edit.embed_origins.origins.extend(origins)
+    if not body:
+        raise ApiError(400, "invalid_argument", "nothing to change: send name and/or embed_origins", "body")
+    done = await publish(
+        state(request).js, who.workspace, WORKSPACE_LEVEL, f"workspace.{command_id(request)}", workspace_edited=edit
+    )
+    await _applied(request, done.stream_seq)
+    ws = await state(request).metadata.GetWorkspace(metadata_pb2.GetWorkspaceRequest(workspace=who.workspace))
+    return JSONResponse(_workspace_json(ws, who))
+
+
+def _workspace_json(ws: metadata_pb2.Workspace, who: Principal) -> dict[str, object]:
+    return {
+        "id": ws.id, "name": ws.name, "role": who.role, "user": who.user or None,
+        "embed_origins": list(ws.embed_origins) if ws.embed_origins_set else None,
+    }  # fmt: skip
 
 
 # -- members ------------------------------------------------------------------------------------
@@ -278,6 +325,7 @@ routes = [
     Route("/api/v1/keys/{key_id}/revoke", revoke_key, methods=["POST"]),
     Route("/api/v1/workspaces", list_workspaces, methods=["GET"]),
     Route("/api/v1/workspaces", create_workspace, methods=["POST"]),
+    Route("/api/v1/workspaces/{workspace}", edit_workspace, methods=["PATCH"]),
     Route("/api/v1/workspaces/{workspace}/members", list_members, methods=["GET"]),
     Route("/api/v1/workspaces/{workspace}/members/{user}", set_member, methods=["PUT"]),
     Route("/api/v1/workspaces/{workspace}/members/{user}", remove_member, methods=["DELETE"]),

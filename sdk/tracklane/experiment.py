@@ -37,6 +37,7 @@ from tracklane.pb import events_pb2, ingest_pb2
 log = logging.getLogger("tracklane")
 
 MAX_NAME = 255
+SINGLE_VALUE_METRIC = "Summary"
 MAX_ITERATION = 2**63 - 1
 FLUSH_INTERVAL_S = 0.1
 # 30,000 points are ~840 KB on the wire: under NATS's default 1 MB message limit.
@@ -227,6 +228,11 @@ class Experiment:
         """Logs several metrics at one iteration; each value's variant is ``variant`` or its key."""
         for metric, value in values.items():
             self.log_scalar(metric, variant or metric, value, iteration)
+
+    def log_single_value(self, name: str, value: float) -> None:
+        """A single number that sums up the run (test accuracy, parameter count): the series
+        ``Summary``/``name`` at iteration 0, which tables and ``single`` widgets show."""
+        self.log_scalar(SINGLE_VALUE_METRIC, name, value, iteration=0)
 
     def _add_series(self, key: tuple[str, str]) -> int:
         _check_name("metric", key[0])

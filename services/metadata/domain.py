@@ -490,3 +490,53 @@ def visible(path: str, public_paths: set[str]) -> bool:
     """A project is public when it, or a project it is nested in, is marked public."""
     parts = path.split("/")
     return any("/".join(parts[:depth]) in public_paths for depth in range(1, len(parts) + 1))
+
+
+# -- workspace settings and embed grants ---------------------------------------------------------
+def apply_workspace_edited(doc: Doc | None, workspace: str, payload: Any, at: float, stream_seq: int) -> Doc:
+    """Name and embed origins, each last-writer-wins by stream sequence."""
+    out: Doc = copy.deepcopy(doc) if doc else {"_id": workspace, "name": workspace, "created_at": at}
+    changed = doc is None
+    if payload.HasField("name") and stream_seq > out.get("name_seq", -1):
+        out.update(name=payload.name, name_seq=stream_seq)
+        changed = True
+    wants = payload.HasField("embed_origins") or payload.reset_embed_origins
+    if wants and stream_seq > out.get("embed_origins_seq", -1):
+        origins = None if payload.reset_embed_origins else list(payload.embed_origins.origins)
+        out.update(embed_origins=origins, embed_origins_seq=stream_seq)
+        changed = True
+    return out if changed else doc  # type: ignore[return-value]
+
+
+def new_embed(embed_id: str, workspace: str) -> Doc:
+    return {
+        "_id": embed_id,
+        "workspace": workspace,
+        "created": False,
+        "scope_json": "{}",
+        "expires_at": 0.0,
+        "name": "",
+        "created_at": 0.0,
+        "created_by": "",
+        "revoked": False,
+        "version": 0,
+    }
+
+
+def apply_embed_created(doc: Doc | None, workspace: str, payload: Any, at: float) -> Doc:
+    if doc is not None and _foreign(doc, workspace):
+        return doc
+    out = copy.deepcopy(doc) if doc else new_embed(payload.embed_id, workspace)
+    out.update(
+        created=True, scope_json=payload.scope_json, expires_at=payload.expires_at, name=payload.name,
+        created_at=at, created_by=payload.by_key,
+    )  # fmt: skip
+    return out
+
+
+def apply_embed_revoked(doc: Doc | None, workspace: str, embed_id: str) -> Doc:
+    if doc is not None and _foreign(doc, workspace):
+        return doc
+    out = copy.deepcopy(doc) if doc else new_embed(embed_id, workspace)
+    out["revoked"] = True  # terminal, whatever the order the two events arrive in
+    return out

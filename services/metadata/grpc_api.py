@@ -199,7 +199,32 @@ class MetadataApi(metadata_pb2_grpc.MetadataServiceServicer):
         if doc is None:
             await context.abort(grpc.StatusCode.NOT_FOUND, f"workspace {request.workspace} not found")
         assert doc is not None  # abort raises
-        return metadata_pb2.Workspace(id=doc["_id"], name=doc["name"], created_at=doc["created_at"])
+        origins = doc.get("embed_origins")
+        return metadata_pb2.Workspace(
+            id=doc["_id"], name=doc["name"], created_at=doc["created_at"],
+            embed_origins_set=origins is not None, embed_origins=origins or [],
+        )  # fmt: skip
+
+    async def ListEmbeds(  # noqa: N802
+        self, request: metadata_pb2.ListEmbedsRequest, context: grpc.aio.ServicerContext
+    ) -> metadata_pb2.ListEmbedsResponse:
+        docs = await self.store.list_embeds(request.workspace, request.embed_id)
+        if request.embed_id and not docs:
+            await context.abort(grpc.StatusCode.NOT_FOUND, f"embed {request.embed_id} not found")
+        return metadata_pb2.ListEmbedsResponse(
+            embeds=[
+                metadata_pb2.Embed(
+                    embed_id=d["_id"],
+                    scope_json=d["scope_json"],
+                    expires_at=d["expires_at"],
+                    name=d["name"],
+                    created_at=d["created_at"],
+                    revoked=d["revoked"],
+                    created_by=d["created_by"],
+                )
+                for d in docs
+            ]
+        )
 
     async def ListProjects(  # noqa: N802
         self, request: metadata_pb2.ListProjectsRequest, context: grpc.aio.ServicerContext

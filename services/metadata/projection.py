@@ -104,6 +104,15 @@ class MetadataProjection:
             await self.store.mutate_member(
                 ws, mr.user, lambda d: domain.apply_member(d, ws, mr.user, None, at, stream_seq)
             )
+        elif kind == "workspace_edited":
+            we = event.workspace_edited
+            await self.store.mutate_workspace(ws, lambda d: domain.apply_workspace_edited(d, ws, we, at, stream_seq))
+        elif kind == "embed_created":
+            ec = event.embed_created
+            await self.store.mutate_embed(ec.embed_id, lambda d: domain.apply_embed_created(d, ws, ec, at))
+        elif kind == "embed_revoked":
+            er = event.embed_revoked
+            await self.store.mutate_embed(er.embed_id, lambda d: domain.apply_embed_revoked(d, ws, er.embed_id))
         elif kind == "project_edited":
             pe = event.project_edited
             await self.store.touch_project(ws, pe.project, at)

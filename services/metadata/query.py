@@ -37,7 +37,14 @@ class QueryError(ValueError):
     """A query that cannot be run; the message says where and why."""
 
 
+_MD5_ID = re.compile(r"^md5:[0-9a-f]{32}$")
+
+
 def _md5(text: str) -> str:
+    """The document key of a name; ``md5:<32 hex>`` is such a key given directly (ClearML's
+    metric/variant ids, which embeds carry)."""
+    if _MD5_ID.match(text):
+        return text[4:]
     return hashlib.md5(text.encode()).hexdigest()  # noqa: S324 (an id, not security)
 
 

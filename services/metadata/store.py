@@ -67,6 +67,9 @@ class MetadataStore(Protocol):
     async def mutate_member(self, workspace: str, user: str, change: Mutation) -> Doc: ...
     async def get_member(self, workspace: str, user: str) -> Doc | None: ...
     async def list_members(self, workspace: str) -> list[Doc]: ...
+    async def mutate_workspace(self, workspace: str, change: Mutation) -> Doc: ...
+    async def mutate_embed(self, embed_id: str, change: Mutation) -> Doc: ...
+    async def list_embeds(self, workspace: str, embed_id: str = "") -> list[Doc]: ...
     async def ensure_key(self, key_hash: str, workspace: str, role: str) -> None: ...
     async def close(self) -> None: ...
 
@@ -132,7 +135,7 @@ class MongoMetadataStore:
 
     async def ensure_workspace(self, workspace: str, name: str, at: float) -> None:
         with contextlib.suppress(DuplicateKeyError):  # it exists: creation is idempotent
-            await self.db.workspaces.insert_one({"_id": workspace, "name": name, "created_at": at})
+            await self.db.workspaces.insert_one({"_id": workspace, "name": name, "created_at": at, "version": 0})
 
     async def get_workspace(self, workspace: str) -> Doc | None:
         return await self.db.workspaces.find_one({"_id": workspace})
@@ -190,6 +193,18 @@ class MongoMetadataStore:
 
     async def get_member(self, workspace: str, user: str) -> Doc | None:
         return await self.db.members.find_one({"_id": member_id(workspace, user), "active": True})
+
+    async def mutate_workspace(self, workspace: str, change: Mutation) -> Doc:
+        return await self._mutate("workspaces", workspace, change)
+
+    async def mutate_embed(self, embed_id: str, change: Mutation) -> Doc:
+        return await self._mutate("embeds", embed_id, change)
+
+    async def list_embeds(self, workspace: str, embed_id: str = "") -> list[Doc]:
+        query: Doc = {"workspace": workspace, "created": True}
+        if embed_id:
+            query["_id"] = embed_id
+        return [d async for d in self.db.embeds.find(query).sort([("created_at", 1), ("_id", 1)])]
 
     async def list_members(self, workspace: str) -> list[Doc]:
         cursor = self.db.members.find({"workspace": workspace, "active": True}).sort([("user", 1)])

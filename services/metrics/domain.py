@@ -93,3 +93,4 @@ class SampleRow:
     previous_iteration: int | None
     next_iteration: int | None
     iterations: int
+    stored_iterations: tuple[int, ...] = ()

@@ -130,6 +130,7 @@ class MetricsApi(metrics_pb2_grpc.MetricsServiceServicer):
             entry = out.samples.add(
                 metric=r.metric, variant=r.variant, iteration=r.iteration, kind=r.kind, key=r.key, size=r.size,
                 sha256=r.sha256, content_type=r.content_type, ts=r.ts, iterations=r.iterations,
+                stored_iterations=r.stored_iterations,
             )  # fmt: skip
             if r.previous_iteration is not None:
                 entry.previous_iteration = r.previous_iteration

@@ -374,6 +374,7 @@ class ClickHouseScalarStore:
                     its[pos - 1] if pos > 0 else None,
                     its[pos + 1] if pos + 1 < len(its) else None,
                     len(its),
+                    tuple(its),
                 )
             )
         return out

@@ -97,3 +97,11 @@ def test_order_and_columns() -> None:
     assert cols[1].value_of({}) is None
     with pytest.raises(QueryError, match="columns"):
         compile_columns("attributes.name = 'x'", "columns")
+
+
+def test_metric_ids_can_be_given_as_md5() -> None:
+    """ClearML's embed codes name metrics by md5 ids; ``md5:<hex>`` reaches the same field."""
+    by_name = compile_order("-metrics.`val loss/top 1`.max")
+    m, v = hashlib.md5(b"val loss").hexdigest(), hashlib.md5(b"top 1").hexdigest()
+    assert compile_order(f"-metrics.`md5:{m}/md5:{v}`.max") == by_name
+    assert compile_order("metrics.`md5:nothex/x`")[0][0] != by_name[0][0]

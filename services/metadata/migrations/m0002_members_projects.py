@@ -1,4 +1,5 @@
-"""Workspace members, and project documents that can be edited (visibility, description)."""
+"""Workspace members, and project and workspace documents that can be edited (visibility,
+description, embed origins): they get the version that optimistic writes compare."""
 
 from __future__ import annotations
 
@@ -11,3 +12,6 @@ async def up(db: Any) -> None:
         if "version" not in project:  # touched before projects became editable documents
             fields = {"version": 0, "public": False, "public_seq": -1, "description": "", "description_seq": -1}
             await db.projects.update_one({"_id": project["_id"]}, {"$set": fields})
+    async for workspace in db.workspaces.find({}):
+        if "version" not in workspace:
+            await db.workspaces.update_one({"_id": workspace["_id"]}, {"$set": {"version": 0}})

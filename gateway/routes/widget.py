@@ -1,0 +1,92 @@
+"""``/widget/``: a live chart as a self-contained page (or ``format=json``), with ClearML's
+embed parameters; and its static scripts. See :mod:`gateway.widget.spec` for the parameters."""
+
+from __future__ import annotations
+
+import grpc
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, Response
+from starlette.routing import Route
+from tracklane.pb import metadata_pb2
+
+from gateway.embeds import EMBED_ROLE, verify
+from gateway.errors import ApiError
+from gateway.respond import JSONResponse
+from gateway.state import principal, state
+from gateway.widget import data, page
+from gateway.widget.spec import WidgetSpec, parse
+from services.common.auth import PUBLIC_ROLE, Principal
+
+
+async def widget_reader(request: Request, spec: WidgetSpec) -> Principal:
+    """Who reads: an embed token (only what it covers), else a key, else anonymous (public
+    projects only)."""
+    st = state(request)
+    if spec.token is not None:
+        claims = verify(st.embed_secret, spec.token)
+        grant = await st.grants.get(claims.workspace, claims.embed_id)
+        if grant is None or grant.revoked:
+            raise ApiError(401, "unauthenticated", "this embed token was revoked: ask for a new embed code", "token")
+        if not spec.covered_by(grant.scope):
+            raise ApiError(403, "forbidden", "this embed token covers other objects or another query", "token")
+        return Principal(claims.workspace, EMBED_ROLE, f"embed:{claims.embed_id}")
+    if "authorization" in request.headers:
+        return await principal(request)
+    return Principal(spec.workspace, PUBLIC_ROLE, "")
+
+
+async def frame_origins(request: Request, workspace: str) -> list[str]:
+    """The workspace's allow-list of framing origins, else the gateway's default."""
+    st = state(request)
+    if workspace:
+        try:
+            ws = await st.metadata.GetWorkspace(metadata_pb2.GetWorkspaceRequest(workspace=workspace), timeout=5)
+            if ws.embed_origins_set:
+                return list(ws.embed_origins)
+        except grpc.aio.AioRpcError as exc:
+            if exc.code() != grpc.StatusCode.NOT_FOUND:
+                raise
+    return list(st.settings.embed_origins)
+
+
+async def widget(request: Request) -> Response:
+    spec = parse(list(request.query_params.multi_items()))
+    who = await widget_reader(request, spec)
+    body = await data.build(state(request), who, spec)
+    if spec.fmt == "json":
+        return JSONResponse(body, headers={"Cache-Control": "no-store"})
+    exps = body["experiments"]
+    workspace = who.workspace or (await _workspace_of(request, who, exps))
+    names = ", ".join(e["name"] for e in exps[:3]) + ("…" if len(exps) > 3 else "")
+    html = page.render(body, light=spec.light, title=f"{names or 'Tracklane'} · {spec.type}")
+    return HTMLResponse(html, headers=page.security_headers(await frame_origins(request, workspace)))
+
+
+async def _workspace_of(request: Request, who: Principal, exps: list[dict[str, object]]) -> str:
+    """An anonymous reader by ids: the workspace of the (public) experiments shown."""
+    if not exps:
+        return ""
+    st = state(request)
+    exp = await st.metadata.GetExperiment(
+        metadata_pb2.GetExperimentRequest(experiment_id=str(exps[0]["id"]), public_only=True), timeout=5
+    )
+    return str(exp.workspace)
+
+
+async def static(request: Request) -> Response:
+    asset = page.assets().get(request.path_params["name"])
+    if asset is None:
+        raise ApiError(404, "not_found", "no such file", "name")
+    headers = {"Cache-Control": "public, max-age=31536000, immutable", "ETag": asset.etag, "Vary": "Accept-Encoding"}
+    if request.headers.get("if-none-match") == asset.etag:
+        return Response(status_code=304, headers=headers)
+    body = asset.body
+    if "gzip" in request.headers.get("accept-encoding", ""):
+        body, headers["Content-Encoding"] = asset.gzipped, "gzip"
+    return Response(body, media_type="text/javascript; charset=utf-8", headers=headers)
+
+
+routes = [
+    Route("/widget/", widget),
+    Route("/widget/static/{name}", static),
+]
