@@ -10,7 +10,7 @@ PROTOS := $(wildcard proto/tracklane/pb/*.proto)
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help venv protos up test test-unit lint format typecheck s3-engine clean bench
+.PHONY: help venv protos up test test-unit lint format typecheck s3-engine browser-engine clean bench
 
 help: ## Show this help
 	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -42,7 +42,12 @@ s3-engine: ## Install Ceph radosgw from Debian (a real S3 server) for the S3 ada
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends radosgw ceph-mon ceph-osd >/dev/null; \
 	  else echo "radosgw missing: run 'sudo make s3-engine' to test the S3 adapter against a real S3 server"; fi; }
 
-test: venv s3-engine ## Run every test against real engines (nats-server, chDB, nx-27017, radosgw)
+browser-engine: ## Install Chromium and curl from Debian, for the widget's browser test and the curl tour
+	@{ command -v chromium >/dev/null && command -v curl >/dev/null; } || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium curl >/dev/null; \
+	  else echo "chromium or curl missing: run 'sudo make browser-engine' for the browser and curl-tour tests"; fi; }
+
+test: venv s3-engine browser-engine ## Run every test against real engines (nats-server, chDB, nx-27017, radosgw, Chromium)
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
 test-unit: venv ## Only the fast tests that start no engine
