@@ -47,7 +47,7 @@ def test_a_key_of_one_workspace_reads_and_writes_nothing_of_another(
     b_key = other_workspace["key"]
     with gateway(stack, key=b_key) as b:
         assert b.get("/api/v1/workspaces").json()["workspaces"] == [
-            {"id": other_workspace["id"], "name": "Team B", "role": "admin", "user": "admin"}
+            {"id": other_workspace["id"], "name": "Team B", "role": "admin", "user": "admin", "embed_origins": None}
         ]
         assert b.get("/api/v1/experiments").json()["total"] == 0
         assert b.get("/api/v1/experiments", params={"project": "private-a"}).json()["experiments"] == []

@@ -58,7 +58,7 @@ def test_members_roles_bound_their_keys_and_removal_stops_them(stack: Stack, tea
         got = wait_for("alice's experiment", lambda: a.get(f"/api/v1/experiments/{exp}").json().get("user"))
         assert got == "alice@example.com"  # her key names her, whatever the OS user was
         assert a.get("/api/v1/workspaces").json()["workspaces"][0] == {
-            "id": ws, "name": "Members", "role": "member", "user": "alice@example.com",
+            "id": ws, "name": "Members", "role": "member", "user": "alice@example.com", "embed_origins": None,
         }  # fmt: skip
         # She manages her own keys only, never stronger than herself, and no members.
         assert a.post("/api/v1/keys", json={"user": "olga"}).status_code == 403
