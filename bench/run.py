@@ -24,7 +24,7 @@ from typing import Any
 import httpx
 import tracklane
 
-from bench import report
+from bench import pages, report
 from services.devstack import Ports, Stack, free_port, which
 
 ROOT = Path(__file__).resolve().parent
@@ -45,12 +45,24 @@ class Scale:
     query_repeats: int
     mlflow_points: int
     mlflow_probes: int
+    table_experiments: int = 20_000
 
 
 SCALES = {
     "small": Scale("small", 300_000, (1, 2, 4), 2, 1_000_000, 8.0, 300_000, (1_000_000,), 20, 20_000, 20),
     "full": Scale(
-        "full", 2_000_000, (1, 2, 4), 3, 5_000_000, 30.0, 2_000_000, (1_000_000, 10_000_000), 50, 100_000, 50
+        "full",
+        2_000_000,
+        (1, 2, 4),
+        3,
+        5_000_000,
+        30.0,
+        2_000_000,
+        (1_000_000, 10_000_000),
+        50,
+        100_000,
+        50,
+        100_000,
     ),
 }
 
@@ -225,6 +237,33 @@ def bench_queries(stack: Stack, gw: httpx.Client, scale: Scale) -> list[Figure]:
     return figures
 
 
+def bench_table(stack: Stack, gw: httpx.Client, scale: Scale) -> Figure:
+    """The experiment table: filter and sort by a metric over many experiments, a page of 50."""
+    n = scale.table_experiments
+    pages.seed(stack, n, "bench-table", progress)
+    fig = Figure(f"table of {n:,}: filter + sort by a metric, page of 50", "s", "Tracklane")
+    fig.samples = pages.timed(gw, "/api/v1/experiments", pages.table_params("bench-table"), scale.query_repeats)
+    progress(f"{fig.name}: p50 {fig.median * 1000:.0f} ms, p95 {fig.quantile(0.95) * 1000:.0f} ms")
+    return fig
+
+
+def bench_widget(stack: Stack, gw: httpx.Client, scale: Scale) -> list[Figure]:
+    """``/widget/`` scalar charts (the HTML page, data included) of 1 and 10 experiments."""
+    ids = []
+    for _ in range(10):
+        r = worker(stack.ingestion_addr, "raw_grpc", 20_000, "bench-widget")
+        ids.append(r["experiment"])
+    wait_queryable(gw, dict.fromkeys(ids, 20_000))
+    figures = []
+    for count in (1, 10):
+        fig = Figure(f"/widget/ scalar chart, {count} experiment(s) x 20k points", "s", "Tracklane")
+        params = {"objects": ids[:count], "type": "scalar", "metrics": "loss", "variants": "train"}
+        fig.samples = pages.timed(gw, "/widget/", params, scale.query_repeats)
+        progress(f"{fig.name}: p50 {fig.median * 1000:.0f} ms, p95 {fig.quantile(0.95) * 1000:.0f} ms")
+        figures.append(fig)
+    return figures
+
+
 def mlflow_venv() -> Path:
     venv = ROOT / ".mlflow-venv"
     python = venv / "bin" / "python"
@@ -303,13 +342,14 @@ def main() -> None:
             latency = bench_latency(stack, gw, scale)
             overhead = bench_overhead(stack, scale)
             queries = bench_queries(stack, gw, scale)
+            reads = [bench_table(stack, gw, scale), *bench_widget(stack, gw, scale)]
     finally:
         stack.stop()
         shutil.rmtree(data, ignore_errors=True)
     mlflow, mlflow_version = bench_mlflow(scale)
     info = machine() | {"MLflow": mlflow_version}
-    path = report.write(ROOT / "results", scale.name, info, ingest, latency, overhead, queries, mlflow)
-    print(report.table(ingest, latency, overhead, queries, mlflow))
+    path = report.write(ROOT / "results", scale.name, info, ingest, latency, overhead, queries, mlflow, reads)
+    print(report.table(ingest, latency, overhead, queries, mlflow, reads))
     print(f"\nReport: {path}")
 
 
