@@ -11,7 +11,7 @@ import asyncio
 import hashlib
 import html
 import json
-from typing import Any
+from typing import Any, TypeVar
 
 from tracklane.pb import artifact_pb2, events_pb2, metadata_pb2, metrics_pb2
 
@@ -202,14 +202,19 @@ def _chart(title: str, spec: WidgetSpec) -> dict[str, Any]:
     return {"title": esc(title), "data": [], "layout": {"xaxis": xaxis}}
 
 
+Q = TypeVar("Q", metrics_pb2.PlotsRequest, metrics_pb2.DebugSamplesRequest)
+
+
+def _at(query: Q, spec: WidgetSpec) -> Q:
+    """The query at the widget's ``iteration`` (else the latest)."""
+    if spec.iteration is not None:
+        query.iteration = spec.iteration
+    return query
+
+
 # -- plot -----------------------------------------------------------------------------------------
 async def _plot_charts(st: GatewayState, spec: WidgetSpec, exps: list[metadata_pb2.Experiment]) -> list[dict[str, Any]]:
-    queries = []
-    for exp in exps:
-        q = metrics_pb2.PlotsRequest(workspace=exp.workspace, experiment_id=exp.id)
-        if spec.iteration is not None:
-            q.iteration = spec.iteration
-        queries.append(q)
+    queries = [_at(metrics_pb2.PlotsRequest(workspace=e.workspace, experiment_id=e.id), spec) for e in exps]
     answers = await asyncio.gather(*(st.metrics.GetPlots(q, timeout=30) for q in queries))
     charts = []
     for exp, resp in zip(exps, answers, strict=True):
@@ -360,12 +365,7 @@ def _dimension(label: str, raw: list[Any]) -> dict[str, Any]:
 
 # -- debug samples --------------------------------------------------------------------------------
 async def _samples(st: GatewayState, spec: WidgetSpec, exps: list[metadata_pb2.Experiment]) -> list[dict[str, Any]]:
-    queries = []
-    for exp in exps:
-        q = metrics_pb2.DebugSamplesRequest(workspace=exp.workspace, experiment_id=exp.id)
-        if spec.iteration is not None:
-            q.iteration = spec.iteration
-        queries.append(q)
+    queries = [_at(metrics_pb2.DebugSamplesRequest(workspace=e.workspace, experiment_id=e.id), spec) for e in exps]
     answers = await asyncio.gather(*(st.metrics.GetDebugSamples(q, timeout=30) for q in queries))
     picked = [
         (exp, s)
