@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
-from tracklane.pb import artifact_pb2, events_pb2, metadata_pb2, metrics_pb2
+from tracklane.pb import artifact_pb2, artifact_pb2_grpc, events_pb2, metadata_pb2, metrics_pb2
 
 from gateway.commands import only_fields
 from gateway.errors import ApiError
@@ -93,22 +93,27 @@ async def execution(request: Request) -> Response:
     )
 
 
-async def _links(
-    request: Request, workspace: str, experiment_id: str, keys: list[str]
+async def download_links(
+    artifacts: artifact_pb2_grpc.ArtifactServiceStub, objects: list[tuple[str, str, str]]
 ) -> list[artifact_pb2.PresignedUrl]:
-    """Download links for objects of the experiment, asked for concurrently."""
-    artifacts = state(request).artifacts
+    """Download links for (workspace, experiment id, key) objects, asked for concurrently."""
     return list(
         await asyncio.gather(
             *(
                 artifacts.PresignDownload(
-                    artifact_pb2.PresignDownloadRequest(workspace=workspace, experiment_id=experiment_id, key=k),
-                    timeout=10,
+                    artifact_pb2.PresignDownloadRequest(workspace=ws, experiment_id=exp, key=key), timeout=10
                 )
-                for k in keys
+                for ws, exp, key in objects
             )
         )
     )
+
+
+async def _links(
+    request: Request, workspace: str, experiment_id: str, keys: list[str]
+) -> list[artifact_pb2.PresignedUrl]:
+    """Download links for objects of one experiment."""
+    return await download_links(state(request).artifacts, [(workspace, experiment_id, k) for k in keys])
 
 
 # -- artifacts and models -------------------------------------------------------------------------

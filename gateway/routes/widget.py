@@ -52,25 +52,13 @@ async def frame_origins(request: Request, workspace: str) -> list[str]:
 async def widget(request: Request) -> Response:
     spec = parse(list(request.query_params.multi_items()))
     who = await widget_reader(request, spec)
-    body = await data.build(state(request), who, spec)
+    body, workspace = await data.build(state(request), who, spec)
     if spec.fmt == "json":
         return JSONResponse(body, headers={"Cache-Control": "no-store"})
     exps = body["experiments"]
-    workspace = who.workspace or (await _workspace_of(request, who, exps))
     names = ", ".join(e["name"] for e in exps[:3]) + ("…" if len(exps) > 3 else "")
     html = page.render(body, light=spec.light, title=f"{names or 'Tracklane'} · {spec.type}")
     return HTMLResponse(html, headers=page.security_headers(await frame_origins(request, workspace)))
-
-
-async def _workspace_of(request: Request, who: Principal, exps: list[dict[str, object]]) -> str:
-    """An anonymous reader by ids: the workspace of the (public) experiments shown."""
-    if not exps:
-        return ""
-    st = state(request)
-    exp = await st.metadata.GetExperiment(
-        metadata_pb2.GetExperimentRequest(experiment_id=str(exps[0]["id"]), public_only=True), timeout=5
-    )
-    return str(exp.workspace)
 
 
 async def static(request: Request) -> Response:

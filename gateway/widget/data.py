@@ -8,24 +8,24 @@ it goes into a chart: plotly renders a subset of HTML in labels, and must see on
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import html
 import json
 from typing import Any, TypeVar
 
-from tracklane.pb import artifact_pb2, events_pb2, metadata_pb2, metrics_pb2
+from tracklane.pb import events_pb2, metadata_pb2, metrics_pb2
 
 from gateway.errors import ApiError
+from gateway.routes.details import download_links
+from gateway.routes.experiments import _XAXIS
 from gateway.state import GatewayState, experiment_request
 from gateway.widget.spec import MD5, WidgetSpec, query_filter
 from services.common.auth import Principal
-from services.metadata.domain import STATUS_NAMES
+from services.metadata.domain import STATUS_NAMES, key_hash
 
 MAX_TRACES = 100
 HOVER = "%{y:.6g} (min %{customdata[0]:.6g}, max %{customdata[1]:.6g})<extra>%{fullData.name}</extra>"
 SAMPLES = 1000  # buckets per series: min/max/mean/last each, so no spike is lost
 SINGLE_VALUE_METRIC = "Summary"  # where log_single_value puts its values, as ClearML does
-_XAXIS = {"iter": metrics_pb2.X_AXIS_ITER, "relative": metrics_pb2.X_AXIS_RELATIVE, "wall": metrics_pb2.X_AXIS_WALL}
 _XTITLE = {"iter": "iteration", "relative": "seconds since start", "wall": ""}
 
 
@@ -33,13 +33,9 @@ def esc(text: str) -> str:
     return html.escape(text, quote=False)
 
 
-def _md5(text: str) -> str:
-    return hashlib.md5(text.encode()).hexdigest()  # noqa: S324 (an id, not security)
-
-
 def _matches(name: str, wanted: tuple[str, ...]) -> bool:
     """No filter, the name itself, or (ClearML ids) its md5."""
-    return not wanted or name in wanted or (_md5(name) in wanted)
+    return not wanted or name in wanted or (key_hash(name) in wanted)
 
 
 def _label(exp: metadata_pb2.Experiment, experiments: list[metadata_pb2.Experiment]) -> str:
@@ -100,7 +96,9 @@ async def _models(
     return out
 
 
-async def build(st: GatewayState, who: Principal, spec: WidgetSpec) -> dict[str, Any]:
+async def build(st: GatewayState, who: Principal, spec: WidgetSpec) -> tuple[dict[str, Any], str]:
+    """(the widget's data, the workspace it shows: the caller's, or for an anonymous reader by
+    ids, that of the public experiments found)."""
     exps = await experiments_of(st, who, spec)
     models: dict[str, list[str]] = {}
     if spec.object_type == "model":
@@ -117,8 +115,9 @@ async def build(st: GatewayState, who: Principal, spec: WidgetSpec) -> dict[str,
         "charts": [],
         "samples": [],
     }
+    workspace = who.workspace or (exps[0].workspace if exps else "")
     if not exps:
-        return body
+        return body, workspace
     if spec.type == "scalar":
         body["charts"] = await _scalar_charts(st, spec, exps)
     elif spec.type == "plot":
@@ -129,7 +128,7 @@ async def build(st: GatewayState, who: Principal, spec: WidgetSpec) -> dict[str,
         body["charts"] = [await _parcoords(st, who, spec, exps)]
     else:
         body["samples"] = await _samples(st, spec, exps)
-    return body
+    return body, workspace
 
 
 def _status(e: metadata_pb2.Experiment) -> str:
@@ -304,7 +303,7 @@ async def _parcoords(
                 f"{s.metric}/{s.variant}"
                 for e in exps
                 for s in e.metrics
-                if _md5(s.metric) == m_hash and _md5(s.variant) == v_hash
+                if key_hash(s.metric) == m_hash and key_hash(s.variant) == v_hash
             ),
             spec.metrics[0],
         )
@@ -373,15 +372,7 @@ async def _samples(st: GatewayState, spec: WidgetSpec, exps: list[metadata_pb2.E
         for s in resp.samples
         if _matches(s.metric, spec.metrics) and _matches(s.variant, spec.variants)
     ][:MAX_TRACES]
-    links = await asyncio.gather(
-        *(
-            st.artifacts.PresignDownload(
-                artifact_pb2.PresignDownloadRequest(workspace=exp.workspace, experiment_id=exp.id, key=s.key),
-                timeout=10,
-            )
-            for exp, s in picked
-        )
-    )
+    links = await download_links(st.artifacts, [(exp.workspace, exp.id, s.key) for exp, s in picked])
     return [
         {
             "experiment": exp.id,

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from gateway.errors import ApiError
+from services.ingestion.domain import EXPERIMENT_ID
 
 TYPES = ("scalar", "plot", "single", "sample", "parcoords")
 XAXES = {"iter": "iter", "timestamp": "relative", "iso_time": "wall"}
@@ -33,8 +34,7 @@ MAX_OBJECTS = 50
 MAX_PAGE_SIZE = 50
 MAX_NAMES = 50
 MAX_TEXT = 255
-EXPERIMENT_ID = re.compile(r"^[0-9a-f]{32}$")
-MD5 = re.compile(r"^[0-9a-f]{32}$")
+MD5 = EXPERIMENT_ID  # ClearML's metric/variant ids: 32 hex characters too
 _LAST_METRICS = re.compile(r"^last_metrics\.([0-9a-f]{32})\.([0-9a-f]{32})\.(value|min_value|max_value)$")
 _OWN_ORDER = re.compile(r"^(metrics|attributes|params|tags)\.")
 _SAFE_TEXT = re.compile(r"^[^'\\\x00-\x1f]*$")
