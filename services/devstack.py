@@ -208,7 +208,9 @@ class Stack:
             )  # fmt: skip
             self._wait_tcp(self.ports.mongodb, "mongodb")
 
-    def start_service(self, name: str, wait: bool = True) -> None:
+    def start_service(self, name: str, wait: bool = True, timeout: float = 60.0) -> None:
+        """Starts one service; with ``wait``, until it serves (the metadata service first brings its
+        table index in step with MongoDB, which takes longer over many experiments)."""
         if name == "gateway":
             self._spawn("gateway", [sys.executable, "-m", "gateway"])
             if wait:
@@ -216,7 +218,7 @@ class Stack:
             return
         self._spawn(name, [sys.executable, "-m", f"services.{name}"])
         if wait:
-            self._wait_grpc(getattr(self.ports, name), name)
+            self._wait_grpc(getattr(self.ports, name), name, timeout)
 
     def start(self) -> None:
         if not self.external_nats:
@@ -287,10 +289,10 @@ class Stack:
                 if s.connect_ex(("127.0.0.1", port)) == 0:
                     return
 
-    def _wait_grpc(self, port: int, what: str) -> None:
+    def _wait_grpc(self, port: int, what: str, timeout: float = 60.0) -> None:
         with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
             stub = health_pb2_grpc.HealthStub(channel)
-            for _ in self._deadline_loop(what):
+            for _ in self._deadline_loop(what, timeout):
                 try:
                     if (
                         stub.Check(health_pb2.HealthCheckRequest(), timeout=1).status

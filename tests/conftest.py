@@ -65,6 +65,18 @@ def mongo_url(request: pytest.FixtureRequest) -> str:
     return url
 
 
+CLICKHOUSE_TARGETS = ["chdb"] + (
+    [os.environ["TRACKLANE_TEST_CLICKHOUSE_URL"]] if os.environ.get("TRACKLANE_TEST_CLICKHOUSE_URL") else []
+)
+
+
+@pytest.fixture(scope="session")
+def chdb_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """The one chDB data directory of the test process (chDB allows one per process): stores and
+    indexes share it, each test with names or experiments of its own."""
+    return f"chdb://{tmp_path_factory.mktemp('chdb')}"
+
+
 @pytest.fixture(scope="session")
 def nx_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """nx-27017 on a free loopback port."""

@@ -1,4 +1,5 @@
-"""``python -m services.metadata``: the MongoDB projection, its query API and key checks."""
+"""``python -m services.metadata``: the MongoDB projection (and the experiment table index), its query
+API and key checks."""
 
 from __future__ import annotations
 
@@ -14,14 +15,18 @@ from services.metadata.grpc_api import MetadataApi
 from services.metadata.projection import MetadataProjection
 from services.metadata.settings import Settings
 from services.metadata.store import MongoMetadataStore
+from services.metadata.table import ExperimentTable
 
 
 async def main() -> None:
     settings = Settings.from_env()
     logger = log.configure("metadata", settings.common.log_level, settings.common.log_format)
-    store = MongoMetadataStore(settings.mongodb_url.reveal(), settings.database)
+    table = ExperimentTable(settings.table_url)
+    store = MongoMetadataStore(settings.mongodb_url.reveal(), settings.database, table)
     applied = await store.migrate()
     logger.info("metadata.migrated", applied=applied)
+    rebuilt = await store.sync_table(lambda done, of: logger.info("metadata.table_rebuilding", experiments=done, of=of))
+    logger.info("metadata.table", clickhouse="chdb (embedded)" if table.is_embedded else "server", rebuilt=rebuilt)
     if settings.bootstrap_api_key:
         await store.ensure_key(hash_api_key(settings.bootstrap_api_key.reveal()), settings.default_workspace, "admin")
     nc, js = await bus.connect(settings.common.nats_url, "metadata")

@@ -11,6 +11,7 @@ from services.common.auth import hash_api_key
 from services.metadata import domain, query
 from services.metadata.projection import EXECUTION_TEXT
 from services.metadata.store import MetadataStore
+from services.metadata.table import TableQuery
 
 _STATUS_VALUES = {name: value for value, name in domain.STATUS_NAMES.items()}
 MAX_PAGE_SIZE = 500
@@ -154,10 +155,11 @@ class MetadataApi(metadata_pb2_grpc.MetadataServiceServicer):
         among = sorted(await self.store.public_paths(request.workspace)) if request.public_only else None
         if among is not None and request.deleted:
             among = []  # the bin is never public
-        docs, total = await self.store.list_experiments(
-            request.workspace, request.project, request.page * page_size, page_size,
-            archived=request.archived, where=where, sort=sort, deleted=request.deleted, among=among,
+        q = TableQuery(
+            request.workspace, request.project, archived=request.archived, deleted=request.deleted,
+            where=where, sort=sort, among=among,
         )  # fmt: skip
+        docs, total = await self.store.list_experiments(q, request.page * page_size, page_size)
         experiments = []
         for doc in docs:
             exp = experiment_to_proto(doc)
@@ -166,10 +168,7 @@ class MetadataApi(metadata_pb2_grpc.MetadataServiceServicer):
             experiments.append(exp)
         groups = []
         if group:
-            rows = await self.store.group_experiments(
-                request.workspace, request.project, group[0].path,
-                archived=request.archived, where=where, deleted=request.deleted, among=among,
-            )  # fmt: skip
+            rows = await self.store.group_experiments(q, group[0].path)
             groups = [metadata_pb2.ExperimentGroup(value_json=json.dumps(v), count=n) for v, n in rows]
         return metadata_pb2.ListExperimentsResponse(experiments=experiments, total=total, groups=groups)
 

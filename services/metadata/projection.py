@@ -1,7 +1,9 @@
-"""Lifecycle and scalar events -> experiment documents and projects in MongoDB.
+"""Lifecycle and scalar events -> experiment documents and projects in MongoDB, and the rows of
+the experiment table index (ClickHouse).
 
 The events of one fetched batch are folded per experiment into one optimistic write, so a busy
-experiment costs one MongoDB round trip per batch, not per event.
+experiment costs one MongoDB round trip per batch, not per event, and the batch's experiments
+one insert into the index.
 """
 
 from __future__ import annotations
@@ -68,8 +70,11 @@ class MetadataProjection:
             await self.store.touch_project(workspace, path, at)
         for experiment_id, (at, workspace) in seen.items():  # one sign of life per experiment and batch
             changes[experiment_id].append(_alive(experiment_id, workspace, at))
-        for experiment_id, fns in changes.items():
-            await self.store.mutate_experiment(experiment_id, _compose(fns))
+        docs = [
+            await self.store.mutate_experiment(experiment_id, _compose(fns)) for experiment_id, fns in changes.items()
+        ]
+        # the table index in one insert, before the batch is acknowledged
+        await self.store.index_experiments(docs)
 
     async def _apply_access(self, event: events_pb2.Event, stream_seq: int) -> None:
         kind = event.WhichOneof("payload")

@@ -12,6 +12,7 @@ class Settings:
     common: CommonSettings
     mongodb_url: Secret
     database: str
+    table_url: str
     bootstrap_api_key: Secret
     default_workspace: str
     prometheus_port: int
@@ -20,10 +21,16 @@ class Settings:
     @classmethod
     def from_env(cls, env: Env | None = None) -> Settings:
         env = env or Env()
+        common = CommonSettings.from_env(env)
+        # The experiment table index: the ClickHouse server the metrics use, when there is one;
+        # embedded, its own chDB directory (chDB allows one process per directory).
+        shared = env.text("TRACKLANE_CLICKHOUSE_URL", "")
+        default_table = shared if shared.startswith(("http://", "https://")) else f"chdb://{common.data_dir / 'table'}"
         return cls(
-            common=CommonSettings.from_env(env),
+            common=common,
             mongodb_url=Secret(env.text("TRACKLANE_MONGODB_URL", "mongodb://127.0.0.1:27017")),
             database=env.text("TRACKLANE_MONGODB_DATABASE", "tracklane"),
+            table_url=env.text("TRACKLANE_TABLE_CLICKHOUSE_URL", default_table),
             bootstrap_api_key=env.secret("TRACKLANE_API_KEY"),
             default_workspace=env.text("TRACKLANE_DEFAULT_WORKSPACE", "default"),
             prometheus_port=env.integer("TRACKLANE_METADATA_PROMETHEUS_PORT", 9153, maximum=65535),

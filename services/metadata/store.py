@@ -1,7 +1,9 @@
 """The metadata store: a small interface and its MongoDB adapter (PyMongo's async API).
 
 It runs against a real MongoDB (``TRACKLANE_MONGODB_URL``) and against nx-27017, the
-MongoDB-wire server over SQLite that the embedded default uses. Everything here stays inside the
+MongoDB-wire server over SQLite that the embedded default uses. Experiment table queries (filter,
+sort, count, group) go to the ClickHouse index of :mod:`services.metadata.table`, which the
+projection writes beside the documents; the documents of a page are then read by id. Everything here stays inside the
 subset both answer the same way: no ``$push`` of sub-documents, no ``$setOnInsert``, no change
 streams, no NaN in documents. Writes are read-modify-write guarded by a ``version`` field, which
 both servers honour, and the rules in ``domain.py`` make any replay converge.
@@ -9,51 +11,36 @@ both servers honour, and the rules in ``domain.py`` make any replay converge.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import functools
 import importlib
 import pkgutil
 import time
 from collections.abc import Callable
-from typing import Any, Protocol
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Protocol, TypeVar
 
 from pymongo import AsyncMongoClient
 from pymongo.errors import DuplicateKeyError
 
 from services.metadata import migrations
 from services.metadata.domain import Doc, member_id, new_key, new_project, project_id, visible
+from services.metadata.table import ExperimentTable, TableQuery
 
 Mutation = Callable[[Doc | None], Doc]
+T = TypeVar("T")
+SYNC_BATCH = 2000
 # The experiment table never needs the heavy parts of a document.
 LIST_PROJECTION = {"execution": 0, "configurations": 0, "artifacts": 0}
 
 
 class MetadataStore(Protocol):
     async def mutate_experiment(self, experiment_id: str, change: Mutation) -> Doc: ...
+    async def index_experiments(self, docs: list[Doc]) -> None: ...
     async def get_experiment(self, workspace: str, experiment_id: str, *, public_only: bool = False) -> Doc | None: ...
-    async def list_experiments(
-        self,
-        workspace: str,
-        project: str,
-        skip: int,
-        limit: int,
-        *,
-        archived: bool = False,
-        where: Doc | None = None,
-        sort: list[tuple[str, int]] | None = None,
-        deleted: bool = False,
-        among: list[str] | None = None,
-    ) -> tuple[list[Doc], int]: ...
-    async def group_experiments(
-        self,
-        workspace: str,
-        project: str,
-        path: str,
-        *,
-        archived: bool = False,
-        where: Doc | None = None,
-        deleted: bool = False,
-        among: list[str] | None = None,
-    ) -> list[tuple[Any, int]]: ...
+    async def list_experiments(self, q: TableQuery, skip: int, limit: int) -> tuple[list[Doc], int]: ...
+    async def group_experiments(self, q: TableQuery, path: str) -> list[tuple[Any, int]]: ...
     async def touch_project(self, workspace: str, path: str, at: float) -> None: ...
     async def stale_running(self, seen_before: float, limit: int = 500) -> list[Doc]: ...
     async def find_key(self, key_hash: str) -> Doc | None: ...
@@ -81,11 +68,19 @@ class ConflictError(RuntimeError):
 class MongoMetadataStore:
     """:class:`MetadataStore` over any MongoDB-wire server."""
 
-    def __init__(self, url: str, database: str) -> None:
+    def __init__(self, url: str, database: str, table: ExperimentTable) -> None:
         self.client: AsyncMongoClient[Doc] = AsyncMongoClient(
             url, directConnection=True, serverSelectionTimeoutMS=10_000
         )
         self.db = self.client[database]
+        self.table = table
+        # chDB is one embedded engine: its calls go one at a time on one thread; a server takes a pool.
+        self._table_calls = ThreadPoolExecutor(max_workers=1 if table.is_embedded else 4, thread_name_prefix="table")
+
+    async def _on_table(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        return await asyncio.get_running_loop().run_in_executor(
+            self._table_calls, functools.partial(fn, *args, **kwargs)
+        )
 
     async def migrate(self) -> list[str]:
         done = {d["_id"] async for d in self.db["migrations"].find({})}
@@ -101,6 +96,30 @@ class MongoMetadataStore:
 
     async def close(self) -> None:
         await self.client.close()
+        self._table_calls.shutdown(wait=True)
+        self.table.close()
+
+    async def index_experiments(self, docs: list[Doc]) -> None:
+        """Writes the table rows of documents just written (one insert for a projection batch)."""
+        await self._on_table(self.table.upsert, docs)
+
+    async def sync_table(self, report: Callable[[int, int], None] | None = None) -> int:
+        """Builds the table index from the documents when it does not hold as many experiments as
+        MongoDB (a new index version, a lost ClickHouse directory, an upgrade); returns the rows
+        written. Rows already there are rewritten with the same version, which changes nothing."""
+        expected = await self.db.experiments.estimated_document_count()
+        if await self._on_table(self.table.count_all) == expected:
+            return 0
+        written, batch = 0, []
+        async for doc in self.db.experiments.find({}, LIST_PROJECTION).batch_size(SYNC_BATCH):
+            batch.append(doc)
+            if len(batch) == SYNC_BATCH:
+                written += await self._on_table(self.table.upsert, batch)
+                batch = []
+                if report:
+                    report(written, expected)
+        written += await self._on_table(self.table.upsert, batch)
+        return written
 
     async def _mutate(self, collection: str, doc_id: str, change: Mutation) -> Doc:
         """Read, change, write back only if nobody wrote in between (else try again)."""
@@ -143,34 +162,18 @@ class MongoMetadataStore:
     async def list_projects(self, workspace: str) -> list[Doc]:
         """Every project of the workspace with ``experiments``, ``archived_experiments`` and
         ``last_update``."""
-        # One single-key $group per archived state: nx-27017 takes a compound _id literally.
-        counts: dict[tuple[str, bool], Doc] = {}
-        for in_archive in (False, True):
-            pipeline: list[Doc] = [
-                {
-                    "$match": {
-                        "workspace": workspace,
-                        "created": True,
-                        "cleared": False,
-                        "deleted": False,
-                        "archived": in_archive,
-                    }
-                },
-                {"$group": {"_id": "$project", "n": {"$sum": 1}, "last": {"$max": "$updated_at"}}},
-            ]
-            async for row in await self.db.experiments.aggregate(pipeline):
-                counts[(row["_id"], in_archive)] = row
+        counts = await self._on_table(self.table.project_counts, workspace)
         out = []
         docs = [p async for p in self.db.projects.find({"workspace": workspace})]
         marked = {p["path"] for p in docs if p.get("public")}
         for p in docs:
             active, archived = counts.get((p["path"], False)), counts.get((p["path"], True))
-            lasts = [r["last"] for r in (active, archived) if r] + [p["updated_at"]]
+            lasts = [r[1] for r in (active, archived) if r] + [p["updated_at"]]
             out.append(
                 {
                     "path": p["path"],
-                    "experiments": active["n"] if active else 0,
-                    "archived_experiments": archived["n"] if archived else 0,
+                    "experiments": active[0] if active else 0,
+                    "archived_experiments": archived[0] if archived else 0,
                     "created_at": p["created_at"],
                     "last_update": max(lasts),
                     "public": visible(p["path"], marked),
@@ -224,64 +227,27 @@ class MongoMetadataStore:
             return doc if public else None
         return doc
 
-    @staticmethod
-    def _scope(
-        workspace: str, project: str, archived: bool, where: Doc | None, deleted: bool, among: list[str] | None
-    ) -> Doc:
-        """The caller's workspace always (and only ``among`` these projects when given), whatever
-        the user's filter says."""
-        query: Doc = {"workspace": workspace, "created": True, "cleared": False, "deleted": deleted}
-        if not deleted:
-            query["archived"] = archived
-        if among is not None:
-            query["project"] = {"$in": [p for p in among if not project or p == project]}
-        elif project:
-            query["project"] = project
-        return {"$and": [query, where]} if where else query
-
-    async def list_experiments(
-        self,
-        workspace: str,
-        project: str,
-        skip: int,
-        limit: int,
-        *,
-        archived: bool = False,
-        where: Doc | None = None,
-        sort: list[tuple[str, int]] | None = None,
-        deleted: bool = False,
-        among: list[str] | None = None,
-    ) -> tuple[list[Doc], int]:
-        query = self._scope(workspace, project, archived, where, deleted, among)
-        total = await self.db.experiments.count_documents(query)
-        order = [*(sort or [("created_at", -1)]), ("_id", 1)]
-        cursor = self.db.experiments.find(query, LIST_PROJECTION).sort(order).skip(skip).limit(limit)
-        return [d async for d in cursor], total
+    async def list_experiments(self, q: TableQuery, skip: int, limit: int) -> tuple[list[Doc], int]:
+        """A page of the experiment table: ids and total from the index, documents by id."""
+        ids, total = await self._on_table(self.table.page, q, skip, limit)
+        if not ids:
+            return [], total
+        found = {d["_id"]: d async for d in self.db.experiments.find({"_id": {"$in": ids}}, LIST_PROJECTION)}
+        return [found[i] for i in ids if i in found], total
 
     async def stale_running(self, seen_before: float, limit: int = 500) -> list[Doc]:
-        """Running experiments whose client was last heard of before ``seen_before``."""
-        query = {"status": "running", "created": True, "cleared": False, "last_seen": {"$lt": seen_before}}
-        cursor = self.db.experiments.find(query, {"_id": 1, "workspace": 1, "status_seq": 1, "last_seen": 1})
-        return [d async for d in cursor.limit(limit)]
+        """Running experiments whose client was last heard of before ``seen_before`` (found by the
+        index, confirmed on the documents)."""
+        ids = await self._on_table(self.table.stale_running, seen_before, limit)
+        if not ids:
+            return []
+        fields = {"_id": 1, "workspace": 1, "status_seq": 1, "last_seen": 1, "status": 1}
+        cursor = self.db.experiments.find({"_id": {"$in": ids}}, fields)
+        return [d async for d in cursor if d.get("status") == "running" and d.get("last_seen", 0.0) < seen_before]
 
-    async def group_experiments(
-        self,
-        workspace: str,
-        project: str,
-        path: str,
-        *,
-        archived: bool = False,
-        where: Doc | None = None,
-        deleted: bool = False,
-        among: list[str] | None = None,
-    ) -> list[tuple[Any, int]]:
-        """(value, count) of ``path`` over the filtered experiments, most common first."""
-        pipeline: list[Doc] = [
-            {"$match": self._scope(workspace, project, archived, where, deleted, among)},
-            {"$group": {"_id": f"${path}", "n": {"$sum": 1}}},
-        ]
-        rows = [(r["_id"], int(r["n"])) async for r in await self.db.experiments.aggregate(pipeline)]
-        return sorted(rows, key=lambda r: (-r[1], str(r[0])))
+    async def group_experiments(self, q: TableQuery, path: str) -> list[tuple[Any, int]]:
+        """(value, count) of ``path`` over the experiments of ``q``, most common first."""
+        return await self._on_table(self.table.groups, q, path)
 
     async def touch_project(self, workspace: str, path: str, at: float) -> None:
         # Nested projects: "a/b/c" also makes "a" and "a/b" exist.

@@ -15,17 +15,26 @@ from tracklane.pb import events_pb2
 from services.common.auth import hash_api_key
 from services.metadata import domain
 from services.metadata.store import MongoMetadataStore, Mutation
+from services.metadata.table import ExperimentTable, TableQuery
 from tests.conftest import new_id
 
 pytestmark = pytest.mark.engines
 
 
 @pytest.fixture
-async def store(mongo_url: str) -> AsyncIterator[MongoMetadataStore]:
-    s = MongoMetadataStore(mongo_url, "t" + uuid.uuid4().hex[:12])
+async def store(mongo_url: str, chdb_url: str) -> AsyncIterator[MongoMetadataStore]:
+    name = "t" + uuid.uuid4().hex[:12]
+    s = MongoMetadataStore(mongo_url, name, ExperimentTable(chdb_url, f"experiment_table_{name}"))
     await s.migrate()
     yield s
     await s.close()
+
+
+async def mutate(store: MongoMetadataStore, experiment_id: str, change: Mutation) -> domain.Doc:
+    """What the projection does: the document, then its table row."""
+    doc = await store.mutate_experiment(experiment_id, change)
+    await store.index_experiments([doc])
+    return doc
 
 
 def created(project: str) -> events_pb2.ExperimentCreated:
@@ -34,9 +43,9 @@ def created(project: str) -> events_pb2.ExperimentCreated:
 
 async def test_mutations_create_then_update_with_versions(store: MongoMetadataStore) -> None:
     exp = new_id()
-    doc = await store.mutate_experiment(exp, lambda d: domain.apply_created(d, exp, "ws", created("p"), 10.0, 1))
+    doc = await mutate(store, exp, lambda d: domain.apply_created(d, exp, "ws", created("p"), 10.0, 1))
     assert doc["version"] == 1
-    doc = await store.mutate_experiment(exp, lambda d: domain.apply_status(d, exp, "ws", 5, "completed", "", 11.0))
+    doc = await mutate(store, exp, lambda d: domain.apply_status(d, exp, "ws", 5, "completed", "", 11.0))
     assert doc["version"] == 2
     got = await store.get_experiment("ws", exp)
     assert got is not None and got["status"] == "completed" and got["project"] == "p"
@@ -60,7 +69,7 @@ async def test_concurrent_mutations_all_land(store: MongoMetadataStore) -> None:
             for i in range(8)
         )
     )
-    doc = await store.mutate_experiment(exp, lambda d: domain.apply_created(d, exp, "ws", created("p"), 2.0, 1))
+    doc = await mutate(store, exp, lambda d: domain.apply_created(d, exp, "ws", created("p"), 2.0, 1))
     assert sorted(s["variant"] for s in domain.metric_summaries(doc)) == [f"v{i}" for i in range(8)]
 
 
@@ -68,15 +77,15 @@ async def test_listing_by_project_with_pages(store: MongoMetadataStore) -> None:
     ids = [new_id() for _ in range(5)]
     for i, exp in enumerate(ids):
         project = "vision/resnet" if i < 3 else "nlp"
-        await store.mutate_experiment(
-            exp, lambda d, e=exp, p=project, t=float(i): domain.apply_created(d, e, "ws", created(p), t, 1)
+        await mutate(
+            store, exp, lambda d, e=exp, p=project, t=float(i): domain.apply_created(d, e, "ws", created(p), t, 1)
         )
-    docs, total = await store.list_experiments("ws", "vision/resnet", 0, 2)
+    docs, total = await store.list_experiments(TableQuery("ws", "vision/resnet"), 0, 2)
     assert total == 3 and [d["_id"] for d in docs] == [ids[2], ids[1]]  # newest first
-    docs, _ = await store.list_experiments("ws", "vision/resnet", 2, 2)
+    docs, _ = await store.list_experiments(TableQuery("ws", "vision/resnet"), 2, 2)
     assert [d["_id"] for d in docs] == [ids[0]]
-    assert (await store.list_experiments("ws", "", 0, 50))[1] == 5
-    assert (await store.list_experiments("nobody", "", 0, 50))[1] == 0
+    assert (await store.list_experiments(TableQuery("ws", ""), 0, 50))[1] == 5
+    assert (await store.list_experiments(TableQuery("nobody", ""), 0, 50))[1] == 0
 
 
 async def test_nested_projects_exist_with_their_parents(store: MongoMetadataStore) -> None:
@@ -104,8 +113,8 @@ async def test_migrations_are_recorded_once(store: MongoMetadataStore) -> None:
 
 async def test_public_projects_cover_nested_ones_and_gate_reads_by_id(store: MongoMetadataStore) -> None:
     shown, hidden = new_id(), new_id()
-    await store.mutate_experiment(shown, lambda d: domain.apply_created(d, shown, "ws", created("a/b"), 1.0, 1))
-    await store.mutate_experiment(hidden, lambda d: domain.apply_created(d, hidden, "ws", created("c"), 1.0, 2))
+    await mutate(store, shown, lambda d: domain.apply_created(d, shown, "ws", created("a/b"), 1.0, 1))
+    await mutate(store, hidden, lambda d: domain.apply_created(d, hidden, "ws", created("c"), 1.0, 2))
     for path in ("a/b", "c"):
         await store.touch_project("ws", path, 1.0)
     assert await store.public_paths("ws") == set()
@@ -117,7 +126,7 @@ async def test_public_projects_cover_nested_ones_and_gate_reads_by_id(store: Mon
     assert await store.get_experiment("", shown, public_only=True) is not None
     assert await store.get_experiment("", hidden, public_only=True) is None
     assert await store.get_experiment("", hidden) is None  # no workspace and not public: nothing
-    docs, total = await store.list_experiments("ws", "", 0, 50, among=sorted(await store.public_paths("ws")))
+    docs, total = await store.list_experiments(TableQuery("ws", among=sorted(await store.public_paths("ws"))), 0, 50)
     assert [d["_id"] for d in docs] == [shown] and total == 1
     await store.touch_project("ws", "a", 5.0)  # a touch after the edit keeps the setting
     assert await store.public_paths("ws") == {"a", "a/b"}
@@ -170,8 +179,9 @@ async def test_nx_defect_push_of_subdocument(raw: AsyncMongoClient[dict[str, obj
 
 
 async def test_nx_defect_compound_group_keys(raw: AsyncMongoClient[dict[str, object]]) -> None:
-    """Why list_projects groups by one key at a time: nx-27017 takes a compound $group _id
-    literally (every document falls into one group); MongoDB groups by the pair."""
+    """One reason counts and groups come from the ClickHouse table index, never a $group: nx-27017
+    takes a compound $group _id literally (every document falls into one group); MongoDB groups by
+    the pair."""
     coll = raw["d" + uuid.uuid4().hex[:8]].c
     await coll.insert_many([{"_id": i, "p": "a" if i < 3 else "b", "x": i == 1} for i in range(5)])
     rows = [r async for r in await coll.aggregate([{"$group": {"_id": {"p": "$p", "x": "$x"}, "n": {"$sum": 1}}}])]
@@ -181,7 +191,8 @@ async def test_nx_defect_compound_group_keys(raw: AsyncMongoClient[dict[str, obj
 
 
 async def test_nx_defect_not_operator(raw: AsyncMongoClient[dict[str, object]]) -> None:
-    """Why queries use $nin/$ne: nx-27017 does not implement $not."""
+    """Why the query language compiles to $nin/$ne (its MongoDB form, which the table index
+    translates): nx-27017 does not implement $not."""
     coll = raw["d" + uuid.uuid4().hex[:8]].c
     await coll.insert_many([{"_id": i, "s": "x" if i else "y"} for i in range(3)])
     try:
@@ -196,13 +207,28 @@ async def test_list_projects_counts(store: MongoMetadataStore) -> None:
     for i, (project, archived) in enumerate([("p/a", False), ("p/a", False), ("p/a", True), ("p", False)]):
         exp = new_id()
         await store.touch_project("ws", project, 1.0)
-        await store.mutate_experiment(
-            exp, lambda d, e=exp, p=project, t=float(i): domain.apply_created(d, e, "ws", created(p), t, 1)
+        await mutate(
+            store, exp, lambda d, e=exp, p=project, t=float(i): domain.apply_created(d, e, "ws", created(p), t, 1)
         )
         if archived:
             edit = events_pb2.ExperimentEdited(archived=True)
-            await store.mutate_experiment(exp, lambda d, e=exp, x=edit: domain.apply_edited(d, e, "ws", x, 9.0, 2))
+            await mutate(store, exp, lambda d, e=exp, x=edit: domain.apply_edited(d, e, "ws", x, 9.0, 2))
     rows = {r["path"]: r for r in await store.list_projects("ws")}
     assert (rows["p/a"]["experiments"], rows["p/a"]["archived_experiments"], rows["p/a"]["last_update"]) == (2, 1, 9.0)
     assert (rows["p"]["experiments"], rows["p"]["archived_experiments"]) == (1, 0)
     assert await store.list_projects("nobody") == []
+
+
+async def test_the_table_index_is_rebuilt_from_the_documents(store: MongoMetadataStore) -> None:
+    """A new index version, or a lost ClickHouse directory: the documents rebuild it at start."""
+    ids = [new_id() for _ in range(5)]
+    for i, exp in enumerate(ids):  # documents only, as if the index had been lost
+        await store.mutate_experiment(
+            exp, lambda d, e=exp, t=float(i): domain.apply_created(d, e, "ws", created("p"), t, 1)
+        )
+    assert await store.list_experiments(TableQuery("ws", ""), 0, 50) == ([], 0)
+    progress: list[tuple[int, int]] = []
+    assert await store.sync_table(lambda done, of: progress.append((done, of))) == 5
+    docs, total = await store.list_experiments(TableQuery("ws", ""), 0, 50)
+    assert total == 5 and [d["_id"] for d in docs] == ids[::-1]
+    assert await store.sync_table() == 0  # in step: nothing to do

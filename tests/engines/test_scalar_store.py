@@ -3,7 +3,6 @@ ClickHouse server too when TRACKLANE_TEST_CLICKHOUSE_URL is set."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,23 +13,19 @@ from tracklane.pb import events_pb2
 from services.common.events import ConsoleColumns, ScalarColumns
 from services.metrics.domain import SeriesQuery
 from services.metrics.store import ClickHouseScalarStore, ScalarStore, migrate
-from tests.conftest import new_id, scalar_event
+from tests.conftest import CLICKHOUSE_TARGETS, new_id, scalar_event
 
 pytestmark = pytest.mark.engines
 
-URLS = ["chdb"] + (
-    [os.environ["TRACKLANE_TEST_CLICKHOUSE_URL"]] if os.environ.get("TRACKLANE_TEST_CLICKHOUSE_URL") else []
-)
 _stores: dict[str, ClickHouseScalarStore] = {}
 
 
-@pytest.fixture(params=URLS)
-def store(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ScalarStore]:
-    # chDB allows one data directory per process, so the whole session shares one store and
-    # every test uses experiments of its own.
-    url = request.param
+@pytest.fixture(params=CLICKHOUSE_TARGETS)
+def store(request: pytest.FixtureRequest, chdb_url: str) -> Iterator[ScalarStore]:
+    # One store for the whole session; every test uses experiments of its own.
+    url = chdb_url if request.param == "chdb" else request.param
     if url not in _stores:
-        _stores[url] = ClickHouseScalarStore(f"chdb://{tmp_path_factory.mktemp('ch')}" if url == "chdb" else url)
+        _stores[url] = ClickHouseScalarStore(url)
     yield _stores[url]
 
 
