@@ -7,6 +7,7 @@ them in its own executor, never on the event loop.
 
 from __future__ import annotations
 
+import math
 import time
 from importlib import resources
 from typing import Any, Protocol
@@ -77,6 +78,8 @@ class ScalarStore(Protocol):
     def close(self) -> None: ...
 
 
+BLOCK_BITS = 6  # rollup blocks of 64 iterations (migrations/0003_scalar_blocks.sql)
+ROLLUP_MIN_WIDTH = 4 * (1 << BLOCK_BITS)  # so a block spans at most a quarter of a bucket
 _X_EXPR = {"iter": "toFloat64(iteration)", "wall": "ts", "relative": "(ts - {t0:Float64})"}
 _ORDER_EXPR = {"iter": "iteration", "wall": "ts", "relative": "ts"}
 _SERIES_WHERE = (
@@ -88,10 +91,12 @@ _SERIES_WHERE = (
 class ClickHouseScalarStore:
     """:class:`ScalarStore` over ClickHouse (any URL clickhouse-connect accepts)."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, rollup_min_width: float = 0.0) -> None:
         self.url = url
         self.client: Client = clickhouse_connect.get_client(dsn=url)
         self.is_embedded = url.startswith("chdb:")
+        # Buckets at least this many iterations wide are computed from the block rollups.
+        self.rollup_min_width = rollup_min_width or ROLLUP_MIN_WIDTH
         migrate(self.client)
 
     def close(self) -> None:
@@ -116,10 +121,15 @@ class ClickHouseScalarStore:
             data,
             column_names=["workspace", "experiment_id", "metric", "variant", "iteration", "value", "ts", "event_id"],
             column_oriented=True,
-            settings={"insert_deduplication_token": event_id},
+            # the block rollups (materialized view) drop a redelivered event too
+            settings={"insert_deduplication_token": event_id, "deduplicate_blocks_in_dependent_materialized_views": 1},
         )
 
     def query_series(self, query: SeriesQuery) -> SeriesResult:
+        if query.xaxis == "iter":
+            rolled = self._query_blocks(query)
+            if rolled is not None:
+                return rolled
         params: dict[str, Any] = {
             "ws": query.workspace,
             "exp": query.experiment_id,
@@ -135,12 +145,14 @@ class ClickHouseScalarStore:
             params["t0"] = float(row[0] or 0.0) if row else 0.0
         x = _X_EXPR[query.xaxis]
         where = _SERIES_WHERE
+        # on iterations, a range on the column itself (the end of the primary key) reads only it
+        bound, kind = ("iteration", "Int64") if query.xaxis == "iter" else (x, "Float64")
         if query.x_min is not None:
-            where += f" AND {x} >= {{x_min:Float64}}"
-            params["x_min"] = query.x_min
+            where += f" AND {bound} >= {{x_min:{kind}}}"
+            params["x_min"] = math.ceil(query.x_min) if query.xaxis == "iter" else query.x_min
         if query.x_max is not None:
-            where += f" AND {x} <= {{x_max:Float64}}"
-            params["x_max"] = query.x_max
+            where += f" AND {bound} <= {{x_max:{kind}}}"
+            params["x_max"] = math.floor(query.x_max) if query.xaxis == "iter" else query.x_max
         stats = self.client.query(
             f"SELECT count(), min({x}), max({x}) FROM scalars WHERE {where}", parameters=params
         ).first_row
@@ -172,9 +184,54 @@ class ClickHouseScalarStore:
         _, xs, mins, maxs, means, lasts, counts = [list(c) for c in cols]
         return SeriesResult(query.metric, query.variant, count, True, xs, mins, maxs, means, lasts, counts)
 
+    def _query_blocks(self, query: SeriesQuery) -> SeriesResult | None:
+        """The iteration axis from the block rollups (whole blocks inside the range) and the points
+        of the range's partial edge blocks; None when the buckets would be narrower than
+        ``rollup_min_width`` iterations (the points are then read directly)."""
+        params: dict[str, Any] = {"ws": query.workspace, "exp": query.experiment_id, "metric": query.metric,
+                                  "variant": query.variant}  # fmt: skip
+        blocks_where, edges_where = _SERIES_WHERE, ""
+        if query.x_min is not None or query.x_max is not None:
+            a = math.ceil(query.x_min) if query.x_min is not None else -(2**62)
+            b = math.floor(query.x_max) if query.x_max is not None else 2**62
+            if a > b:
+                return None
+            # whole blocks inside [a, b]; the points of [a, b] outside them come from the edges
+            params.update(a=a, b=b, fb=-((-a) >> BLOCK_BITS), lb=((b + 1) >> BLOCK_BITS) - 1)
+            blocks_where += " AND block BETWEEN {fb:Int64} AND {lb:Int64}"
+            edges_where = (
+                f"{_SERIES_WHERE} AND iteration BETWEEN {{a:Int64}} AND {{b:Int64}}"
+                f" AND NOT (bitShiftRight(iteration, {BLOCK_BITS}) BETWEEN {{fb:Int64}} AND {{lb:Int64}})"
+            )
+        # Rows of one block not merged yet are summed as they are: each lands in its own bucket by
+        # its first iteration, and every total, extreme and last value stays exact.
+        merged = f"SELECT n, lo, hi, total, first_it, last FROM scalar_blocks WHERE {blocks_where}"
+        if edges_where:
+            merged += (
+                " UNION ALL SELECT toUInt64(1), value, value, value, iteration, (iteration, value)"
+                f" FROM scalars WHERE {edges_where}"
+            )
+        stats = self.client.query(f"SELECT sum(n), min(first_it), max(last).1 FROM ({merged})", parameters=params)
+        count, lo, hi = stats.first_row if stats.first_row else (0, 0, 0)
+        if count <= query.samples or (hi - lo) / query.samples < self.rollup_min_width:
+            return None
+        params.update(x0=float(lo), width=(hi - lo) / query.samples, top=query.samples - 1)
+        cols = self.client.query(
+            f"""
+            SELECT least(toUInt32(floor((first_it - {{x0:Float64}}) / {{width:Float64}})), {{top:UInt32}}) AS bucket,
+                   toFloat64(max(last).1), min(lo), max(hi), sum(total) / sum(n), max(last).2, sum(n)
+            FROM ({merged})
+            GROUP BY bucket ORDER BY bucket
+            """,
+            parameters=params,
+        ).result_columns
+        _, xs, mins, maxs, means, lasts, counts = [list(c) for c in cols]
+        return SeriesResult(query.metric, query.variant, int(count), True, xs, mins, maxs, means, lasts, counts)
+
     def list_series(self, workspace: str, experiment_id: str) -> list[SeriesInfo]:
+        # from the block rollups: 64 times fewer rows than the points, the same counts
         rows = self.client.query(
-            "SELECT metric, variant, count() FROM scalars"
+            "SELECT metric, variant, sum(n) FROM scalar_blocks"
             " WHERE workspace = {ws:String} AND experiment_id = {exp:String}"
             " GROUP BY metric, variant ORDER BY metric, variant",
             parameters={"ws": workspace, "exp": experiment_id},
@@ -196,7 +253,7 @@ class ClickHouseScalarStore:
         return list(cols[0]), list(cols[1]), list(cols[2])
 
     def delete_experiment(self, workspace: str, experiment_id: str) -> None:
-        for table in ("scalars", "console", "plots", "debug_samples"):
+        for table in ("scalars", "scalar_blocks", "console", "plots", "debug_samples"):
             self.client.command(
                 f"DELETE FROM {table} WHERE workspace = {{ws:String}} AND experiment_id = {{exp:String}}",
                 parameters={"ws": workspace, "exp": experiment_id},

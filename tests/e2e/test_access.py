@@ -42,6 +42,8 @@ def test_a_key_of_one_workspace_reads_and_writes_nothing_of_another(
     ingest(stack).Append(batch(mine, scalar_event(1, [("loss", "t", 0, 1.0)])), metadata=auth_default(), timeout=10)
     with gateway(stack) as gw:
         wait_for("A's experiment", lambda: total_points(gw, mine, "loss", "t") == 1)
+        # and its summary: the metadata projection runs beside the metrics one, not after it
+        wait_for("A's summary", lambda: gw.get(f"/api/v1/experiments/{mine}").json()["metrics"] != [])
         before = gw.get(f"/api/v1/experiments/{mine}").json()
 
     b_key = other_workspace["key"]
