@@ -353,6 +353,8 @@ def main() -> None:
     info = machine() | {"MLflow": mlflow_version}
     path = report.write(ROOT / "results", scale.name, info, ingest, latency, overhead, queries, mlflow, reads)
     print(report.table(ingest, latency, overhead, queries, mlflow, reads))
+    print()
+    print(report.verdicts(ingest, latency, overhead, queries, reads))
     print(f"\nReport: {path}")
 
 
