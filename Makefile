@@ -6,11 +6,12 @@ VENV := .venv
 UV := .tools/bin/uv
 UV_VERSION := 0.13.8
 export UV_PYTHON_DOWNLOADS := never
-PROTOS := $(wildcard proto/tracklane/pb/*.proto)
+PROTOS := $(wildcard proto/tracklane_proto/*.proto)
+PROTO_OUT := sdk/tracklane_proto
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help venv protos up test test-unit lint format typecheck s3-engine browser-engine clean bench
+.PHONY: help venv protos protos-check up test test-unit lint format typecheck s3-engine browser-engine clean bench
 
 help: ## Show this help
 	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -23,19 +24,25 @@ $(VENV)/.synced: pyproject.toml uv.lock | $(UV)
 	$(UV) sync --frozen --python $(PY)
 	touch $@
 
-sdk/tracklane/pb/.generated: $(PROTOS) $(VENV)/.synced
+venv: $(VENV)/.synced ## Create/refresh .venv from uv.lock (the generated protocol is committed)
+
+# The generated protocol is committed (so `pip install ./sdk` works from a clone); `make lint`
+# fails when it drifts from proto/.
+define gen_protos
 	PATH=$(abspath $(VENV))/bin:$$PATH $(VENV)/bin/python -m grpc_tools.protoc -Iproto \
-	  --python_out=sdk --grpc_python_out=sdk --mypy_out=quiet:sdk --mypy_grpc_out=quiet:sdk $(PROTOS)
-	touch $@
+	  --python_out=$(1) --grpc_python_out=$(1) --mypy_out=quiet:$(1) --mypy_grpc_out=quiet:$(1) $(PROTOS)
+endef
 
-venv: $(VENV)/.synced sdk/tracklane/pb/.generated ## Create/refresh .venv from uv.lock and generate code
+protos: $(VENV)/.synced ## Regenerate the protobuf/gRPC code (sdk/tracklane_proto) from proto/
+	$(call gen_protos,sdk)
 
-protos: $(VENV)/.synced ## Regenerate the protobuf/gRPC code from proto/
-	rm -f sdk/tracklane/pb/.generated
-	$(MAKE) sdk/tracklane/pb/.generated
+protos-check: $(VENV)/.synced ## Fail when the committed protocol code differs from proto/
+	@tmp=$$(mktemp -d) && $(call gen_protos,$$tmp) && \
+	  for f in $$tmp/tracklane_proto/*; do cmp -s $$f $(PROTO_OUT)/$$(basename $$f) || { echo "$(PROTO_OUT)/$$(basename $$f) is stale: run make protos"; rm -rf $$tmp; exit 1; }; done; \
+	  rm -rf $$tmp
 
 up: venv ## Run Tracklane on this machine (gateway 127.0.0.1:8080, ingestion 127.0.0.1:50051); Ctrl-C stops
-	$(VENV)/bin/python -m services.devstack
+	$(VENV)/bin/python -m devstack
 
 s3-engine: ## Install Ceph radosgw from Debian (a real S3 server) for the S3 adapter's tests
 	@command -v radosgw >/dev/null || { \
@@ -53,7 +60,7 @@ test: venv s3-engine browser-engine ## Run every test against real engines (nats
 test-unit: venv ## Only the fast tests that start no engine
 	$(VENV)/bin/pytest -m "not engines" $(PYTEST_ARGS)
 
-lint: venv ## ruff lint and format check
+lint: venv protos-check ## ruff lint and format check; the generated protocol is current
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 
@@ -65,7 +72,7 @@ typecheck: venv ## mypy (strict) on our code
 	$(VENV)/bin/mypy
 
 clean: ## Remove the virtual environments and generated code (keeps .tracklane data)
-	rm -rf $(VENV) .tools sdk/tracklane/pb/*_pb2*.py* sdk/tracklane/pb/.generated
+	rm -rf $(VENV) .tools
 
 BENCH_SCALE ?= small
 bench: venv ## Measure Tracklane beside MLflow on this machine; report in bench/results/ (BENCH_SCALE=small|full)

@@ -14,9 +14,9 @@ from typing import Any
 import httpx
 from pymongo import AsyncMongoClient
 from pymongo.errors import DuplicateKeyError
-from tracklane.pb import events_pb2
+from tracklane_proto import events_pb2
 
-from services.devstack import Stack
+from devstack import Stack
 from services.metadata import domain
 from services.metadata.settings import Settings as MetadataSettings
 

@@ -25,7 +25,7 @@ import httpx
 import tracklane
 
 from bench import pages, report
-from services.devstack import Ports, Stack, free_port, which
+from devstack import Ports, Stack, free_port, which
 
 ROOT = Path(__file__).resolve().parent
 KEY = "tl_bench"

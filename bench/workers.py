@@ -13,7 +13,7 @@ import time
 import grpc
 import numpy as np
 import tracklane
-from tracklane.pb import events_pb2, ingest_pb2, ingest_pb2_grpc
+from tracklane_proto import events_pb2, ingest_pb2, ingest_pb2_grpc
 
 
 def sdk_log(server: str, key: str, points: int, project: str) -> dict[str, object]:

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from typing import Any
 
 import grpc
 from prometheus_client import make_asgi_app
@@ -11,8 +12,9 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
-from starlette.routing import Mount
-from tracklane.pb import artifact_pb2_grpc, metadata_pb2_grpc, metrics_pb2_grpc
+from starlette.requests import Request
+from starlette.routing import Mount, Route
+from tracklane_proto import artifact_pb2_grpc, metadata_pb2_grpc, metrics_pb2_grpc
 
 from gateway import errors, openapi
 from gateway.embeds import GrantCache, load_secret
@@ -34,6 +36,29 @@ from gateway.settings import Settings
 from gateway.state import GatewayState
 from services.common import bus
 from services.common.auth import KeyResolver
+
+
+def by_path(*groups: list[Route]) -> list[Route]:
+    """One Starlette route per path, dispatching on the method: a method the path does not take
+    then answers ``405`` with an ``Allow`` header naming every method it does take (separate
+    routes for one path would each name only their own)."""
+    paths: dict[str, list[Route]] = {}
+    for route in (r for group in groups for r in group):
+        paths.setdefault(route.path, []).append(route)
+    out = []
+    for path, same in paths.items():
+        if len(same) == 1:
+            out.append(same[0])
+            continue
+        handlers = {m: r.endpoint for r in same for m in (r.methods or ())}
+        if len(handlers) != sum(len(r.methods or ()) for r in same):
+            raise ValueError(f"{path}: a method is routed twice")
+
+        async def dispatch(request: Request, handlers: dict[str, Callable[..., Any]] = handlers) -> Any:
+            return await handlers[request.method](request)
+
+        out.append(Route(path, dispatch, methods=sorted(handlers), name=same[0].name))
+    return out
 
 
 def create_app(settings: Settings | None = None) -> Starlette:
@@ -67,18 +92,20 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
     return Starlette(
         routes=[
-            *health.routes,
-            *bulk.routes,
-            *experiments.routes,
-            *commands.routes,
-            *details.routes,
-            *access.routes,
-            *projects.routes,
-            *compare.routes,
-            *export.routes,
-            *embeds.routes,
-            *widget.routes,
-            *openapi.routes,
+            *by_path(
+                health.routes,
+                bulk.routes,
+                experiments.routes,
+                commands.routes,
+                details.routes,
+                access.routes,
+                projects.routes,
+                compare.routes,
+                export.routes,
+                embeds.routes,
+                widget.routes,
+                openapi.routes,
+            ),
             Mount("/metrics", app=make_asgi_app()),
         ],
         middleware=[

@@ -1,10 +1,14 @@
 """Commands from people become events on the log, and answer with the state they produced.
 
-The gateway validates a command, publishes its event to JetStream, then waits until the
-metadata consumer's ack floor (computed by the JetStream server, so it holds for any number of
-metadata replicas) has passed the event's stream sequence: the read model now includes it, and
-the response shows it (read-your-writes). If the projection is slow the answer is
-``202 Accepted`` with the event id; the change still lands.
+The gateway validates a command, publishes its event to JetStream, then waits until the durable
+consumer of each projection the answer reads from (named in ``services.common.projections``'
+registry; the ack floor is computed by the JetStream server, so it holds for any number of
+replicas) has passed the event's stream sequence: the read model now includes it, and the
+response shows it (read-your-writes).
+
+When a projection lags longer than the wait, every command answers the same way: ``202
+Accepted`` with ``{"status": "accepted", "event_id": …}`` (and, for commands that make a
+secret shown only once, that secret too); the change is on the log and still lands.
 """
 
 from __future__ import annotations
@@ -13,22 +17,23 @@ import asyncio
 import re
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from nats.js import JetStreamContext
-from starlette.requests import Request
-from tracklane.pb import events_pb2
+from tracklane_proto import events_pb2, metadata_pb2
 
+from gateway import clients
 from gateway.errors import ApiError
-from gateway.respond import JSONResponse
-from gateway.routes.experiments import _get, experiment_json
-from gateway.state import state
+from gateway.state import GatewayState
 from services.common import bus
 from services.common.auth import WRITE_ROLES, Principal
-from services.common.events import KIND_OF_PAYLOAD, SCHEMA_VERSION
+from services.common.contract import STATUS_NAMES, new_event
+from services.common.projections import REGISTRY
 
-METADATA_CONSUMER = "metadata"
+# How long a command waits for its projections before answering 202 Accepted.
+APPLY_WAIT_S = 5.0
 _IDEMPOTENCY_KEY = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
 
 
@@ -42,14 +47,13 @@ def require_writer(principal: Principal) -> None:
         raise ApiError(403, "forbidden", f"a {principal.role} key cannot change anything", "Authorization")
 
 
-def command_id(request: Request) -> str:
+def command_id(idempotency_key: str | None) -> str:
     """The client's ``Idempotency-Key`` (a retried request then changes nothing twice), or new."""
-    key = request.headers.get("idempotency-key")
-    if key is None:
+    if idempotency_key is None:
         return uuid.uuid4().hex
-    if not _IDEMPOTENCY_KEY.match(key):
+    if not _IDEMPOTENCY_KEY.match(idempotency_key):
         raise ApiError(400, "invalid_argument", "Idempotency-Key must be 8-64 of [A-Za-z0-9_-]", "Idempotency-Key")
-    return key
+    return idempotency_key
 
 
 @dataclass(frozen=True)
@@ -62,50 +66,109 @@ class Published:
 async def publish(js: JetStreamContext, workspace: str, target: str, event_id: str, **payload: Any) -> Published:
     """Publishes one command event (``payload`` is its one field, e.g. ``experiment_edited=…``)
     about ``target`` (an experiment id, or WORKSPACE_LEVEL); returns once JetStream persisted it."""
-    event = events_pb2.Event(
-        event_id=event_id,
-        workspace=workspace,
-        experiment_id=target,
-        seq=0,
-        schema_version=SCHEMA_VERSION,
-        server_time=time.time(),
-        **payload,
-    )
-    kind = KIND_OF_PAYLOAD[event.WhichOneof("payload") or ""]
+    event = new_event(workspace, target, event_id, **payload)
+    out = bus.Outgoing.of(event)
     ack = await js.publish(
-        bus.event_subject(workspace, target, kind),
-        event.SerializeToString(),
-        headers={"Nats-Msg-Id": event.event_id},
+        out.subject,
+        out.data,
+        headers={"Nats-Msg-Id": out.msg_id},
         stream=bus.STREAM,
         timeout=bus.PUBLISH_TIMEOUT_S,
     )
     return Published(event.event_id, int(ack.seq), bool(ack.duplicate))
 
 
-async def wait_applied(js: JetStreamContext, stream_seq: int, within_s: float = 5.0) -> bool:
-    """True once the metadata projection has acked everything up to ``stream_seq``."""
-    deadline = time.monotonic() + within_s
+async def wait_applied(
+    js: JetStreamContext,
+    stream_seq: int,
+    projections: tuple[str, ...] = ("metadata",),
+    within_s: float | None = None,
+) -> bool:
+    """True once every one of ``projections`` (names in the registry) has acked everything up to
+    ``stream_seq``; False when that takes longer than ``within_s``."""
+    deadline = time.monotonic() + (APPLY_WAIT_S if within_s is None else within_s)
     delay = 0.005
-    while time.monotonic() < deadline:
-        info = await js.consumer_info(bus.STREAM, METADATA_CONSUMER)
+    pending = [REGISTRY[name].durable for name in projections]
+    while pending:
+        info = await js.consumer_info(bus.STREAM, pending[0])
         if info.ack_floor is not None and (info.ack_floor.stream_seq or 0) >= stream_seq:
-            return True
+            pending.pop(0)
+            continue
+        if time.monotonic() >= deadline:
+            return False
         await asyncio.sleep(delay)
         delay = min(delay * 2, 0.1)
-    return False
+    return True
 
 
-async def answer(request: Request, experiment_id: str, event_id: str, stream_seq: int) -> JSONResponse:
-    """The experiment as the command left it, or 202 with the event id when the projection is
-    slower than the wait."""
-    if not await wait_applied(state(request).js, stream_seq):
-        return JSONResponse({"status": "accepted", "event_id": event_id}, status_code=202)
-    return JSONResponse(experiment_json(await _get(request, experiment_id)))
+# -- experiment commands --------------------------------------------------------------------------
+Precondition = Callable[[metadata_pb2.Experiment], str | None]
+# The event's payload (e.g. ``{"params_set": …}``), made once the caller and the experiment are known.
+Payload = Callable[[Principal, metadata_pb2.Experiment], dict[str, Any]]
 
 
-def only_fields(body: dict[str, Any], allowed: tuple[str, ...]) -> None:
-    """400 naming the first field of ``body`` that is not one of ``allowed``."""
-    unknown = set(body) - set(allowed)
-    if unknown:
-        field = sorted(unknown)[0]
-        raise ApiError(400, "invalid_argument", f"{field}: unknown here (use {', '.join(allowed)})", field)
+def read_only(e: metadata_pb2.Experiment) -> str | None:
+    return "the experiment is published (read-only)" if e.published else None
+
+
+def archived_only(e: metadata_pb2.Experiment) -> str | None:
+    return None if e.archived else "only archived experiments can be deleted: archive it first"
+
+
+def running_only(e: metadata_pb2.Experiment) -> str | None:
+    status = STATUS_NAMES.get(e.status, "unspecified")
+    return None if status == "running" else f"the experiment is {status}; only running experiments can be stopped"
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a command did: its event, and the experiment as it now is once applied (``None``
+    when the projection lagged past the wait: the answer is then 202 Accepted)."""
+
+    event_id: str
+    experiment: metadata_pb2.Experiment | None
+
+
+async def run_command(
+    st: GatewayState,
+    who: Principal,
+    experiment_id: str,
+    kind: str,
+    payload: Payload,
+    precondition: Precondition | None = None,
+    cid: str | None = None,
+) -> Outcome:
+    """Checks the caller and the experiment (404 unless it is the caller's; 409 when
+    ``precondition`` names a conflict), publishes the command's event (id
+    ``<experiment>.<kind>.<command id>``) and returns the experiment as it now is."""
+    require_writer(who)
+    current = await clients.experiment(st, who, experiment_id)
+    if precondition is not None and (conflict := precondition(current)):
+        raise ApiError(409, "conflict", conflict)
+    event_id = f"{experiment_id}.{kind}.{cid or uuid.uuid4().hex}"
+    done = await publish(st.js, who.workspace, experiment_id, event_id, **payload(who, current))
+    if not await wait_applied(st.js, done.stream_seq):
+        return Outcome(done.event_id, None)
+    return Outcome(done.event_id, await clients.experiment(st, who, experiment_id))
+
+
+EditFor = Callable[[metadata_pb2.Experiment], events_pb2.ExperimentEdited]
+
+
+async def apply_edit(
+    st: GatewayState,
+    who: Principal,
+    experiment_id: str,
+    edit: events_pb2.ExperimentEdited | EditFor,
+    precondition: Precondition | None = None,
+    cid: str | None = None,
+) -> Outcome:
+    """A person's edit of an experiment (or the one ``edit`` makes from its current state),
+    signed with the caller's key."""
+
+    def payload(caller: Principal, current: metadata_pb2.Experiment) -> dict[str, Any]:
+        event = edit(current) if callable(edit) else edit
+        event.by_key = caller.key_id
+        return {"experiment_edited": event}
+
+    return await run_command(st, who, experiment_id, "edit", payload, precondition, cid)

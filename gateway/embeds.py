@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import grpc
-from tracklane.pb import metadata_pb2, metadata_pb2_grpc
+from tracklane_proto import metadata_pb2, metadata_pb2_grpc
 
 from gateway.errors import ApiError
 

@@ -3,6 +3,8 @@ status; never a traceback."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import grpc
 import structlog
 from starlette.exceptions import HTTPException
@@ -18,8 +20,11 @@ class ApiError(Exception):
         self.status, self.code, self.message, self.field = status, code, message, field
 
 
-def error_response(status: int, code: str, message: str, field: str | None = None) -> JSONResponse:
-    return JSONResponse({"error": {"code": code, "message": message, "field": field}}, status_code=status)
+def error_response(
+    status: int, code: str, message: str, field: str | None = None, headers: Mapping[str, str] | None = None
+) -> JSONResponse:
+    body = {"error": {"code": code, "message": message, "field": field}}
+    return JSONResponse(body, status_code=status, headers=headers)
 
 
 _GRPC_TO_HTTP = {
@@ -40,7 +45,8 @@ async def api_error(request: Request, exc: Exception) -> JSONResponse:
 
 async def http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, HTTPException)
-    return error_response(exc.status_code, "not_found" if exc.status_code == 404 else "http_error", str(exc.detail))
+    code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+    return error_response(exc.status_code, code, str(exc.detail), headers=exc.headers)  # 405 keeps its Allow
 
 
 async def grpc_error(request: Request, exc: Exception) -> JSONResponse:

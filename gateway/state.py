@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import grpc
 from nats.js import JetStreamContext
 from starlette.requests import Request
-from tracklane.pb import artifact_pb2_grpc, metadata_pb2, metadata_pb2_grpc, metrics_pb2_grpc
+from tracklane_proto import artifact_pb2_grpc, metadata_pb2_grpc, metrics_pb2_grpc
 
 from gateway.embeds import GrantCache
 from gateway.errors import ApiError
@@ -57,10 +57,3 @@ async def reader(request: Request, *, needs_workspace: bool = False) -> Principa
             "Authorization",
         )  # fmt: skip
     return Principal(workspace, PUBLIC_ROLE, "")
-
-
-def experiment_request(who: Principal, experiment_id: str) -> metadata_pb2.GetExperimentRequest:
-    """A read of one experiment as ``who`` may see it: its own workspace's, or a public one."""
-    return metadata_pb2.GetExperimentRequest(
-        workspace=who.workspace, experiment_id=experiment_id, public_only=who.anonymous
-    )

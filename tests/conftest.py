@@ -13,9 +13,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from tracklane.pb import events_pb2, ingest_pb2
+from tracklane_proto import events_pb2, ingest_pb2
 
-from services.devstack import Ports, Stack, free_port, which
+from devstack import Ports, Stack, free_port, which
 
 API_KEY = "tl_test_" + uuid.uuid4().hex
 

@@ -10,22 +10,25 @@ import secrets
 import grpc
 from starlette.requests import Request
 from starlette.routing import Route
-from tracklane.pb import events_pb2, metadata_pb2
+from tracklane_proto import events_pb2, metadata_pb2
 
-from gateway.commands import command_id, only_fields, publish, require_admin, wait_applied
+from gateway.commands import publish, require_admin, wait_applied
 from gateway.errors import ApiError
+from gateway.http import accepted, idempotency_key, json_object, only_fields, string_field
 from gateway.respond import JSONResponse
-from gateway.routes.commands import _json_object, _string
 from gateway.state import principal, state
 from services.common.auth import Principal, hash_api_key
-from services.common.events import WORKSPACE_LEVEL
-from services.ingestion.domain import ValidationError, check_name
-from services.metadata.domain import ROLES, role_at_most
-
-WORKSPACE_ID = re.compile(r"^[a-z0-9][a-z0-9-]{1,38}[a-z0-9]$")
-_KEY_ID = re.compile(r"^[0-9a-z]{1,32}$")
-# A member's user name: a login or an e-mail address.
-USER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@+-]{0,127}$")
+from services.common.contract import (
+    KEY_ID,
+    MAX_KEY_NAME,
+    ROLES,
+    USER_NAME,
+    WORKSPACE_ID,
+    WORKSPACE_LEVEL,
+    ValidationError,
+    check_name,
+    role_at_most,
+)
 
 
 def new_secret() -> str:
@@ -33,19 +36,20 @@ def new_secret() -> str:
 
 
 def _name(body: dict[str, object], field: str, default: str) -> str:
-    value = _string(body, field)
+    value = string_field(body, field)
     value = default if value is None else value
     try:
-        check_name(field, value, max_len=128)
+        check_name(field, value, max_len=MAX_KEY_NAME)
     except ValidationError as exc:
         raise ApiError(400, "invalid_argument", str(exc), exc.field) from None
     return value
 
 
-async def _applied(request: Request, stream_seq: int) -> None:
-    if not await wait_applied(state(request).js, stream_seq):
-        raise ApiError(503, "unavailable", "the change is recorded but not applied yet; retry the read shortly")
+async def _applied(request: Request, stream_seq: int) -> bool:
+    """True once the change is in the read model; False when it lags (the caller answers 202)."""
+    applied = await wait_applied(state(request).js, stream_seq)
     state(request).keys.forget()  # this gateway sees key changes at once; others within the cache TTL
+    return applied
 
 
 async def _key_ids(request: Request, workspace: str) -> dict[str, metadata_pb2.ApiKey]:
@@ -88,13 +92,13 @@ async def create_key(request: Request) -> JSONResponse:
     this once. ``user`` (a member) owns the key, which never acts above that member's role; it
     defaults to the caller. Admins create keys for anyone; others only for themselves."""
     who = await principal(request)
-    body = await _json_object(request)
+    body = await json_object(request)
     only_fields(body, ("name", "role", "user"))
-    user = _string(body, "user")
+    user = string_field(body, "user")
     user = who.user if user is None else user
     if who.role != "admin" and (not who.user or user != who.user):
         raise ApiError(403, "forbidden", "only an admin key can create keys for others", "user")
-    role = _string(body, "role") or ("member" if who.role == "admin" else who.role)
+    role = string_field(body, "role") or ("member" if who.role == "admin" else who.role)
     if role not in ROLES:
         raise ApiError(400, "invalid_argument", f"role must be one of {', '.join(ROLES)}", "role")
     if not role_at_most(role, who.role):
@@ -115,17 +119,17 @@ async def create_key(request: Request) -> JSONResponse:
     done = await publish(
         state(request).js, who.workspace, WORKSPACE_LEVEL, f"key.{key_id}.created", key_created=created
     )
-    await _applied(request, done.stream_seq)
-    return JSONResponse(
-        {"id": key_id, "key": secret, "name": name, "role": role, "user": user or None}, status_code=201
-    )
+    body = {"id": key_id, "key": secret, "name": name, "role": role, "user": user or None}
+    if not await _applied(request, done.stream_seq):
+        return accepted(done.event_id, **body)
+    return JSONResponse(body, status_code=201)
 
 
 async def _existing_key(request: Request) -> tuple[str, str]:
     """(workspace, key id) of a key the caller may manage; 404 for any other."""
     who = await principal(request)
     key_id = request.path_params["key_id"]
-    key = (await _key_ids(request, who.workspace)).get(key_id) if _KEY_ID.match(key_id) else None
+    key = (await _key_ids(request, who.workspace)).get(key_id) if KEY_ID.match(key_id) else None
     if key is None or not _mine(who, key):
         raise ApiError(404, "not_found", f"key {key_id} not found", "key_id")
     return who.workspace, key_id
@@ -138,7 +142,8 @@ async def rotate_key(request: Request) -> JSONResponse:
     rotated = events_pb2.KeyRotated(key_id=key_id, key_hash=hash_api_key(secret))
     event_id = f"key.{key_id}.rotated.{secrets.token_hex(8)}"
     done = await publish(state(request).js, workspace, WORKSPACE_LEVEL, event_id, key_rotated=rotated)
-    await _applied(request, done.stream_seq)
+    if not await _applied(request, done.stream_seq):
+        return accepted(done.event_id, id=key_id, key=secret)
     return JSONResponse({"id": key_id, "key": secret})
 
 
@@ -146,7 +151,8 @@ async def revoke_key(request: Request) -> JSONResponse:
     workspace, key_id = await _existing_key(request)
     revoked = events_pb2.KeyRevoked(key_id=key_id)
     done = await publish(state(request).js, workspace, WORKSPACE_LEVEL, f"key.{key_id}.revoked", key_revoked=revoked)
-    await _applied(request, done.stream_seq)
+    if not await _applied(request, done.stream_seq):
+        return accepted(done.event_id)
     return JSONResponse({"id": key_id, "revoked": True})
 
 
@@ -163,13 +169,13 @@ async def create_workspace(request: Request) -> JSONResponse:
     and that member's first key, shown this once. Ids are 3-40 of [a-z0-9-]."""
     who = await principal(request)
     require_admin(who)
-    body = await _json_object(request)
+    body = await json_object(request)
     only_fields(body, ("id", "name", "owner"))
-    workspace = _string(body, "id") or ""
+    workspace = string_field(body, "id") or ""
     if not WORKSPACE_ID.match(workspace) or workspace == WORKSPACE_LEVEL:
         raise ApiError(400, "invalid_argument", "id must be 3-40 of [a-z0-9-], starting and ending alphanumeric", "id")
     name = _name(body, "name", workspace)
-    owner = _user(_string(body, "owner") or who.user or "admin", "owner")
+    owner = _user(string_field(body, "owner") or who.user or "admin", "owner")
     exists = True
     try:
         await state(request).metadata.GetWorkspace(metadata_pb2.GetWorkspaceRequest(workspace=workspace), timeout=10)
@@ -190,10 +196,10 @@ async def create_workspace(request: Request) -> JSONResponse:
         )  # fmt: skip
     if done is None or done.duplicate:
         raise ApiError(409, "conflict", f"workspace {workspace} exists already", "id")
-    await _applied(request, done.stream_seq)
-    return JSONResponse(
-        {"id": workspace, "name": name, "owner": owner, "admin_key": {"id": key_id, "key": secret}}, status_code=201
-    )
+    body = {"id": workspace, "name": name, "owner": owner, "admin_key": {"id": key_id, "key": secret}}
+    if not await _applied(request, done.stream_seq):
+        return accepted(done.event_id, **body)
+    return JSONResponse(body, status_code=201)
 
 
 # Framing origins: "*", or a scheme://host[:port] (a leading "*." for any subdomain).
@@ -206,7 +212,7 @@ async def edit_workspace(request: Request) -> JSONResponse:
     which sites may frame the workspace's widgets (``null``: the gateway's default,
     ``TRACKLANE_EMBED_ORIGINS``; ``[]``: none)."""
     who = await _own_workspace(request, admin=True)
-    body = await _json_object(request)
+    body = await json_object(request)
     only_fields(body, ("name", "embed_origins"))
     edit = events_pb2.WorkspaceEdited(by_key=who.key_id)
     if "name" in body:
@@ -229,9 +235,14 @@ async def edit_workspace(request: Request) -> JSONResponse:
     if not body:
         raise ApiError(400, "invalid_argument", "nothing to change: send name and/or embed_origins", "body")
     done = await publish(
-        state(request).js, who.workspace, WORKSPACE_LEVEL, f"workspace.{command_id(request)}", workspace_edited=edit
+        state(request).js,
+        who.workspace,
+        WORKSPACE_LEVEL,
+        f"workspace.{idempotency_key(request)}",
+        workspace_edited=edit,
     )
-    await _applied(request, done.stream_seq)
+    if not await _applied(request, done.stream_seq):
+        return accepted(done.event_id)
     ws = await state(request).metadata.GetWorkspace(metadata_pb2.GetWorkspaceRequest(workspace=who.workspace))
     return JSONResponse(_workspace_json(ws, who))
 
@@ -286,18 +297,19 @@ async def set_member(request: Request) -> JSONResponse:
     so what every key they own may do)."""
     who = await _own_workspace(request, admin=True)
     user = _user(request.path_params["user"])
-    body = await _json_object(request)
+    body = await json_object(request)
     only_fields(body, ("role",))
-    role = _string(body, "role") or ""
+    role = string_field(body, "role") or ""
     if role not in ROLES:
         raise ApiError(400, "invalid_argument", f"role must be one of {', '.join(ROLES)}", "role")
     current = (await _members(request, who.workspace)).get(user)
     if current is not None and current.role == "admin" and role != "admin":
         await _keeps_an_admin(request, who.workspace, user)
     event = events_pb2.MemberSet(user=user, role=role, by_key=who.key_id)
-    event_id = f"member.{command_id(request)}"
+    event_id = f"member.{idempotency_key(request)}"
     done = await publish(state(request).js, who.workspace, WORKSPACE_LEVEL, event_id, member_set=event)
-    await _applied(request, done.stream_seq)
+    if not await _applied(request, done.stream_seq):
+        return accepted(done.event_id)
     member = (await _members(request, who.workspace))[user]
     return JSONResponse(_member_json(member), status_code=200 if current is not None else 201)
 
@@ -312,9 +324,10 @@ async def remove_member(request: Request) -> JSONResponse:
     if current.role == "admin":
         await _keeps_an_admin(request, who.workspace, user)
     event = events_pb2.MemberRemoved(user=user, by_key=who.key_id)
-    event_id = f"member.{command_id(request)}"
+    event_id = f"member.{idempotency_key(request)}"
     done = await publish(state(request).js, who.workspace, WORKSPACE_LEVEL, event_id, member_removed=event)
-    await _applied(request, done.stream_seq)
+    if not await _applied(request, done.stream_seq):
+        return accepted(done.event_id)
     return JSONResponse({"user": user, "removed": True})
 
 

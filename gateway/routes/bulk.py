@@ -10,14 +10,14 @@ from typing import Any
 import grpc
 from starlette.requests import Request
 from starlette.routing import Route
-from tracklane.pb import events_pb2, metadata_pb2
+from tracklane_proto import events_pb2, metadata_pb2
 
-from gateway.commands import command_id, only_fields, publish, require_writer, wait_applied
+from gateway.commands import archived_only, publish, require_writer, running_only, wait_applied
 from gateway.errors import ApiError
+from gateway.http import checked, idempotency_key, json_object, only_fields, string_field, tags_field
 from gateway.respond import JSONResponse
-from gateway.routes.commands import _checked, _json_object, _string, _tags, archived_only, running_only
 from gateway.state import principal, state
-from services.ingestion.domain import EXPERIMENT_ID, check_project
+from services.common.contract import EXPERIMENT_ID, check_project
 
 MAX_BULK = 500
 Plan = Callable[[metadata_pb2.Experiment], tuple[str, dict[str, Any]]]
@@ -50,18 +50,18 @@ def _plan(action: str, body: dict[str, Any], key_id: str) -> Plan:
     if action == "publish":
         return _edit("publish", published=True)
     if action == "tags":
-        add, remove = _tags(body, "add"), _tags(body, "remove")
+        add, remove = tags_field(body, "add"), tags_field(body, "remove")
         if not add and not remove:
             raise ApiError(400, "invalid_argument", "nothing to change: send add and/or remove", "add")
         return _edit("tags", add_tags=add, remove_tags=remove)
     if action == "move":
-        project = _string(body, "project")
+        project = string_field(body, "project")
         if project is None:
             raise ApiError(400, "invalid_argument", "project is required", "project")
-        _checked(check_project, project)
+        checked(check_project, project)
         return _edit("move", project=project)
     if action == "stop":
-        reason = _string(body, "reason") or "stopped from the web"
+        reason = string_field(body, "reason") or "stopped from the web"
         return _refuse_if(
             running_only,
             lambda e: ("stop", {"stop_requested": events_pb2.StopRequested(by_key=key_id, reason=reason[:1000])}),
@@ -75,19 +75,19 @@ ACTIONS = ("archive", "restore", "delete", "publish", "tags", "move", "stop")
 async def bulk(request: Request) -> JSONResponse:
     """``{"ids": [...], "action": "archive" | "restore" | "delete" | "publish" | "tags" | "move" |
     "stop", "add"/"remove" (tags), "project" (move), "reason" (stop)}``."""
-    body = await _json_object(request)
+    body = await json_object(request)
     only_fields(body, ("ids", "action", "add", "remove", "project", "reason"))
     ids = body.get("ids")
     if not isinstance(ids, list) or not ids or not all(isinstance(i, str) for i in ids):
         raise ApiError(400, "invalid_argument", "ids must be a non-empty list of experiment ids", "ids")
     if len(ids) > MAX_BULK:
         raise ApiError(400, "invalid_argument", f"at most {MAX_BULK} experiments per request", "ids")
-    action = _string(body, "action") or ""
+    action = string_field(body, "action") or ""
     who = await principal(request)
     require_writer(who)
     plan = _plan(action, body, who.key_id)
     st = state(request)
-    cid = command_id(request)
+    cid = idempotency_key(request)
     results: list[dict[str, Any]] = []
     last_seq = 0
     for experiment_id in dict.fromkeys(ids):  # each once, in the order given

@@ -9,14 +9,16 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
-from tracklane.pb import metrics_pb2
+from tracklane_proto import metrics_pb2
 
+from gateway import clients
+from gateway.clients import XAXIS
 from gateway.errors import ApiError
 from gateway.params import choice_param, int_param
 from gateway.respond import etag_json
-from gateway.routes.experiments import _XAXIS, experiment_json
-from gateway.state import experiment_request, reader, state
-from services.ingestion.domain import EXPERIMENT_ID
+from gateway.state import reader, state
+from gateway.views import experiment_json
+from services.common.contract import EXPERIMENT_ID
 
 MAX_COMPARE = 10
 
@@ -31,9 +33,7 @@ async def compare(request: Request) -> Response:
         raise ApiError(404, "not_found", f"experiment {bad} not found", "ids")
     who = await reader(request)
     st = state(request)
-    experiments = await asyncio.gather(
-        *(st.metadata.GetExperiment(experiment_request(who, i), timeout=10) for i in ids)
-    )
+    experiments = await asyncio.gather(*(clients.experiment(st, who, i) for i in ids))
     metrics: dict[tuple[str, str], dict[str, Any]] = {}
     for exp in experiments:
         for m in exp.metrics:
@@ -45,7 +45,7 @@ async def compare(request: Request) -> Response:
     }
     metric, variant = request.query_params.get("metric"), request.query_params.get("variant")
     if metric is not None and variant is not None:
-        xaxis = choice_param(request, "xaxis", "iter", tuple(_XAXIS))
+        xaxis = choice_param(request, "xaxis", "iter", tuple(XAXIS))
         samples = int_param(request, "samples", 1000, minimum=1, maximum=20_000)
         series = await asyncio.gather(
             *(
@@ -55,7 +55,7 @@ async def compare(request: Request) -> Response:
                         experiment_id=e.id,
                         metric=metric,
                         variant=variant,
-                        xaxis=_XAXIS[xaxis],
+                        xaxis=XAXIS[xaxis],
                         samples=samples,
                     ),
                     timeout=30,

@@ -11,7 +11,6 @@ Commands: ``PATCH /hyperparameters``, ``PATCH /properties`` (refused once publis
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import AsyncIterator
 from typing import Any, TypeVar
@@ -19,17 +18,17 @@ from typing import Any, TypeVar
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
-from tracklane.pb import artifact_pb2, artifact_pb2_grpc, events_pb2, metadata_pb2, metrics_pb2
+from tracklane_proto import artifact_pb2, events_pb2, metadata_pb2, metrics_pb2
 
-from gateway.commands import only_fields
+from gateway import clients, commands
 from gateway.errors import ApiError
+from gateway.http import experiment_id_param, idempotency_key, json_object, only_fields, outcome_response
 from gateway.params import choice_param, int_param
 from gateway.respond import JSONResponse, etag_json
-from gateway.routes.commands import _json_object, read_only, run_command, running_only
-from gateway.routes.experiments import _experiment_id, _get
-from gateway.state import experiment_request, reader, state
+from gateway.state import principal, reader, state
 from services.common.auth import Principal
-from services.ingestion.domain import ValidationError, validate_params, validate_properties
+from services.common.contract import ValidationError
+from services.common.payloads import validate_params, validate_properties
 
 LEVELS = {1: "debug", 2: "info", 3: "warning", 4: "error", 5: "critical"}
 SOURCES = {0: "log", 1: "stdout", 2: "stderr"}
@@ -39,9 +38,8 @@ DOWNLOAD_PAGE = 5_000
 
 async def _details(request: Request) -> tuple[str, str, metadata_pb2.ExperimentDetails]:
     """(experiment id, workspace, details); 404 unless the experiment is the caller's."""
-    experiment_id = _experiment_id(request)
-    who = await reader(request)
-    details = await state(request).metadata.GetDetails(experiment_request(who, experiment_id), timeout=10)
+    experiment_id = experiment_id_param(request)
+    details = await clients.details(state(request), await reader(request), experiment_id)
     return experiment_id, details.workspace, details
 
 
@@ -93,27 +91,11 @@ async def execution(request: Request) -> Response:
     )
 
 
-async def download_links(
-    artifacts: artifact_pb2_grpc.ArtifactServiceStub, objects: list[tuple[str, str, str]]
-) -> list[artifact_pb2.PresignedUrl]:
-    """Download links for (workspace, experiment id, key) objects, asked for concurrently."""
-    return list(
-        await asyncio.gather(
-            *(
-                artifacts.PresignDownload(
-                    artifact_pb2.PresignDownloadRequest(workspace=ws, experiment_id=exp, key=key), timeout=10
-                )
-                for ws, exp, key in objects
-            )
-        )
-    )
-
-
 async def _links(
     request: Request, workspace: str, experiment_id: str, keys: list[str]
 ) -> list[artifact_pb2.PresignedUrl]:
     """Download links for objects of one experiment."""
-    return await download_links(state(request).artifacts, [(workspace, experiment_id, k) for k in keys])
+    return await clients.download_links(state(request), [(workspace, experiment_id, k) for k in keys])
 
 
 # -- artifacts and models -------------------------------------------------------------------------
@@ -186,8 +168,8 @@ def _line(ln: metrics_pb2.ConsoleLine) -> dict[str, Any]:
 async def console(request: Request) -> Response:
     """``?after=<cursor>&limit=`` pages forward; ``?tail=N`` is the last N lines; ``search``
     keeps lines containing a text; ``?format=text`` downloads the whole log as a file."""
-    experiment_id = _experiment_id(request)
-    experiment = await _get(request, experiment_id)
+    experiment_id = experiment_id_param(request)
+    experiment = await clients.experiment(state(request), await reader(request), experiment_id)
     search = request.query_params.get("search", "")
     if len(search) > 1000:
         raise ApiError(400, "invalid_argument", "search: at most 1000 characters", "search")
@@ -255,8 +237,8 @@ Q = TypeVar("Q", metrics_pb2.PlotsRequest, metrics_pb2.DebugSamplesRequest)
 
 async def _by_iteration(request: Request, query: Q) -> tuple[str, metadata_pb2.Experiment, Q]:
     """Fills a plots or samples query from ``metric``, ``variant`` and ``iteration``."""
-    experiment_id = _experiment_id(request)
-    experiment = await _get(request, experiment_id)
+    experiment_id = experiment_id_param(request)
+    experiment = await clients.experiment(state(request), await reader(request), experiment_id)
     query.workspace = experiment.workspace
     query.experiment_id = experiment_id
     query.metric = request.query_params.get("metric", "")
@@ -347,7 +329,7 @@ def _valid(check: Any, where: str, payload: Any) -> None:
 
 async def edit_hyperparameters(request: Request) -> JSONResponse:
     """PATCH ``{"section": "General", "set": {"lr": "0.01"}, "remove": ["momentum"]}``."""
-    body = await _json_object(request)
+    body = await json_object(request)
     only_fields(body, ("section", "set", "remove"))
     section = body.get("section", "General")
     if not isinstance(section, str):
@@ -361,34 +343,44 @@ async def edit_hyperparameters(request: Request) -> JSONResponse:
         remove=remove,
     )
     _valid(validate_params, "body", ps)
-    return await run_command(request, "params", lambda who, _: {"params_set": _signed(ps, who)}, read_only)
+    return await _command(request, "params", lambda who, _: {"params_set": _signed(ps, who)}, commands.read_only)
 
 
 async def edit_properties(request: Request) -> JSONResponse:
     """PATCH ``{"set": {"team": "cv"}, "remove": ["old"]}``."""
-    body = await _json_object(request)
+    body = await json_object(request)
     only_fields(body, ("set", "remove"))
     values, remove = _string_map(body, "set"), _string_list(body, "remove")
     if not values and not remove:
         raise ApiError(400, "invalid_argument", "nothing to change: send set and/or remove", "body")
     pr = events_pb2.PropertiesSet(set=values, remove=remove)
     _valid(validate_properties, "body", pr)
-    return await run_command(request, "props", lambda who, _: {"properties_set": _signed(pr, who)}, read_only)
+    return await _command(request, "props", lambda who, _: {"properties_set": _signed(pr, who)}, commands.read_only)
 
 
 async def stop(request: Request) -> JSONResponse:
     """Asks the running script to stop: it raises ``tracklane.InterruptedExperiment``, flushes
     and ends ``stopped``. Body (optional): ``{"reason": "..."}``."""
-    body = await _json_object(request)
+    body = await json_object(request)
     reason = body.get("reason", "stopped from the web")
     if not isinstance(reason, str) or len(reason) > 1000:
         raise ApiError(400, "invalid_argument", "reason must be a string of at most 1000 characters", "reason")
-    return await run_command(
+    return await _command(
         request,
         "stop",
         lambda who, _: {"stop_requested": events_pb2.StopRequested(by_key=who.key_id, reason=reason)},
-        running_only,
+        commands.running_only,
     )
+
+
+async def _command(
+    request: Request, kind: str, payload: commands.Payload, precondition: commands.Precondition
+) -> JSONResponse:
+    who = await principal(request)
+    outcome = await commands.run_command(
+        state(request), who, experiment_id_param(request), kind, payload, precondition, idempotency_key(request)
+    )
+    return outcome_response(outcome)
 
 
 Signed = TypeVar("Signed", events_pb2.ParamsSet, events_pb2.PropertiesSet)

@@ -24,11 +24,12 @@ import pyarrow.parquet as pq
 from starlette.requests import Request
 from starlette.responses import StreamingResponse
 from starlette.routing import Route
-from tracklane.pb import metadata_pb2, metrics_pb2
+from tracklane_proto import metadata_pb2, metrics_pb2
 
+from gateway.http import text_param
 from gateway.params import choice_param
-from gateway.routes.experiments import _text, experiment_json
 from gateway.state import GatewayState, reader, state
+from gateway.views import experiment_json
 
 RUNS_PER_PAGE = 200
 POINTS_PER_PAGE = 100_000
@@ -155,8 +156,8 @@ async def export(request: Request) -> StreamingResponse:
     query = metadata_pb2.ListExperimentsRequest(
         workspace=who.workspace,
         project=request.query_params.get("project", ""),
-        filter=_text(request, "filter"),
-        order_by=_text(request, "order_by"),
+        filter=text_param(request, "filter"),
+        order_by=text_param(request, "order_by"),
         public_only=who.anonymous,
     )
     st = state(request)

@@ -7,16 +7,16 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
-from tracklane.pb import events_pb2, metadata_pb2
+from tracklane_proto import events_pb2, metadata_pb2
 
-from gateway.commands import command_id, only_fields, publish, require_admin, require_writer, wait_applied
+from gateway.commands import publish, require_admin, require_writer, wait_applied
 from gateway.errors import ApiError
+from gateway.http import accepted, checked, idempotency_key, json_object, only_fields, string_field
 from gateway.params import choice_param, int_param
 from gateway.respond import JSONResponse, etag_json
-from gateway.routes.commands import MAX_DESCRIPTION, _checked, _json_object, _string
 from gateway.state import principal, reader, state
-from services.common.events import WORKSPACE_LEVEL
-from services.ingestion.domain import check_name, check_project
+from gateway.views import project_json
+from services.common.contract import MAX_PROJECT_DESCRIPTION, WORKSPACE_LEVEL, check_name, check_project
 
 ORDERS = ("name", "-name", "last_update", "-last_update", "experiments", "-experiments")
 MAX_SEARCH = 255
@@ -52,20 +52,6 @@ async def list_projects(request: Request) -> Response:
     )
 
 
-def project_json(p: metadata_pb2.Project) -> dict[str, object]:
-    return {
-        "path": p.path,
-        "name": p.path.rpartition("/")[2],
-        "parent": p.path.rpartition("/")[0] or None,
-        "description": p.description,
-        "public": p.public,
-        "experiments": p.experiments,
-        "archived_experiments": p.archived_experiments,
-        "created_at": p.created_at,
-        "last_update": p.last_update,
-    }
-
-
 async def edit_project(request: Request) -> JSONResponse:
     """PATCH ``{"public": true, "description": "…"}`` on ``/api/v1/projects/{path}`` (created on
     the fly). Making a project public (readable without a key, with every project nested in it)
@@ -73,8 +59,8 @@ async def edit_project(request: Request) -> JSONResponse:
     who = await principal(request)
     require_writer(who)
     path = request.path_params["project"]
-    _checked(check_project, path)
-    body = await _json_object(request)
+    checked(check_project, path)
+    body = await json_object(request)
     only_fields(body, ("public", "description"))
     edit = events_pb2.ProjectEdited(project=path, by_key=who.key_id)
     if "public" in body:
@@ -82,21 +68,23 @@ async def edit_project(request: Request) -> JSONResponse:
             raise ApiError(400, "invalid_argument", "public must be true or false", "public")
         require_admin(who)
         edit.public = body["public"]
-    if (description := _string(body, "description")) is not None:
-        _checked(check_name, "description", description, max_len=MAX_DESCRIPTION, required=False)
+    if (description := string_field(body, "description")) is not None:
+        checked(check_name, "description", description, max_len=MAX_PROJECT_DESCRIPTION, required=False)
         edit.description = description
     if not edit.HasField("public") and not edit.HasField("description"):
         raise ApiError(400, "invalid_argument", "nothing to change: send public and/or description", "body")
     st = state(request)
-    done = await publish(st.js, who.workspace, WORKSPACE_LEVEL, f"project.{command_id(request)}", project_edited=edit)
+    done = await publish(
+        st.js, who.workspace, WORKSPACE_LEVEL, f"project.{idempotency_key(request)}", project_edited=edit
+    )
     if not await wait_applied(st.js, done.stream_seq):
-        return JSONResponse({"status": "accepted", "event_id": done.event_id}, status_code=202)
+        return accepted(done.event_id)
     resp = await st.metadata.ListProjects(
         metadata_pb2.ListProjectsRequest(workspace=who.workspace, search=path, page_size=500), timeout=10
     )
     found = next((p for p in resp.projects if p.path == path), None)
     if found is None:  # more than a page of projects hold this path: the change is applied anyway
-        return JSONResponse({"status": "accepted", "event_id": done.event_id}, status_code=202)
+        return accepted(done.event_id)
     return JSONResponse(project_json(found))
 
 

@@ -7,7 +7,7 @@ import grpc
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
-from tracklane.pb import metadata_pb2
+from tracklane_proto import metadata_pb2
 
 from gateway.embeds import EMBED_ROLE, verify
 from gateway.errors import ApiError

@@ -12,15 +12,15 @@ import html
 import json
 from typing import Any, TypeVar
 
-from tracklane.pb import events_pb2, metadata_pb2, metrics_pb2
+from tracklane_proto import events_pb2, metadata_pb2, metrics_pb2
 
+from gateway import clients
+from gateway.clients import XAXIS
 from gateway.errors import ApiError
-from gateway.routes.details import download_links
-from gateway.routes.experiments import _XAXIS
-from gateway.state import GatewayState, experiment_request
+from gateway.state import GatewayState
 from gateway.widget.spec import MD5, WidgetSpec, query_filter
 from services.common.auth import Principal
-from services.metadata.domain import STATUS_NAMES, key_hash
+from services.common.contract import STATUS_NAMES, name_hash
 
 MAX_TRACES = 100
 HOVER = "%{y:.6g} (min %{customdata[0]:.6g}, max %{customdata[1]:.6g})<extra>%{fullData.name}</extra>"
@@ -35,7 +35,7 @@ def esc(text: str) -> str:
 
 def _matches(name: str, wanted: tuple[str, ...]) -> bool:
     """No filter, the name itself, or (ClearML ids) its md5."""
-    return not wanted or name in wanted or (key_hash(name) in wanted)
+    return not wanted or name in wanted or (name_hash(name) in wanted)
 
 
 def _label(exp: metadata_pb2.Experiment, experiments: list[metadata_pb2.Experiment]) -> str:
@@ -47,9 +47,7 @@ def _label(exp: metadata_pb2.Experiment, experiments: list[metadata_pb2.Experime
 async def experiments_of(st: GatewayState, who: Principal, spec: WidgetSpec) -> list[metadata_pb2.Experiment]:
     if spec.objects:
         ids = list(dict.fromkeys(o.partition(":")[0] for o in spec.objects))
-        return list(
-            await asyncio.gather(*(st.metadata.GetExperiment(experiment_request(who, i), timeout=10) for i in ids))
-        )
+        return list(await asyncio.gather(*(clients.experiment(st, who, i) for i in ids)))
     if who.anonymous and not who.workspace:
         raise ApiError(
             401, "unauthenticated",
@@ -82,7 +80,7 @@ async def _models(
         exp_id, _, name = obj.partition(":")
         if name:
             named.setdefault(exp_id, set()).add(name)
-    details = await asyncio.gather(*(st.metadata.GetDetails(experiment_request(who, e.id), timeout=10) for e in exps))
+    details = await asyncio.gather(*(clients.details(st, who, e.id) for e in exps))
     out = {}
     for exp, d in zip(exps, details, strict=True):
         names = [a.artifact.name for a in d.artifacts if a.artifact.kind == "model" and not a.artifact.input]
@@ -166,7 +164,7 @@ async def _scalar_charts(
                     experiment_id=exp.id,
                     metric=m,
                     variant=v,
-                    xaxis=_XAXIS[spec.xaxis],
+                    xaxis=XAXIS[spec.xaxis],
                     samples=SAMPLES,
                 ),
                 timeout=30,
@@ -303,7 +301,7 @@ async def _parcoords(
                 f"{s.metric}/{s.variant}"
                 for e in exps
                 for s in e.metrics
-                if key_hash(s.metric) == m_hash and key_hash(s.variant) == v_hash
+                if name_hash(s.metric) == m_hash and name_hash(s.variant) == v_hash
             ),
             spec.metrics[0],
         )
@@ -372,7 +370,7 @@ async def _samples(st: GatewayState, spec: WidgetSpec, exps: list[metadata_pb2.E
         for s in resp.samples
         if _matches(s.metric, spec.metrics) and _matches(s.variant, spec.variants)
     ][:MAX_TRACES]
-    links = await download_links(st.artifacts, [(exp.workspace, exp.id, s.key) for exp, s in picked])
+    links = await clients.download_links(st, [(exp.workspace, exp.id, s.key) for exp, s in picked])
     return [
         {
             "experiment": exp.id,

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from gateway.errors import ApiError
-from services.ingestion.domain import EXPERIMENT_ID
+from services.common.contract import EXPERIMENT_ID
 
 TYPES = ("scalar", "plot", "single", "sample", "parcoords")
 XAXES = {"iter": "iter", "timestamp": "relative", "iso_time": "wall"}

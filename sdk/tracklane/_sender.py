@@ -23,9 +23,9 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import grpc
+from tracklane_proto import ingest_pb2, ingest_pb2_grpc
 
 from tracklane._journal import Journal
-from tracklane.pb import ingest_pb2, ingest_pb2_grpc
 
 log = logging.getLogger("tracklane")
 

@@ -22,8 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import grpc
-
-from tracklane.pb import events_pb2, ingest_pb2, ingest_pb2_grpc
+from tracklane_proto import events_pb2, ingest_pb2, ingest_pb2_grpc
 
 log = logging.getLogger("tracklane")
 CHUNK = 1024 * 1024

@@ -8,12 +8,12 @@ import urllib.request
 from pathlib import Path
 
 import grpc
+from tracklane_proto import events_pb2, ingest_pb2, ingest_pb2_grpc
 
 from tracklane import __version__, _config
 from tracklane._journal import read_all
 from tracklane._sender import EVENTS_FILE, OPEN_FILE, SPILL_FILE
 from tracklane._uploads import file_reference
-from tracklane.pb import events_pb2, ingest_pb2, ingest_pb2_grpc
 
 MAX_EVENTS_PER_APPEND = 500
 MAX_BYTES_PER_APPEND = 4 * 1024 * 1024

@@ -28,11 +28,11 @@ from types import TracebackType
 from typing import Any
 
 import numpy as np
+from tracklane_proto import events_pb2, ingest_pb2
 
 from tracklane import _capture, _config, _plots
 from tracklane._sender import OfflineWriter, Sender
 from tracklane._uploads import Upload, Uploader, file_reference, spool_bytes, zip_folder
-from tracklane.pb import events_pb2, ingest_pb2
 
 log = logging.getLogger("tracklane")
 
@@ -600,10 +600,16 @@ class Experiment:
         _interrupt_main(self.stop_reason)
 
     # -- ending ------------------------------------------------------------------------------
-    def close(self, status: str = "completed", reason: str = "") -> bool:
+    def close(self, status: str | None = None, reason: str = "") -> bool:
         """Waits for uploads, flushes, marks the experiment ``status`` and waits (up to
         ``flush_timeout`` s) until the server acknowledged everything. Returns False if
-        something could not be delivered; it is then kept on disk for ``tracklane sync``."""
+        something could not be delivered; it is then kept on disk for ``tracklane sync``.
+
+        Without ``status`` the run ends ``completed``, or ``stopped`` with the request's reason
+        when someone stopped it, even if the script caught ``InterruptedExperiment`` and went on
+        to end normally. An explicit ``status`` always wins."""
+        if status is None:
+            status, reason = ("stopped", self.stop_reason) if self.stop_reason is not None else ("completed", reason)
         if status not in _STATUS:
             raise ValueError(f"status must be one of {', '.join(_STATUS)}")
         with _closing_lock:
@@ -651,7 +657,7 @@ class Experiment:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         if exc_type is None:
-            self.close("completed")
+            self.close()  # completed, or stopped when a stop request came
         else:
             self.close(*_ending(exc_type, exc))
 
@@ -821,4 +827,4 @@ def _interrupt_main(reason: str) -> None:
 @atexit.register
 def _close_all() -> None:
     for exp in list(_live):
-        exp.close("completed")
+        exp.close()  # completed, or stopped when a stop request came

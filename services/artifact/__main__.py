@@ -10,7 +10,7 @@ from collections.abc import Callable, Coroutine
 from typing import Any
 
 import uvicorn
-from tracklane.pb import artifact_pb2_grpc
+from tracklane_proto import artifact_pb2_grpc
 
 from services.artifact import http
 from services.artifact.grpc_api import ArtifactApi
@@ -18,6 +18,7 @@ from services.artifact.projection import FileProjection
 from services.artifact.settings import Settings
 from services.artifact.store import FileObjectStore, open_store
 from services.common import bus, log, runtime
+from services.common.projections import REGISTRY
 
 
 class _EmbeddedServer(uvicorn.Server):
@@ -45,7 +46,7 @@ async def main() -> None:
     await bus.ensure_stream(js)
     projection = FileProjection(store, settings.common.debug_sample_retention)
     background: list[Callable[[asyncio.Event], Coroutine[Any, Any, None]]] = [
-        functools.partial(bus.consume, js, projection.durable, projection.filter_subjects, projection.handle)
+        functools.partial(bus.consume, js, REGISTRY["artifact"], projection.handle)
     ]
     if isinstance(store, FileObjectStore):
         host, _, port = settings.http_addr.rpartition(":")

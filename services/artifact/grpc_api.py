@@ -11,11 +11,11 @@ import posixpath
 import time
 
 import grpc
-from tracklane.pb import artifact_pb2, artifact_pb2_grpc
+from tracklane_proto import artifact_pb2, artifact_pb2_grpc
 
-from services.artifact.domain import ObjectNotFoundError, validate_key
+from services.artifact.domain import ObjectNotFoundError
 from services.artifact.store import ObjectStore
-from services.ingestion.domain import EXPERIMENT_ID
+from services.common.contract import object_key
 
 UPLOAD_EXPIRES_S = 3600
 DOWNLOAD_EXPIRES_S = 3600
@@ -24,13 +24,6 @@ PREVIEW_BYTES = 64 * 1024
 # What a preview shows as text (the issue's list, and a few kin).
 TEXT_SUFFIXES = {".csv", ".tsv", ".json", ".jsonl", ".yaml", ".yml", ".md", ".txt", ".py", ".log", ".toml", ".ini",
                  ".cfg"}  # fmt: skip
-
-
-def full_key(workspace: str, experiment_id: str, key: str) -> str:
-    """The object key of ``key`` (relative to the experiment); ValueError when it is unsafe."""
-    if not EXPERIMENT_ID.match(experiment_id) or not workspace or "/" in workspace:
-        raise ValueError("experiment_id: not an experiment of this workspace")
-    return validate_key(f"{workspace}/{experiment_id}/{validate_key(key)}")
 
 
 def previewable(key: str, content_type: str = "") -> bool:
@@ -43,7 +36,7 @@ class ArtifactApi(artifact_pb2_grpc.ArtifactServiceServicer):
 
     async def _key(self, request: object, context: grpc.aio.ServicerContext) -> str:
         try:
-            return full_key(request.workspace, request.experiment_id, request.key)  # type: ignore[attr-defined]
+            return object_key(request.workspace, request.experiment_id, request.key)  # type: ignore[attr-defined]
         except ValueError as exc:
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
             raise  # unreachable

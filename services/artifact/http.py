@@ -13,8 +13,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from services.artifact.domain import ObjectNotFoundError, validate_key
+from services.artifact.domain import ObjectNotFoundError
 from services.artifact.store import FileObjectStore
+from services.common.contract import check_object_key
 
 
 def _error(status: int, code: str, message: str, field: str | None = None) -> JSONResponse:
@@ -25,7 +26,7 @@ def create_app(store: FileObjectStore, max_upload_bytes: int = 5 * 1024**3) -> S
     async def objects(request: Request) -> Response:
         key = request.path_params["key"]
         try:
-            validate_key(key)
+            check_object_key(key)
         except ValueError as exc:
             return _error(400, "invalid_argument", str(exc), "key")
         q = request.query_params

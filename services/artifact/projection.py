@@ -16,12 +16,12 @@ import posixpath
 from collections.abc import Sequence
 
 import structlog
-from nats.aio.msg import Msg
 from prometheus_client import Counter
+from tracklane_proto import events_pb2
 
-from services.artifact.grpc_api import full_key
 from services.artifact.store import ObjectStore
-from services.common.events import parse
+from services.common.contract import object_key
+from services.common.projections import Positioned
 
 log = structlog.get_logger()
 AUDITED = Counter("tracklane_artifact_audited_total", "Uploaded objects checked", ["outcome"])
@@ -29,17 +29,16 @@ EXPIRED = Counter("tracklane_artifact_samples_expired_total", "Debug-sample obje
 
 
 class FileProjection:
-    durable = "artifact"
-    filter_subjects = ["tl.ev.*.*.files", "tl.ev.*.*.lifecycle"]
+    """Audit, retention and clearing of objects. Its consumer and kinds: ``REGISTRY["artifact"]``."""
 
     def __init__(self, store: ObjectStore, keep_last: int) -> None:
         self.store = store
         self.keep_last = keep_last
 
-    async def handle(self, msgs: Sequence[Msg]) -> None:
-        await asyncio.to_thread(self._handle, [parse(m.data) for m in msgs])
+    async def handle(self, batch: Sequence[Positioned]) -> None:
+        await asyncio.to_thread(self._handle, [item.event for item in batch])
 
-    def _handle(self, events: list) -> None:  # type: ignore[type-arg]
+    def _handle(self, events: list[events_pb2.Event]) -> None:
         folders: set[str] = set()
         for event in events:
             kind = event.WhichOneof("payload")
@@ -52,7 +51,7 @@ class FileProjection:
             elif kind in ("artifact_registered", "debug_sample"):
                 ref = getattr(event, kind).file
                 try:
-                    key = full_key(ws, exp, ref.key)
+                    key = object_key(ws, exp, ref.key)
                 except ValueError:
                     AUDITED.labels("bad_key").inc()
                     continue

@@ -29,7 +29,8 @@ from minio import Minio
 from minio.deleteobjects import DeleteObject
 from minio.error import S3Error
 
-from services.artifact.domain import ObjectInfo, ObjectNotFoundError, validate_key
+from services.artifact.domain import ObjectInfo, ObjectNotFoundError
+from services.common.contract import check_object_key
 
 CHUNK = 1024 * 1024
 SPOOL_IN_MEMORY = 8 * 1024 * 1024
@@ -101,7 +102,7 @@ class FileObjectStore:
         self.public_url = public_url.rstrip("/")
 
     def _paths(self, key: str) -> tuple[Path, Path]:
-        validate_key(key)
+        check_object_key(key)
         return self.objects / key, self.records / f"{key}.json"
 
     def put(
@@ -183,7 +184,7 @@ class FileObjectStore:
         return hmac.new(self.signing_key, f"{method}\n{key}\n{expires}".encode(), hashlib.sha256).hexdigest()
 
     def _presign(self, method: str, key: str, expires_s: int) -> str:
-        validate_key(key)
+        check_object_key(key)
         expires = int(time.time()) + expires_s
         query = urllib.parse.urlencode({"expires": expires, "signature": self._signature(method, key, expires)})
         return f"{self.public_url}/objects/{urllib.parse.quote(key)}?{query}"
@@ -228,7 +229,7 @@ class S3ObjectStore:
         content_type: str = "application/octet-stream",
         metadata: Mapping[str, str] | None = None,
     ) -> ObjectInfo:
-        validate_key(key)
+        check_object_key(key)
         meta = _user_metadata(metadata)
         spool, size, sha = _spool(data)
         with spool:
@@ -239,7 +240,7 @@ class S3ObjectStore:
         return ObjectInfo(key, size, sha, content_type, meta)
 
     def _read(self, key: str, length: int = 0) -> bytes:
-        validate_key(key)
+        check_object_key(key)
         try:
             response = self.client.get_object(self.bucket, key, offset=0, length=length)
         except S3Error as exc:
@@ -258,7 +259,7 @@ class S3ObjectStore:
         return self._read(key)
 
     def stat(self, key: str) -> ObjectInfo | None:
-        validate_key(key)
+        check_object_key(key)
         try:
             st = self.client.stat_object(self.bucket, key)
         except S3Error as exc:
@@ -288,18 +289,18 @@ class S3ObjectStore:
         return self._read(key, n)
 
     def delete(self, keys: Iterable[str]) -> None:
-        errors = list(self.client.remove_objects(self.bucket, (DeleteObject(validate_key(k)) for k in keys)))
+        errors = list(self.client.remove_objects(self.bucket, (DeleteObject(check_object_key(k)) for k in keys)))
         if errors:
             raise RuntimeError(f"S3 delete failed for {len(errors)} objects: {errors[0]}")
 
     def presign_get(self, key: str, expires_s: int) -> str:
         return self.client.presigned_get_object(
-            self.bucket, validate_key(key), expires=datetime.timedelta(seconds=expires_s)
+            self.bucket, check_object_key(key), expires=datetime.timedelta(seconds=expires_s)
         )
 
     def presign_put(self, key: str, expires_s: int) -> str:
         return self.client.presigned_put_object(
-            self.bucket, validate_key(key), expires=datetime.timedelta(seconds=expires_s)
+            self.bucket, check_object_key(key), expires=datetime.timedelta(seconds=expires_s)
         )
 
 

@@ -12,7 +12,7 @@ import time
 from dataclasses import dataclass
 
 import grpc
-from tracklane.pb import metadata_pb2, metadata_pb2_grpc
+from tracklane_proto import metadata_pb2, metadata_pb2_grpc
 
 
 def hash_api_key(key: str) -> str:

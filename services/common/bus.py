@@ -13,24 +13,26 @@ from dataclasses import dataclass
 
 import nats
 import structlog
+from google.protobuf.message import DecodeError
 from nats.aio.client import Client as NatsClient
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, RetentionPolicy, StorageType, StreamConfig
 from nats.js.errors import NotFoundError
+from tracklane_proto import events_pb2
+
+from services.common import contract
+from services.common.events import parse
+from services.common.projections import Positioned, ProjectionSpec
 
 log = structlog.get_logger()
 
 STREAM = "TL_EVENTS"
-SUBJECTS = "tl.ev.>"
+SUBJECTS = f"{contract.SUBJECT_PREFIX}.>"
 # Resends after a reconnect arrive well within this window; later duplicates are handled by the
 # projections' own idempotency.
 DUPLICATE_WINDOW_S = 20 * 60
 PUBLISH_TIMEOUT_S = 10.0
-
-
-def event_subject(workspace: str, experiment_id: str, kind: str) -> str:
-    return f"tl.ev.{workspace}.{experiment_id}.{kind}"
 
 
 async def connect(url: str, name: str) -> tuple[NatsClient, JetStreamContext]:
@@ -69,6 +71,15 @@ class Outgoing:
     msg_id: str
     data: bytes
 
+    @classmethod
+    def of(cls, event: events_pb2.Event) -> Outgoing:
+        """The event on its subject (``contract.subject``), deduplicated by its id."""
+        return cls(
+            contract.subject(event.workspace, event.experiment_id, contract.kind_of(event)),
+            event.event_id,
+            event.SerializeToString(),
+        )
+
 
 async def publish_all(js: JetStreamContext, events: Sequence[Outgoing]) -> None:
     """Publishes every event with a window of outstanding acks and returns once JetStream
@@ -79,23 +90,38 @@ async def publish_all(js: JetStreamContext, events: Sequence[Outgoing]) -> None:
     await asyncio.wait_for(asyncio.gather(*futures), timeout=PUBLISH_TIMEOUT_S)
 
 
-Handler = Callable[[Sequence[Msg]], Awaitable[None]]
+Handler = Callable[[Sequence[Positioned]], Awaitable[None]]
+
+
+def positioned(msgs: Sequence[Msg]) -> list[Positioned]:
+    """JetStream messages as ``(event, position)`` pairs, the position being the stream
+    sequence. A message that is not an event (a foreign writer, a bug) is logged and left out:
+    it must never block the log."""
+    out = []
+    for msg in msgs:
+        try:
+            event = parse(msg.data)
+        except (DecodeError, ValueError, KeyError) as exc:
+            log.error("consumer.bad_event", subject=msg.subject, error=repr(exc))
+            continue
+        out.append(Positioned(event, int(msg.metadata.sequence.stream)))
+    return out
 
 
 async def consume(
     js: JetStreamContext,
-    durable: str,
-    filter_subjects: list[str],
+    spec: ProjectionSpec,
     handler: Handler,
     stopping: asyncio.Event,
     *,
     batch: int = 256,
     ack_wait_s: float = 60.0,
 ) -> None:
-    """Feeds a durable pull consumer to ``handler`` a fetched batch at a time and acks the batch
-    only after the handler returned. A handler error acks nothing: the messages come back after
-    a short delay and the (idempotent) handler sees them again. Returns when ``stopping`` is set,
-    after finishing the batch in hand."""
+    """Feeds the durable pull consumer named by ``spec`` to ``handler`` a fetched batch at a
+    time, as ``(event, position)`` pairs, and acks the batch only after the handler returned. A
+    handler error acks nothing: the messages come back after a short delay and the (idempotent)
+    handler sees them again. Returns when ``stopping`` is set, after finishing the batch in hand."""
+    durable, filter_subjects = spec.durable, spec.filter_subjects
     config = ConsumerConfig(
         durable_name=durable,
         ack_policy=AckPolicy.EXPLICIT,
@@ -121,7 +147,7 @@ async def consume(
             await asyncio.sleep(0.5)
             continue
         try:
-            await handler(msgs)
+            await handler(positioned(msgs))
         except Exception:
             # Nothing is acked: the batch comes back after a short delay and the idempotent
             # handler applies it again.

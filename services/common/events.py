@@ -1,4 +1,4 @@
-"""Event envelope helpers shared by the services: kinds, ids, and the columnar scalar codec."""
+"""Reading events: parsing with upcast, and the columnar codecs of scalar and console batches."""
 
 from __future__ import annotations
 
@@ -6,51 +6,16 @@ from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
-from tracklane.pb import events_pb2
+from tracklane_proto import events_pb2
 
-SCHEMA_VERSION = 1
-
-# payload case -> the subject's last token
-KIND_OF_PAYLOAD = {
-    "experiment_created": "lifecycle",
-    "status_changed": "lifecycle",
-    "scalars": "scalars",
-    "experiment_edited": "edit",
-    "key_created": "access",
-    "key_rotated": "access",
-    "key_revoked": "access",
-    "workspace_created": "access",
-    "member_set": "access",
-    "member_removed": "access",
-    "project_edited": "access",
-    "workspace_edited": "access",
-    "embed_created": "access",
-    "embed_revoked": "access",
-    "experiment_cleared": "lifecycle",
-    "client_alive": "alive",
-    "stop_requested": "control",
-    "params_set": "meta",
-    "configuration_set": "meta",
-    "properties_set": "meta",
-    "execution_reported": "meta",
-    "console_lines": "console",
-    "plot_reported": "plots",
-    "debug_sample": "files",
-    "artifact_registered": "files",
-}
-# The experiment token of workspace-level events: not 32 hex characters, so never an experiment.
-WORKSPACE_LEVEL = "workspace"
-
-
-def event_id(experiment_id: str, seq: int) -> str:
-    """Deterministic, so a resend of the same event has the same id everywhere."""
-    return f"{experiment_id}.{seq}"
+from services.common.contract import upcast
 
 
 def parse(data: bytes) -> events_pb2.Event:
+    """An event as stored on the log, upcast to the current schema version."""
     event = events_pb2.Event()
     event.ParseFromString(data)
-    return event
+    return upcast(event)
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 
 import grpc
-from tracklane.pb import artifact_pb2_grpc, ingest_pb2_grpc, metadata_pb2_grpc
+from tracklane_proto import artifact_pb2_grpc, ingest_pb2_grpc, metadata_pb2_grpc
 
 from services.common import bus, log, runtime
 from services.common.auth import KeyResolver

@@ -15,20 +15,22 @@ from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.errors import NotFoundError
 from prometheus_client import Counter
-from tracklane.pb import artifact_pb2, artifact_pb2_grpc, events_pb2, ingest_pb2, ingest_pb2_grpc
+from tracklane_proto import artifact_pb2, artifact_pb2_grpc, events_pb2, ingest_pb2, ingest_pb2_grpc
 
 from services.common import bus, runtime
 from services.common.auth import WRITE_ROLES, KeyResolver, Principal, UnauthenticatedError, bearer
-from services.common.events import KIND_OF_PAYLOAD, SCHEMA_VERSION, event_id, parse
-from services.ingestion.domain import (
-    FILE_AREAS,
+from services.common.contract import (
     ValidationError,
     check_experiment_id,
-    check_file_key,
     check_name,
-    validate_batch,
-    validate_open,
+    event_id,
+    new_event,
+    stamp,
+    subject,
 )
+from services.common.events import parse
+from services.common.payloads import FILE_AREAS, check_file_key
+from services.ingestion.domain import validate_batch, validate_open
 
 log = structlog.get_logger()
 BATCHES = Counter("tracklane_ingest_batches_total", "Batches received", ["outcome"])
@@ -77,7 +79,7 @@ class IngestApi(ingest_pb2_grpc.IngestServiceServicer):
             self._known.move_to_end(key)
             return True
         try:
-            last = await self.js.get_last_msg(bus.STREAM, bus.event_subject(workspace, experiment_id, "lifecycle"))
+            last = await self.js.get_last_msg(bus.STREAM, subject(workspace, experiment_id, "lifecycle"))
         except NotFoundError:
             return False
         if last.data is not None and parse(last.data).WhichOneof("payload") == "experiment_cleared":
@@ -111,7 +113,7 @@ class IngestApi(ingest_pb2_grpc.IngestServiceServicer):
     async def _pending_stop(self, key: Key) -> ingest_pb2.ServerMessage | None:
         """The stop request on the log, if one came for this experiment."""
         try:
-            last = await self.js.get_last_msg(bus.STREAM, bus.event_subject(*key, "control"))
+            last = await self.js.get_last_msg(bus.STREAM, subject(*key, "control"))
         except NotFoundError:
             return None
         event = parse(last.data) if last.data else None
@@ -126,13 +128,8 @@ class IngestApi(ingest_pb2_grpc.IngestServiceServicer):
         if len(self._alive_at) > 100_000:
             self._alive_at.clear()
         bucket = int(now // self.alive_interval_s)
-        event = events_pb2.Event(
-            event_id=f"{key[1]}.alive.{bucket}",
-            workspace=key[0],
-            experiment_id=key[1],
-            schema_version=SCHEMA_VERSION,
-            server_time=now,
-            client_alive=events_pb2.ClientAlive(),
+        event = new_event(
+            key[0], key[1], f"{key[1]}.alive.{bucket}", server_time=now, client_alive=events_pb2.ClientAlive()
         )
         await bus.publish_all(self.js, self._outgoing([event]))
 
@@ -180,12 +177,10 @@ class IngestApi(ingest_pb2_grpc.IngestServiceServicer):
             await _invalid(context, exc)
         existed = await self._exists(principal.workspace, request.experiment_id)
         now = time.time()
-        event = events_pb2.Event(
-            event_id=event_id(request.experiment_id, 0),
-            workspace=principal.workspace,
-            experiment_id=request.experiment_id,
-            seq=0,
-            schema_version=SCHEMA_VERSION,
+        event = new_event(
+            principal.workspace,
+            request.experiment_id,
+            event_id(request.experiment_id, 0),
             client_time=request.started_at,
             server_time=now,
             experiment_created=events_pb2.ExperimentCreated(
@@ -299,12 +294,7 @@ class IngestApi(ingest_pb2_grpc.IngestServiceServicer):
         for event in batch.events:
             envelope = events_pb2.Event()
             envelope.CopyFrom(event)
-            envelope.event_id = event_id(batch.experiment_id, event.seq)
-            envelope.workspace = principal.workspace
-            envelope.experiment_id = batch.experiment_id
-            envelope.schema_version = SCHEMA_VERSION
-            envelope.server_time = now
-            out.append(envelope)
+            out.append(stamp(envelope, principal.workspace, batch.experiment_id, now))
         return out
 
     def _outgoing(self, events: list[events_pb2.Event]) -> list[bus.Outgoing]:
@@ -312,13 +302,13 @@ class IngestApi(ingest_pb2_grpc.IngestServiceServicer):
         (it could never be published, so retrying it would only loop)."""
         out = []
         for i, e in enumerate(events):
-            data = e.SerializeToString()
-            if len(data) > self.nc.max_payload - 1024:
+            outgoing = bus.Outgoing.of(e)
+            if len(outgoing.data) > self.nc.max_payload - 1024:
                 raise ValidationError(
-                    f"events[{i}]", f"is {len(data)} bytes; the event log takes at most {self.nc.max_payload - 1024}"
+                    f"events[{i}]",
+                    f"is {len(outgoing.data)} bytes; the event log takes at most {self.nc.max_payload - 1024}",
                 )
-            kind = KIND_OF_PAYLOAD[e.WhichOneof("payload") or ""]
-            out.append(bus.Outgoing(bus.event_subject(e.workspace, e.experiment_id, kind), e.event_id, data))
+            out.append(outgoing)
         return out
 
     async def _publish(self, context: grpc.aio.ServicerContext, events: list[events_pb2.Event]) -> None:

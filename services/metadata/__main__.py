@@ -6,10 +6,11 @@ from __future__ import annotations
 import asyncio
 import functools
 
-from tracklane.pb import metadata_pb2_grpc
+from tracklane_proto import metadata_pb2_grpc
 
 from services.common import bus, log, runtime
 from services.common.auth import hash_api_key
+from services.common.projections import REGISTRY
 from services.metadata import reaper
 from services.metadata.grpc_api import MetadataApi
 from services.metadata.projection import MetadataProjection
@@ -44,7 +45,7 @@ async def main() -> None:
             prometheus_port=settings.prometheus_port,
             register=lambda server: metadata_pb2_grpc.add_MetadataServiceServicer_to_server(MetadataApi(store), server),
             background=[
-                functools.partial(bus.consume, js, projection.durable, projection.filter_subjects, projection.handle),
+                functools.partial(bus.consume, js, REGISTRY["metadata"], projection.handle),
                 functools.partial(reaper.reap, store, js, settings.heartbeat_timeout),
             ],
             close=close,

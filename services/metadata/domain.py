@@ -17,25 +17,21 @@ kept as the text "NaN", "Infinity" or "-Infinity", and min/max are over the fini
 from __future__ import annotations
 
 import copy
-import hashlib
 import math
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
+from services.common.contract import STATUS_NAMES, TERMINAL_STATUSES, lower_role, name_hash
 from services.common.events import ScalarColumns
 
 Doc = dict[str, Any]
+__all__ = ["STATUS_NAMES", "Doc", "lower_role"]
 
-STATUS_NAMES = {0: "unspecified", 1: "running", 2: "completed", 3: "failed", 4: "stopped"}
-TERMINAL = {"completed", "failed", "stopped"}
-
-
-def key_hash(text: str) -> str:
-    """Metric and variant names become document keys through their md5, like ClearML's ids:
-    names may hold dots and dollars that MongoDB field names cannot."""
-    return hashlib.md5(text.encode()).hexdigest()  # noqa: S324 (an id, not security)
+# Metric, variant, parameter and tag names become document keys through their md5 (ClearML's
+# ids): names may hold dots and dollars that MongoDB field names cannot.
+key_hash = name_hash
 
 
 def new_experiment(experiment_id: str, workspace: str) -> Doc:
@@ -121,7 +117,7 @@ def apply_created(
 ) -> Doc:
     if (out := _writable(doc, experiment_id, workspace)) is doc:
         return out  # not this event's to change
-    out.update(created=True, user=payload.user, created_at=server_time, started_at=payload.started_at or server_time)
+    out.update(created=True, user=payload.user, created_at=server_time, started_at=payload.started_at)
     _set_field(out, "name", payload.name, stream_seq)
     _set_field(out, "project", payload.project, stream_seq)
     for tag in payload.tags:
@@ -139,7 +135,7 @@ def apply_status(
         return out  # not this event's to change
     if seq > out["status_seq"]:
         out.update(status=status, status_reason=reason, status_seq=seq)
-        out["ended_at"] = at if status in TERMINAL else 0.0
+        out["ended_at"] = at if status in TERMINAL_STATUSES else 0.0
     out["updated_at"] = max(out["updated_at"], at)
     return _derive(out)
 
@@ -362,7 +358,6 @@ def metric_summaries(doc: Doc) -> list[Doc]:
 
 
 # -- access: API keys ---------------------------------------------------------------------------
-ROLES = ("admin", "member", "viewer")
 
 
 def new_key(key_id: str, workspace: str) -> Doc:
@@ -411,18 +406,6 @@ def apply_key_revoked(doc: Doc | None, workspace: str, payload: Any, at: float, 
     out = copy.deepcopy(doc) if doc else new_key(payload.key_id, workspace)
     out["revoked"] = True  # terminal: a revoked key never comes back
     return out
-
-
-_RANK = {"viewer": 1, "member": 2, "admin": 3}
-
-
-def lower_role(a: str, b: str) -> str:
-    """The weaker of two roles (a key acts with at most its member's role)."""
-    return a if _RANK.get(a, 0) <= _RANK.get(b, 0) else b
-
-
-def role_at_most(role: str, ceiling: str) -> bool:
-    return _RANK.get(role, 0) <= _RANK.get(ceiling, 0)
 
 
 # -- access: members ----------------------------------------------------------------------------

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import grpc
-from tracklane.pb import events_pb2, metadata_pb2, metadata_pb2_grpc
+from tracklane_proto import events_pb2, metadata_pb2, metadata_pb2_grpc
 
 from services.common.auth import hash_api_key
 from services.metadata import domain, query

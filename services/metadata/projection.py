@@ -12,11 +12,12 @@ from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 
 import structlog
-from nats.aio.msg import Msg
 from prometheus_client import Counter
-from tracklane.pb import events_pb2
+from tracklane_proto import events_pb2
 
-from services.common.events import KIND_OF_PAYLOAD, ScalarColumns, parse
+from services.common.contract import KIND_OF_PAYLOAD
+from services.common.events import ScalarColumns
+from services.common.projections import Positioned
 from services.metadata import domain
 from services.metadata.store import MetadataStore
 
@@ -27,33 +28,24 @@ Change = Callable[[domain.Doc | None], domain.Doc]
 
 
 class MetadataProjection:
-    durable = "metadata"
-    filter_subjects = [
-        "tl.ev.*.*.lifecycle",
-        "tl.ev.*.*.scalars",
-        "tl.ev.*.*.edit",
-        "tl.ev.*.*.access",
-        "tl.ev.*.*.meta",
-        "tl.ev.*.*.files",
-        "tl.ev.*.*.alive",
-        "tl.ev.*.*.control",
-    ]
+    """Experiment documents, projects, workspaces, members, keys and embed grants. Its consumer
+    and kinds: ``REGISTRY["metadata"]``."""
 
     def __init__(self, store: MetadataStore) -> None:
         self.store = store
 
-    async def handle(self, msgs: Sequence[Msg]) -> None:
+    async def handle(self, batch: Sequence[Positioned]) -> None:
         changes: dict[str, list[Change]] = defaultdict(list)
         projects: list[tuple[str, str, float]] = []
         seen: dict[str, tuple[float, str]] = {}  # experiment -> (latest client event, workspace)
-        for msg in msgs:
-            event = parse(msg.data)
+        for item in batch:
+            event = item.event
             if KIND_OF_PAYLOAD.get(event.WhichOneof("payload") or "") == "access":
                 # Access events are rare; apply them one by one, in order, before the batch's
                 # experiment changes.
-                await self._apply_access(event, msg.metadata.sequence.stream)
+                await self._apply_access(event, item.position)
                 continue
-            change = self._change_for(event, msg.metadata.sequence.stream)
+            change = self._change_for(event, item.position)
             if change is None:
                 continue
             changes[event.experiment_id].append(change)
@@ -136,7 +128,7 @@ class MetadataProjection:
             sc = event.status_changed
             status = domain.STATUS_NAMES.get(sc.status, "unspecified")
             EVENTS.labels("status_changed").inc()
-            return lambda doc: domain.apply_status(doc, exp, ws, seq, status, sc.reason, sc.at or at)
+            return lambda doc: domain.apply_status(doc, exp, ws, seq, status, sc.reason, sc.at)
         if kind == "experiment_cleared":
             EVENTS.labels("experiment_cleared").inc()
             return lambda doc: domain.apply_cleared(doc, exp, ws, at)

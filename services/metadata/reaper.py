@@ -16,10 +16,10 @@ import time
 
 import structlog
 from nats.js import JetStreamContext
-from tracklane.pb import events_pb2
+from tracklane_proto import events_pb2
 
 from services.common import bus
-from services.common.events import SCHEMA_VERSION
+from services.common.contract import new_event
 from services.metadata.store import MetadataStore
 
 log = structlog.get_logger()
@@ -44,12 +44,11 @@ async def reap_once(store: MetadataStore, js: JetStreamContext, timeout_s: float
     outgoing = []
     for doc in stale:
         seq = int(doc["status_seq"]) + 1
-        event = events_pb2.Event(
-            event_id=f"{doc['_id']}.timeout.{doc['status_seq']}",
-            workspace=doc["workspace"],
-            experiment_id=doc["_id"],
+        event = new_event(
+            doc["workspace"],
+            doc["_id"],
+            f"{doc['_id']}.timeout.{doc['status_seq']}",
             seq=seq,
-            schema_version=SCHEMA_VERSION,
             server_time=now,
             status_changed=events_pb2.StatusChanged(
                 status=events_pb2.EXPERIMENT_STATUS_STOPPED,
@@ -57,8 +56,7 @@ async def reap_once(store: MetadataStore, js: JetStreamContext, timeout_s: float
                 at=now,
             ),
         )
-        subject = bus.event_subject(doc["workspace"], doc["_id"], "lifecycle")
-        outgoing.append(bus.Outgoing(subject, event.event_id, event.SerializeToString()))
+        outgoing.append(bus.Outgoing.of(event))
     if outgoing:
         await bus.publish_all(js, outgoing)
         log.info("reaper.stopped", experiments=len(outgoing))

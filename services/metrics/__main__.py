@@ -6,9 +6,10 @@ import asyncio
 import functools
 from concurrent.futures import ThreadPoolExecutor
 
-from tracklane.pb import metrics_pb2_grpc
+from tracklane_proto import metrics_pb2_grpc
 
 from services.common import bus, log, runtime
+from services.common.projections import REGISTRY
 from services.metrics.grpc_api import MetricsApi
 from services.metrics.projection import ScalarProjection
 from services.metrics.settings import Settings
@@ -43,8 +44,7 @@ async def main() -> None:
                 functools.partial(
                     bus.consume,
                     js,
-                    projection.durable,
-                    projection.filter_subjects,
+                    REGISTRY["metrics"],
                     projection.handle,
                     batch=settings.fetch_batch,
                 )

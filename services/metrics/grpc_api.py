@@ -8,7 +8,7 @@ from concurrent.futures import Executor
 from typing import Any, TypeVar
 
 import grpc
-from tracklane.pb import metrics_pb2, metrics_pb2_grpc
+from tracklane_proto import metrics_pb2, metrics_pb2_grpc
 
 from services.metrics.domain import DEFAULT_SAMPLES, SeriesQuery
 from services.metrics.store import ScalarStore

@@ -10,11 +10,11 @@ from concurrent.futures import Executor
 from typing import TypeVar
 
 import structlog
-from nats.aio.msg import Msg
 from prometheus_client import Counter
-from tracklane.pb import events_pb2
+from tracklane_proto import events_pb2
 
-from services.common.events import ConsoleColumns, ScalarColumns, parse
+from services.common.events import ConsoleColumns, ScalarColumns
+from services.common.projections import Positioned
 from services.metrics.store import ScalarStore
 
 log = structlog.get_logger()
@@ -25,11 +25,8 @@ T = TypeVar("T")
 
 
 class ScalarProjection:
-    """Consumes ``tl.ev.*.*.scalars``, and the lifecycle events for ``experiment_cleared``."""
-
-    durable = "metrics-scalars"
-    filter_subjects = ["tl.ev.*.*.scalars", "tl.ev.*.*.lifecycle", "tl.ev.*.*.console", "tl.ev.*.*.plots",
-                       "tl.ev.*.*.files"]  # fmt: skip
+    """Scalars, console lines, plots and debug samples into ClickHouse; ``experiment_cleared``
+    deletes an experiment's rows. Its consumer and kinds: ``REGISTRY["metrics"]``."""
 
     def __init__(self, store: ScalarStore, executor: Executor) -> None:
         self.store = store
@@ -38,12 +35,12 @@ class ScalarProjection:
     async def _call(self, fn: Callable[[], T]) -> T:
         return await asyncio.get_running_loop().run_in_executor(self.executor, fn)
 
-    async def handle(self, msgs: Sequence[Msg]) -> None:
+    async def handle(self, batch: Sequence[Positioned]) -> None:
         # In log order: inserts, and the deletes of cleared experiments.
         writes: list[Callable[[], None]] = []
         points = 0
-        for msg in msgs:
-            event = parse(msg.data)
+        for item in batch:
+            event = item.event
             try:
                 write, n = self._write_for(event)
             except ValueError as exc:

@@ -15,7 +15,7 @@ from typing import Any, Protocol
 import clickhouse_connect
 import numpy as np
 from clickhouse_connect.driver.client import Client
-from tracklane.pb import events_pb2
+from tracklane_proto import events_pb2
 
 from services.common.events import ConsoleColumns, ScalarColumns
 from services.metrics.domain import (

@@ -8,9 +8,9 @@ from typing import Any, TypeVar
 
 import grpc
 import httpx
-from tracklane.pb import ingest_pb2, ingest_pb2_grpc
+from tracklane_proto import ingest_pb2, ingest_pb2_grpc
 
-from services.devstack import Stack
+from devstack import Stack
 from tests.conftest import API_KEY
 
 T = TypeVar("T")

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from services.devstack import Stack
+from devstack import Stack
 from tests.conftest import API_KEY, PYTHON, start_stack
 from tests.e2e.helpers import gateway, wait_for
 

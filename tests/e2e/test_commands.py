@@ -7,10 +7,10 @@ import asyncio
 import nats
 import pytest
 
+from devstack import Stack
 from gateway.commands import require_writer
 from gateway.errors import ApiError
 from services.common.auth import Principal
-from services.devstack import Stack
 from tests.conftest import new_id
 from tests.e2e.helpers import gateway, open_experiment, wait_for
 
@@ -180,7 +180,7 @@ def test_soft_delete_restore_and_clear(stack: Stack, experiment: str) -> None:
 
     # Its metrics are gone from ClickHouse too, and ingestion takes nothing more for it.
     import grpc as grpc_mod
-    from tracklane.pb import metrics_pb2, metrics_pb2_grpc
+    from tracklane_proto import metrics_pb2, metrics_pb2_grpc
 
     with grpc_mod.insecure_channel(f"127.0.0.1:{stack.ports.metrics}") as channel:
         metrics = metrics_pb2_grpc.MetricsServiceStub(channel)

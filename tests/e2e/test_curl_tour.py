@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from services.devstack import Stack
+from devstack import Stack
 from tests.conftest import API_KEY, PYTHON
 
 pytestmark = pytest.mark.engines

@@ -10,7 +10,7 @@ import secrets
 import pyarrow.parquet as pq
 import pytest
 
-from services.devstack import Stack
+from devstack import Stack
 from tests.conftest import batch, new_id, scalar_event
 from tests.e2e.helpers import AUTH, gateway, ingest, open_experiment, total_points, wait_for
 

@@ -9,7 +9,7 @@ import textwrap
 
 import pytest
 
-from services.devstack import Stack
+from devstack import Stack
 from tests.conftest import API_KEY, PYTHON
 from tests.e2e.helpers import gateway, wait_for
 

@@ -15,7 +15,7 @@ import httpx
 import psutil
 import pytest
 
-from services.devstack import Ports
+from devstack import Ports
 from tests.conftest import PYTHON
 from tests.e2e.helpers import wait_for
 from tests.e2e.test_first_path import SCRIPT
@@ -25,7 +25,7 @@ pytestmark = pytest.mark.engines
 
 def start(env: dict[str, str]) -> tuple[subprocess.Popen[str], queue.Queue[str]]:
     proc = subprocess.Popen(
-        [PYTHON, "-m", "services.devstack"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        [PYTHON, "-m", "devstack"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
     )
     lines: queue.Queue[str] = queue.Queue()
 

@@ -6,9 +6,9 @@ from __future__ import annotations
 import secrets
 
 import pytest
-from tracklane.pb import ingest_pb2
+from tracklane_proto import ingest_pb2
 
-from services.devstack import Stack
+from devstack import Stack
 from tests.conftest import batch, new_id, scalar_event
 from tests.e2e.helpers import AUTH, gateway, ingest, open_experiment, total_points, wait_for
 

@@ -7,9 +7,9 @@ import re
 import pytest
 from starlette.routing import Route
 
+from devstack import Stack
 from gateway.app import create_app
 from gateway.openapi import SPEC
-from services.devstack import Stack
 from tests.e2e.helpers import gateway
 
 pytestmark = pytest.mark.engines

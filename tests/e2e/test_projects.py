@@ -6,7 +6,7 @@ import secrets
 
 import pytest
 
-from services.devstack import Stack
+from devstack import Stack
 from tests.conftest import new_id
 from tests.e2e.helpers import gateway, open_experiment, wait_for
 

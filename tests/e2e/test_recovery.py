@@ -9,8 +9,8 @@ import signal
 import nats
 import pytest
 
+from devstack import Stack
 from services.common import bus
-from services.devstack import Stack
 from tests.conftest import batch, new_id, scalar_event
 from tests.e2e.helpers import AUTH, gateway, ingest, open_experiment, total_points, wait_for
 

@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
-from services.devstack import Stack
+from devstack import Stack
 from tests.conftest import API_KEY, PYTHON
 from tests.e2e.helpers import gateway, wait_for
 

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import grpc
 import pytest
-from tracklane.pb import ingest_pb2
+from tracklane_proto import ingest_pb2
 
-from services.devstack import Stack
+from devstack import Stack
 from tests.conftest import API_KEY, PYTHON, new_id, start_stack
 from tests.e2e.helpers import AUTH, gateway, ingest, open_experiment, total_points, wait_for
 
@@ -47,19 +47,33 @@ STOPPABLE = textwrap.dedent(
     with tracklane.init(project="stop", name=sys.argv[2], monitor_interval=None,
                         on_abort=lambda: marker.write_text("aborted")) as exp:
         print("ID", exp.id, flush=True)
-        if sys.argv[2] == "sleeping":
-            time.sleep(600)  # blocked in a system call: the stop must still get through
-        i = 0
-        while True:
-            exp.log_scalar("loss", "train", 1.0 / (i + 1), iteration=i)
-            i += 1
-            time.sleep(0.01)
+        try:
+            if sys.argv[2] == "sleeping":
+                time.sleep(600)  # blocked in a system call: the stop must still get through
+            i = 0
+            while True:
+                exp.log_scalar("loss", "train", 1.0 / (i + 1), iteration=i)
+                i += 1
+                time.sleep(0.01)
+        except tracklane.InterruptedExperiment as exc:
+            if sys.argv[2] not in ("caught", "explicit"):
+                raise
+            # as Comet's docs show: catch it, save, and leave normally
+            print("caught", exc, file=sys.stderr, flush=True)
+            if sys.argv[2] == "explicit":
+                exp.close(status="completed", reason="the script says so")
     """
 )
 
 
-@pytest.mark.parametrize("mode", ["looping", "sleeping"])
-def test_stop_reaches_a_running_script_and_ends_it(stack: Stack, tmp_path: Path, mode: str) -> None:
+@pytest.mark.parametrize(
+    ("mode", "ends"),
+    [("looping", "stopped"), ("sleeping", "stopped"), ("caught", "stopped"), ("explicit", "completed")],
+)
+def test_stop_reaches_a_running_script_and_ends_it(stack: Stack, tmp_path: Path, mode: str, ends: str) -> None:
+    """A stop request ends the run ``stopped`` with its reason, whether the script lets
+    InterruptedExperiment propagate or catches it and exits normally; an explicit
+    ``close(status=…)`` still wins."""
     marker = tmp_path / "aborted"
     proc = subprocess.Popen(
         [PYTHON, "-c", STOPPABLE, str(marker), mode],
@@ -78,12 +92,12 @@ def test_stop_reaches_a_running_script_and_ends_it(stack: Stack, tmp_path: Path,
             _, err = proc.communicate(timeout=60)
             took = time.monotonic() - asked  # reported, not asserted: the machines are shared
             print(f"stop reached the script and ended it in {took:.2f}s")
-            assert "InterruptedExperiment: enough" in err
+            assert ("caught enough" if mode in ("caught", "explicit") else "InterruptedExperiment: enough") in err
+            assert proc.returncode == (0 if mode in ("caught", "explicit") else 1)
             assert marker.read_text() == "aborted"  # the abort callback ran first
-            done = wait_for(
-                "stopped", lambda: (b := gw.get(f"/api/v1/experiments/{exp}").json())["status"] == "stopped" and b
-            )
-            assert done["status_reason"] == "enough" and done["stop_requested"]
+            done = wait_for(ends, lambda: (b := gw.get(f"/api/v1/experiments/{exp}").json())["status"] == ends and b)
+            reason = "the script says so" if mode == "explicit" else "enough"
+            assert done["status_reason"] == reason and done["stop_requested"]
             if mode == "looping":  # what was logged before the stop was flushed
                 assert total_points(gw, exp, "loss", "train") > 0
     finally:

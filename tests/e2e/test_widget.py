@@ -16,8 +16,8 @@ from typing import Any
 import httpx
 import pytest
 
+from devstack import Stack
 from gateway.embeds import sign
-from services.devstack import Stack
 from tests.conftest import API_KEY, PYTHON, batch, new_id, scalar_event
 from tests.e2e.helpers import AUTH, gateway, ingest, open_experiment, wait_for
 

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from tracklane.pb import events_pb2
+from tracklane_proto import events_pb2
 
 from services.metadata import domain, query
 from services.metadata.table import ExperimentTable, TableQuery

@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator
 import pytest
 from pymongo import AsyncMongoClient
 from pymongo.errors import PyMongoError
-from tracklane.pb import events_pb2
+from tracklane_proto import events_pb2
 
 from services.common.auth import hash_api_key
 from services.metadata import domain

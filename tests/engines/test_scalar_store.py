@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from tracklane.pb import events_pb2
+from tracklane_proto import events_pb2
 
 from services.common.events import ConsoleColumns, ScalarColumns
 from services.metrics.domain import SeriesQuery

@@ -34,7 +34,7 @@ def test_defaults_are_loopback_and_embedded(tmp_path: object) -> None:
 
 
 def test_ports_round_trip_through_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    from services.devstack import Ports
+    from devstack import Ports
 
     ports = Ports.free()
     for name, value in ports.env().items():

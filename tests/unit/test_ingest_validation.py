@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from tracklane.pb import events_pb2, ingest_pb2
+from tracklane_proto import events_pb2, ingest_pb2
 
 from services.ingestion.domain import ValidationError, validate_batch, validate_open
 from tests.conftest import batch, new_id, scalar_event

@@ -7,7 +7,7 @@ import random
 from collections.abc import Callable
 
 import numpy as np
-from tracklane.pb import events_pb2
+from tracklane_proto import events_pb2
 
 from services.common.events import ScalarColumns
 from services.metadata import domain

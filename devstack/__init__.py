@@ -1,7 +1,7 @@
 """Runs the whole platform on one machine: nats-server (JetStream), nx-27017 (MongoDB wire) when
 no MongoDB is configured, and every service as its own process on loopback.
 
-``python -m services.devstack`` is what ``make up`` runs; the end-to-end tests use
+``python -m devstack`` is what ``make up`` runs; the end-to-end tests use
 :class:`Stack` the same way, on free ports and a temporary data directory.
 """
 
@@ -381,7 +381,3 @@ def main() -> None:
         print("\nStopping Tracklane …", flush=True)
         stack.stop()
         print("Stopped.", flush=True)
-
-
-if __name__ == "__main__":
-    main()

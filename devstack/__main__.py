@@ -1,0 +1,5 @@
+"""``python -m devstack``: what ``make up`` runs."""
+
+from devstack import main
+
+main()
