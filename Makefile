@@ -11,7 +11,7 @@ PROTO_OUT := sdk/tracklane_proto
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help venv protos protos-check up test test-unit lint format typecheck s3-engine browser-engine clean bench
+.PHONY: help venv protos protos-check contract up test test-unit lint format typecheck s3-engine browser-engine clean bench
 
 help: ## Show this help
 	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -56,6 +56,10 @@ browser-engine: ## Install Chromium and curl from Debian, for the widget's brows
 
 test: venv s3-engine browser-engine ## Run every test against real engines (nats-server, chDB, nx-27017, radosgw, Chromium)
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+CONTRACT_EXAMPLES ?= 200
+contract: venv ## schemathesis over the OpenAPI document, longer than make test runs it (CONTRACT_EXAMPLES=200)
+	TRACKLANE_CONTRACT_EXAMPLES=$(CONTRACT_EXAMPLES) $(VENV)/bin/pytest tests/e2e/test_api_contract.py -s $(PYTEST_ARGS)
 
 test-unit: venv ## Only the fast tests that start no engine
 	$(VENV)/bin/pytest -m "not engines" $(PYTEST_ARGS)

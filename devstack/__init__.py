@@ -337,6 +337,12 @@ def write_credentials(stack: Stack, config_dir: Path) -> list[Path]:
     return written
 
 
+def client_config_dir() -> Path:
+    """Where the SDK looks for its credentials file (``tracklane._config.config_dir``; the
+    launcher does not import the SDK, which patches argparse). test_make_up checks they agree."""
+    return Path(os.environ.get("TRACKLANE_CONFIG_DIR") or Path.home() / ".config" / "tracklane")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description="Run Tracklane on this machine (what `make up` does).")
     parser.add_argument("--data-dir", default=os.environ.get("TRACKLANE_DATA_DIR", ".tracklane"))
@@ -344,7 +350,6 @@ def main() -> None:
     data_dir = Path(args.data_dir).resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
     stack = Stack(data_dir, credentials(data_dir), Ports.from_env())
-    from tracklane._config import config_dir
 
     stopping = False
 
@@ -357,7 +362,7 @@ def main() -> None:
     print(f"Starting Tracklane (data in {data_dir}) …", flush=True)
     try:
         stack.start()
-        paths = write_credentials(stack, config_dir())
+        paths = write_credentials(stack, client_config_dir())
         key = stack.api_key
         print(
             "\nTracklane is up.\n"

@@ -16,34 +16,22 @@ from starlette.requests import Request
 from starlette.routing import Mount, Route
 from tracklane_proto import artifact_pb2_grpc, metadata_pb2_grpc, metrics_pb2_grpc
 
-from gateway import errors, openapi
+from gateway import api, errors, openapi
 from gateway.embeds import GrantCache, load_secret
 from gateway.middleware import RequestContext
-from gateway.routes import (
-    access,
-    bulk,
-    commands,
-    compare,
-    details,
-    embeds,
-    experiments,
-    export,
-    health,
-    projects,
-    widget,
-)
+from gateway.routes import ENDPOINTS
 from gateway.settings import Settings
 from gateway.state import GatewayState
 from services.common import bus
 from services.common.auth import KeyResolver
 
 
-def by_path(*groups: list[Route]) -> list[Route]:
+def by_path(routes: list[Route]) -> list[Route]:
     """One Starlette route per path, dispatching on the method: a method the path does not take
     then answers ``405`` with an ``Allow`` header naming every method it does take (separate
     routes for one path would each name only their own)."""
     paths: dict[str, list[Route]] = {}
-    for route in (r for group in groups for r in group):
+    for route in routes:
         paths.setdefault(route.path, []).append(route)
     out = []
     for path, same in paths.items():
@@ -63,6 +51,7 @@ def by_path(*groups: list[Route]) -> list[Route]:
 
 def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or Settings.from_env()
+    document = openapi.build(ENDPOINTS)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[dict[str, GatewayState]]:
@@ -82,6 +71,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             grants=GrantCache(meta_stub, ttl_s=settings.common.key_cache_ttl),
             embed_secret=load_secret(settings.embed_secret, settings.common.data_dir),
             settings=settings,
+            openapi=document,
         )
         try:
             yield {"tl": st}
@@ -92,20 +82,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
     return Starlette(
         routes=[
-            *by_path(
-                health.routes,
-                bulk.routes,
-                experiments.routes,
-                commands.routes,
-                details.routes,
-                access.routes,
-                projects.routes,
-                compare.routes,
-                export.routes,
-                embeds.routes,
-                widget.routes,
-                openapi.routes,
-            ),
+            *by_path([api.route(e) for e in ENDPOINTS]),
             Mount("/metrics", app=make_asgi_app()),
         ],
         middleware=[

@@ -10,6 +10,7 @@ from tracklane_proto import artifact_pb2, metadata_pb2, metrics_pb2
 
 from gateway.state import GatewayState
 from services.common.auth import Principal
+from services.common.contract import EXPERIMENT_ID
 
 # The API's x-axis names -> the metrics service's.
 XAXIS = {"iter": metrics_pb2.X_AXIS_ITER, "relative": metrics_pb2.X_AXIS_RELATIVE, "wall": metrics_pb2.X_AXIS_WALL}
@@ -48,3 +49,7 @@ async def download_links(st: GatewayState, objects: list[tuple[str, str, str]]) 
             )
         )
     )
+
+
+def is_experiment_id(value: str) -> bool:
+    return bool(EXPERIMENT_ID.match(value))

@@ -52,5 +52,5 @@ def _route_of(scope: Scope) -> str:
     for route in getattr(router, "routes", []):
         match, _ = route.matches(scope)
         if match == Match.FULL:
-            return str(getattr(route, "path", "other"))
+            return re.sub(r"{(\w+):\w+}", r"{\1}", str(getattr(route, "path", "other")))  # as documented
     return "unmatched"

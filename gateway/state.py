@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 import grpc
 from nats.js import JetStreamContext
@@ -26,6 +27,7 @@ class GatewayState:
     grants: GrantCache
     embed_secret: bytes
     settings: Settings
+    openapi: dict[str, Any] = field(default_factory=dict)  # the served OpenAPI document
 
 
 def state(request: Request) -> GatewayState:

@@ -1,0 +1,10 @@
+"""The HTTP operations, by module; each module declares its operations with ``gateway.api``."""
+
+from __future__ import annotations
+
+from gateway.api import Endpoint
+from gateway.routes import access, details, embeds, experiments, health, projects, widget
+
+ENDPOINTS: list[Endpoint] = [
+    e for module in (health, projects, experiments, details, access, embeds, widget) for e in module.routes.endpoints
+]

@@ -1,121 +1,114 @@
-"""``/api/v1/experiments``: the experiment table, one experiment, and its scalars."""
+"""``/api/v1/experiments`` and ``/api/v1/compare``: the experiment table, one experiment, its
+scalars, several side by side; and the commands on experiments (rename, tags, archive, restore,
+move, publish, delete, clear, bulk). HTTP only: each handler calls a use case."""
 
 from __future__ import annotations
 
-import asyncio
-import json
 from typing import Any
 
-from starlette.requests import Request
-from starlette.responses import Response
-from starlette.routing import Route
-from tracklane_proto import metadata_pb2, metrics_pb2
+from gateway import schemas as s
+from gateway.answers import COMMAND, cid, outcome
+from gateway.api import Call, Reply, Routes
+from gateway.usecases import experiment_commands as commands
+from gateway.usecases import experiment_queries as queries
 
-from gateway import clients
-from gateway.clients import XAXIS
-from gateway.errors import ApiError
-from gateway.http import experiment_id_param, text_param
-from gateway.params import choice_param, float_param, int_param
-from gateway.respond import etag_json
-from gateway.state import reader, state
-from gateway.views import experiment_json
-
-MAX_SERIES_PER_REQUEST = 100
+routes = Routes("experiments")
+EXP = "/api/v1/experiments/{experiment_id:expid}"
 
 
-async def list_experiments(request: Request) -> Response:
-    who = await reader(request, needs_workspace=True)
-    page = int_param(request, "page", 0, minimum=0, maximum=1_000_000)
-    page_size = int_param(request, "page_size", 50, minimum=1, maximum=500)
-    archived = choice_param(request, "archived", "false", ("false", "true")) == "true"
-    deleted = choice_param(request, "deleted", "false", ("false", "true")) == "true"
-    resp = await state(request).metadata.ListExperiments(
-        metadata_pb2.ListExperimentsRequest(
-            workspace=who.workspace,
-            project=request.query_params.get("project", ""),
-            page=page,
-            page_size=page_size,
-            archived=archived,
-            deleted=deleted,
-            filter=text_param(request, "filter"),
-            order_by=text_param(request, "order_by"),
-            columns=text_param(request, "columns"),
-            group_by=text_param(request, "group_by"),
-            public_only=who.anonymous,
-        ),
-        timeout=10,
-    )
-    body: dict[str, Any] = {
-        "experiments": [experiment_json(e) for e in resp.experiments],
-        "total": resp.total,
-        "page": page,
-        "page_size": page_size,
-    }
-    if request.query_params.get("group_by"):
-        body["groups"] = [{"value": json.loads(g.value_json), "count": g.count} for g in resp.groups]
-    return etag_json(request, body)
+@routes.get(
+    "/api/v1/experiments",
+    "The experiment table: filter, sort, columns, groups, pages",
+    query=s.ExperimentQuery,
+    ok=s.ExperimentPage,
+    auth="optional",
+    etag=True,
+)
+async def list_experiments(call: Call[s.ExperimentQuery, None]) -> s.ExperimentPage:
+    """Experiments of the caller's workspace (or, without a key, the public ones of
+    ``workspace``), newest first unless ``order_by``."""
+    return await queries.list_experiments(call.st, call.who, call.query)
 
 
-async def get_experiment(request: Request) -> Response:
-    experiment = await clients.experiment(state(request), await reader(request), experiment_id_param(request))
-    return etag_json(request, experiment_json(experiment))
+@routes.get(EXP, "One experiment", ok=s.Experiment, auth="optional", etag=True)
+async def get_experiment(call: Call[s.Empty, None]) -> s.Experiment:
+    return await queries.get_experiment(call.st, call.who, call.path["experiment_id"])
 
 
-async def scalars(request: Request) -> Response:
-    """Series of one experiment, each downsampled to ``samples`` buckets with min/max/mean/last
-    (or at full resolution when it has fewer points). ``metric`` and ``variant`` narrow the
-    series; ``x_min``/``x_max`` zoom into a range."""
-    experiment_id = experiment_id_param(request)
-    experiment = await clients.experiment(state(request), await reader(request), experiment_id)  # 404 unless readable
-    xaxis = choice_param(request, "xaxis", "iter", tuple(XAXIS))
-    samples = int_param(request, "samples", 2000, minimum=1, maximum=20_000)
-    x_min, x_max = float_param(request, "x_min"), float_param(request, "x_max")
-    if x_min is not None and x_max is not None and x_min > x_max:
-        raise ApiError(400, "invalid_argument", "x_min must not be greater than x_max", "x_min")
-    metric, variant = request.query_params.get("metric"), request.query_params.get("variant")
-    st = state(request)
-    listing = await st.metrics.ListSeries(
-        metrics_pb2.ListSeriesRequest(workspace=experiment.workspace, experiment_id=experiment_id), timeout=10
-    )
-    wanted = [
-        s
-        for s in listing.series
-        if (metric is None or s.metric == metric) and (variant is None or s.variant == variant)
-    ][:MAX_SERIES_PER_REQUEST]
-
-    async def one(metric_name: str, variant_name: str) -> dict[str, Any]:
-        query = metrics_pb2.ScalarQuery(
-            workspace=experiment.workspace,
-            experiment_id=experiment_id,
-            metric=metric_name,
-            variant=variant_name,
-            xaxis=XAXIS[xaxis],
-            samples=samples,
-        )
-        if x_min is not None:
-            query.x_min = x_min
-        if x_max is not None:
-            query.x_max = x_max
-        r = await st.metrics.QueryScalars(query, timeout=30)
-        return {
-            "metric": r.metric,
-            "variant": r.variant,
-            "total_points": r.total_points,
-            "downsampled": r.downsampled,
-            "x": list(r.x),
-            "min": list(r.min),
-            "max": list(r.max),
-            "mean": list(r.mean),
-            "last": list(r.last),
-            "count": list(r.count),
-        }
-
-    series = await asyncio.gather(*(one(s.metric, s.variant) for s in wanted))
-    return etag_json(request, {"experiment_id": experiment_id, "xaxis": xaxis, "samples": samples, "series": series})
+@routes.get(
+    f"{EXP}/scalars",
+    "Scalar series in full-fidelity buckets (min, max, mean, last)",
+    query=s.ScalarQuery,
+    ok=s.Scalars,
+    auth="optional",
+    etag=True,
+)
+async def scalars(call: Call[s.ScalarQuery, None]) -> s.Scalars:
+    return await queries.scalars(call.st, call.who, call.path["experiment_id"], call.query)
 
 
-routes = [
-    Route("/api/v1/experiments", list_experiments),
-    Route("/api/v1/experiments/{experiment_id}", get_experiment),
-    Route("/api/v1/experiments/{experiment_id}/scalars", scalars),
-]
+@routes.get(
+    "/api/v1/compare",
+    "2 to 10 experiments side by side, scalars overlaid",
+    query=s.CompareQuery,
+    ok=s.Comparison,
+    auth="optional",
+    etag=True,
+)
+async def compare(call: Call[s.CompareQuery, None]) -> s.Comparison:
+    return await queries.compare(call.st, call.who, call.query)
+
+
+@routes.patch(EXP, "Rename and/or describe (refused once published)", body=s.ExperimentEdit, **COMMAND)
+async def edit_experiment(call: Call[s.Empty, s.ExperimentEdit]) -> Any:
+    return outcome(await commands.rename(call.st, call.who, call.path["experiment_id"], call.body, cid(call)))
+
+
+@routes.post(f"{EXP}/tags", "Add and/or remove tags (a tag in both lists ends removed)", body=s.TagEdit, **COMMAND)
+async def edit_tags(call: Call[s.Empty, s.TagEdit]) -> Any:
+    return outcome(await commands.edit_tags(call.st, call.who, call.path["experiment_id"], call.body, cid(call)))
+
+
+def _lifecycle(action: str, summary: str) -> None:
+    async def handler(call: Call[s.Empty, None]) -> Any:
+        return outcome(await commands.lifecycle(call.st, call.who, call.path["experiment_id"], action, cid(call)))
+
+    handler.__name__ = f"{action}_experiment"
+    routes.post(f"{EXP}/{action}", summary, **COMMAND)(handler)
+
+
+_lifecycle("archive", "Archive (hidden from the default listing)")
+_lifecycle("restore", "Back from the deleted ones to the archive, or from the archive")
+_lifecycle("publish", "Publish: read-only from now on")
+_lifecycle("delete", "Soft delete (archived experiments only)")
+
+
+@routes.post(f"{EXP}/move", "Move to another project (created on the fly)", body=s.Move, **COMMAND)
+async def move(call: Call[s.Empty, s.Move]) -> Any:
+    return outcome(await commands.move(call.st, call.who, call.path["experiment_id"], call.body.project, cid(call)))
+
+
+@routes.post(
+    f"{EXP}/clear",
+    "Remove a deleted experiment for good: metadata, metrics, objects",
+    ok=s.Cleared,
+    also={202: s.Accepted},
+)
+async def clear(call: Call[s.Empty, None]) -> Any:
+    experiment_id = call.path["experiment_id"]
+    event_id, applied = await commands.clear(call.st, call.who, experiment_id)
+    if not applied:
+        return Reply(202, s.Accepted(status="accepted", event_id=event_id))
+    return s.Cleared(id=experiment_id, cleared=True)
+
+
+@routes.post(
+    "/api/v1/experiments/bulk",
+    "One command for up to 500 experiments, with a result per id",
+    body=s.BulkCommand,
+    ok=s.BulkOutcome,
+    also={202: s.BulkOutcome},
+)
+async def bulk(call: Call[s.Empty, Any]) -> Any:
+    done = await commands.bulk(call.st, call.who, call.body, cid(call))
+    return done if done.applied else Reply(202, done)

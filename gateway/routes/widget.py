@@ -1,20 +1,23 @@
 """``/widget/``: a live chart as a self-contained page (or ``format=json``), with ClearML's
-embed parameters; and its static scripts. See :mod:`gateway.widget.spec` for the parameters."""
+embed parameters; and its static scripts. See :mod:`gateway.widget.spec` for the parameters,
+which it parses itself (ids or a dynamic query, names or md5 ids, ``name`` and ``name[]``)."""
 
 from __future__ import annotations
+
+from typing import Any
 
 import grpc
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
-from starlette.routing import Route
 from tracklane_proto import metadata_pb2
 
+from gateway.api import Call, Media, Routes
 from gateway.embeds import EMBED_ROLE, verify
 from gateway.errors import ApiError
 from gateway.respond import JSONResponse
 from gateway.state import principal, state
 from gateway.widget import data, page
-from gateway.widget.spec import WidgetSpec, parse
+from gateway.widget.spec import WIDGET_PARAMETERS, WidgetSpec, parse
 from services.common.auth import PUBLIC_ROLE, Principal
 
 
@@ -49,10 +52,21 @@ async def frame_origins(request: Request, workspace: str) -> list[str]:
     return list(st.settings.embed_origins)
 
 
-async def widget(request: Request) -> Response:
+routes = Routes("widget")
+
+
+@routes.get(
+    "/widget/",
+    "A live chart page (or its data, format=json): ids or a dynamic query, by key, token or public",
+    auth="custom",
+    extra_parameters=WIDGET_PARAMETERS,
+    ok=[Media("text/html; charset=utf-8", "the page"), Media("application/json", "format=json", {"type": "object"})],
+)
+async def widget(call: Call[Any, None]) -> Response:
+    request = call.request
     spec = parse(list(request.query_params.multi_items()))
     who = await widget_reader(request, spec)
-    body, workspace = await data.build(state(request), who, spec)
+    body, workspace = await data.build(call.st, who, spec)
     if spec.fmt == "json":
         return JSONResponse(body, headers={"Cache-Control": "no-store"})
     exps = body["experiments"]
@@ -61,8 +75,17 @@ async def widget(request: Request) -> Response:
     return HTMLResponse(html, headers=page.security_headers(await frame_origins(request, workspace)))
 
 
-async def static(request: Request) -> Response:
-    asset = page.assets().get(request.path_params["name"])
+@routes.get(
+    "/widget/static/{name}",
+    "The widget page's scripts (content-hashed, cached for a year)",
+    auth="none",
+    ok=Media("text/javascript; charset=utf-8", "a script"),
+    also={304: None},
+    path_params={"name": {"type": "string", "maxLength": 128}},
+)
+async def static(call: Call[Any, None]) -> Response:
+    request = call.request
+    asset = page.assets().get(call.path["name"])
     if asset is None:
         raise ApiError(404, "not_found", "no such file", "name")
     headers = {"Cache-Control": "public, max-age=31536000, immutable", "ETag": asset.etag, "Vary": "Accept-Encoding"}
@@ -72,9 +95,3 @@ async def static(request: Request) -> Response:
     if "gzip" in request.headers.get("accept-encoding", ""):
         body, headers["Content-Encoding"] = asset.gzipped, "gzip"
     return Response(body, media_type="text/javascript; charset=utf-8", headers=headers)
-
-
-routes = [
-    Route("/widget/", widget),
-    Route("/widget/static/{name}", static),
-]

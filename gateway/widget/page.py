@@ -19,6 +19,8 @@ from typing import Any
 
 import plotly
 
+from gateway.respond import finite_json
+
 STATIC = Path(__file__).parent / "static"
 
 
@@ -49,8 +51,9 @@ def asset_names() -> tuple[str, str]:
 
 
 def json_for_html(data: Any) -> str:
-    """JSON that is safe inside a ``<script type="application/json">`` element."""
-    text = json.dumps(data, allow_nan=False, separators=(",", ":"), default=str)
+    """JSON that is safe inside a ``<script type="application/json">`` element. A chart of a run
+    that logged NaN or ±Infinity carries them as strings, as the API does."""
+    text = json.dumps(finite_json(data), allow_nan=False, separators=(",", ":"), default=str)
     return text.replace("&", "\\u0026").replace("<", "\\u003c").replace(">", "\\u003e")
 
 

@@ -91,9 +91,15 @@ def _one(params: Sequence[tuple[str, str]], name: str) -> str | None:
     return values[0] if values else None
 
 
+def _choice(params: Sequence[tuple[str, str]], name: str, default: str) -> str:
+    """One of a parameter's names: absent means the default; given empty is not a choice."""
+    value = _one(params, name)
+    return default if value is None else value
+
+
 def _int(params: Sequence[tuple[str, str]], name: str, default: int | None, low: int, high: int) -> int | None:
     text = _one(params, name)
-    if text is None or text == "":
+    if text is None:
         return default
     try:
         value = int(text)
@@ -133,10 +139,10 @@ def _order(values: list[str]) -> list[str]:
 
 def parse(params: Sequence[tuple[str, str]]) -> WidgetSpec:
     """The widget's parameters, checked; ApiError(400) naming the parameter otherwise."""
-    object_type = _one(params, "objectType") or "task"
+    object_type = _choice(params, "objectType", "task")
     if object_type not in OBJECT_TYPES:
         raise _bad("objectType", "task or model")
-    kind = _one(params, "type") or "scalar"
+    kind = _choice(params, "type", "scalar")
     if kind not in TYPES:
         raise _bad("type", f"one of {', '.join(TYPES)}")
     objects = tuple(dict.fromkeys(_list(params, "objects")))
@@ -169,13 +175,13 @@ def parse(params: Sequence[tuple[str, str]]) -> WidgetSpec:
             "page_size": _int(params, "page_size", 10, 1, MAX_PAGE_SIZE),
             "order_by": _order(_list(params, "order_by")) or ["-attributes.updated"],
         }
-    xaxis = _one(params, "xaxis") or "iter"
+    xaxis = _choice(params, "xaxis", "iter")
     if xaxis not in XAXES:
         raise _bad("xaxis", f"one of {', '.join(XAXES)}")
-    value_type = _one(params, "value_type") or "value"
+    value_type = _choice(params, "value_type", "value")
     if value_type not in VALUE_TYPES:
         raise _bad("value_type", f"one of {', '.join(VALUE_TYPES)}")
-    fmt = _one(params, "format") or "html"
+    fmt = _choice(params, "format", "html")
     if fmt not in ("html", "json"):
         raise _bad("format", "html or json")
     metrics = _texts([v for k, v in params if k in ("metrics", "metrics[]")], "metrics")
@@ -217,3 +223,34 @@ def query_filter(query: Mapping[str, Any]) -> str:
     if query["status"]:
         parts.append("attributes.status IN (" + ", ".join(f"'{s}'" for s in query["status"]) + ")")
     return " AND ".join(parts)
+
+
+# The parameters as the OpenAPI document describes them (parsed above, by hand).
+def _q(name: str, schema: dict[str, Any], description: str) -> dict[str, Any]:
+    return {"name": name, "in": "query", "required": False, "schema": schema, "description": description}
+
+
+WIDGET_PARAMETERS = [
+    _q("objectType", {"enum": ["task", "model"], "default": "task"}, "experiments, or their output models"),
+    {
+        "name": "objects", "in": "query", "required": False, "style": "form", "explode": True,
+        "schema": {"type": "array", "items": {"type": "string", "maxLength": 100}, "maxItems": 50},
+        "description": "ids, repeated; or a dynamic query (project, tags[], status[], page, page_size, order_by[])",
+    },
+    _q("project", {"type": "string", "maxLength": 255}, "dynamic query: exact project path"),
+    _q("tags[]", {"type": "string", "maxLength": 255, "pattern": _SAFE_TEXT.pattern}, "dynamic query: any; '-' none"),
+    _q("status[]", {"type": "string"}, "dynamic query: running (in_progress), completed, failed, stopped"),
+    _q("page", {"type": "integer", "minimum": 0, "maximum": 1000000, "default": 0}, "dynamic query: page"),
+    _q("page_size", {"type": "integer", "minimum": 1, "maximum": 50, "default": 10}, "dynamic query: page size"),
+    _q("order_by[]", {"type": "string"}, "dynamic query: -last_update, name, last_metrics.<md5>.<md5>.max_value …"),
+    _q("type", {"enum": ["scalar", "plot", "single", "sample", "parcoords"], "default": "scalar"}, "what to draw"),
+    _q("metrics", {"type": "string", "maxLength": 255}, "metric names (or md5 ids), repeated"),
+    _q("variants", {"type": "string", "maxLength": 255}, "variant names (parcoords: section.name), repeated"),
+    _q("xaxis", {"enum": ["iter", "timestamp", "iso_time"], "default": "iter"}, "x-axis"),
+    _q("value_type", {"enum": ["value", "min_value", "max_value"], "default": "value"}, "parcoords: which value"),
+    _q("iteration", {"type": "integer", "minimum": 0}, "plot/sample: this iteration (default the latest)"),
+    _q("light", {"type": "string"}, "present: light theme"),
+    _q("format", {"enum": ["html", "json"], "default": "html"}, "json: the data only"),
+    _q("token", {"type": "string", "maxLength": 512}, "an embed token (instead of a key)"),
+    _q("workspace", {"type": "string"}, "without a key or token: whose public projects (ClearML's company)"),
+]  # fmt: skip

@@ -28,6 +28,9 @@ WORKSPACE_LEVEL = "workspace"
 
 # -- names and limits (distinct meanings, distinct names) -----------------------------------------
 CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f]")
+# A name needs one character that is neither a control character nor an ASCII space (the same
+# rule as the API's JSON Schema patterns, so the document and the server agree).
+SOLID_CHAR = re.compile(r"[^\x00-\x20\x7f]")
 MAX_NAME = 255  # experiment, metric, variant, section, parameter, configuration, artifact names
 MAX_TAGS = 64  # labels per experiment edit / per open
 MAX_TAG = 128
@@ -72,7 +75,7 @@ class ValidationError(Exception):
 
 
 def check_name(field: str, value: str, *, max_len: int = MAX_NAME, required: bool = True) -> None:
-    if required and not value.strip():
+    if required and not SOLID_CHAR.search(value):
         raise ValidationError(field, "must not be empty")
     if len(value) > max_len:
         raise ValidationError(field, f"is {len(value)} characters long; the limit is {max_len}")
@@ -93,7 +96,7 @@ def check_experiment_id(value: str, field: str = "experiment_id") -> None:
 
 def check_project(value: str, field: str = "project") -> None:
     check_name(field, value)
-    if any(not part.strip() for part in value.split("/")):
+    if any(not SOLID_CHAR.search(part) for part in value.split("/")):
         raise ValidationError(field, "nested project names are 'a/b/c' with no empty part")
 
 

@@ -8,8 +8,8 @@ import nats
 import pytest
 
 from devstack import Stack
-from gateway.commands import require_writer
 from gateway.errors import ApiError
+from gateway.usecases.command_log import require_writer
 from services.common.auth import Principal
 from tests.conftest import new_id
 from tests.e2e.helpers import gateway, open_experiment, wait_for
@@ -87,7 +87,6 @@ def test_a_retried_command_with_the_same_idempotency_key_applies_once(stack: Sta
         ("PATCH", "", [1, 2], "body"),
         ("POST", "/tags", {"add": "cv"}, "add"),
         ("POST", "/tags", {"add": ["ok", "bad\ntag"]}, "add[1]"),
-        ("POST", "/tags", {"add": ["a"], "remove": ["a"]}, "add"),
         ("POST", "/tags", {}, "body"),
     ],
 )
@@ -221,7 +220,7 @@ def test_bulk_commands_report_each_experiment(stack: Stack) -> None:
             ({"ids": [], "action": "archive"}, "ids"),
             ({"ids": ids, "action": "explode"}, "action"),
             ({"ids": ids, "action": "move"}, "project"),
-            ({"ids": ids * 200, "action": "x"}, "ids"),
+            ({"ids": ids * 200, "action": "archive"}, "ids"),
         ):
             r = gw.post("/api/v1/experiments/bulk", json=bad)
             assert r.status_code == 400 and r.json()["error"]["field"] == field, (bad, r.text)  # fmt: skip

@@ -41,9 +41,9 @@ def test_members_roles_bound_their_keys_and_removal_stops_them(stack: Stack, tea
 
         # A key for alice: never above her role, and only for members.
         r = olga.post("/api/v1/keys", json={"user": "alice@example.com", "role": "admin"})
-        assert r.status_code == 400 and r.json()["error"]["field"] == "role", r.text
+        assert r.status_code == 409 and r.json()["error"]["field"] == "role", r.text
         r = olga.post("/api/v1/keys", json={"user": "bob", "role": "viewer"})
-        assert r.status_code == 400 and r.json()["error"]["field"] == "user"
+        assert r.status_code == 409 and r.json()["error"]["field"] == "user"
         assert "PUT /api/v1/workspaces" in r.json()["error"]["message"]
         alice = olga.post("/api/v1/keys", json={"user": "alice@example.com", "name": "laptop"}).json()
         assert (alice["user"], alice["role"]) == ("alice@example.com", "member")

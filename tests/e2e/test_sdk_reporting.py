@@ -244,9 +244,9 @@ def test_editing_hyperparameters_and_properties(stack: Stack, reported: str) -> 
         assert general["batch"] == "64" and "optim/name" not in general
         assert cfg["properties"] == {"owner": "grace"}
         bad = gw.patch(f"/api/v1/experiments/{reported}/hyperparameters", json={"set": {"x": [1]}})
-        assert bad.status_code == 400 and bad.json()["error"]["field"] == "set.x"
+        assert bad.status_code == 400 and bad.json()["error"]["field"] == "set"
         bad = gw.patch(f"/api/v1/experiments/{reported}/properties", json={"set": {"": "x"}})
-        assert bad.status_code == 400 and bad.json()["error"]["field"].startswith("body.set")
+        assert bad.status_code == 400 and bad.json()["error"]["field"] == "set"
         assert gw.patch(f"/api/v1/experiments/{reported}/properties", json={"oops": 1}).status_code == 400
 
 

@@ -327,9 +327,24 @@ def test_the_page_is_self_contained_safe_and_framable_where_allowed(gw: httpx.Cl
     closed = gw.get("/widget/", params={"objects": runs["alpha"]})
     assert closed.headers["content-security-policy"].endswith("frame-ancestors 'self'")
     bad = gw.patch(f"/api/v1/workspaces/{ws}", json={"embed_origins": ["javascript:alert(1)"]})
-    assert bad.status_code == 400 and bad.json()["error"]["field"] == "embed_origins"
+    assert bad.status_code == 400 and bad.json()["error"]["field"] == "embed_origins[0]"
     assert gw.patch(f"/api/v1/workspaces/{ws}", json={"embed_origins": None}).json()["embed_origins"] is None
     assert (
         "frame-ancestors *" in gw.get("/widget/", params={"objects": runs["alpha"]}).headers["content-security-policy"]
     )
     assert gw.patch("/api/v1/workspaces/someone-else", json={"name": "x"}).status_code == 404
+
+
+def test_a_run_that_logged_nan_and_infinity_draws(stack: Stack, gw: httpx.Client) -> None:
+    """NaN and ±Infinity are stored as reported; the page carries them as strings, as the API does
+    (it answered 500 before: found by schemathesis)."""
+    exp = new_id()
+    open_experiment(stack, exp, project="widget-nan", name="diverged")
+    points = [("loss", "train", 0, 1.0), ("loss", "train", 1, float("nan")), ("loss", "train", 2, float("inf"))]
+    ingest(stack).Append(batch(exp, scalar_event(1, points)), metadata=AUTH, timeout=10)
+    wait_for("points", lambda: gw.get(f"/api/v1/experiments/{exp}").json().get("metrics"))
+    page = gw.get("/widget/", params={"objects": exp, "metrics": "loss"})
+    assert page.status_code == 200, page.text
+    data = json.loads(page.text.split('id="tl-data">', 1)[1].split("</script>", 1)[0])
+    values = [v for chart in data["charts"] for trace in chart["data"] for v in trace.get("y", [])]
+    assert "NaN" in values and "Infinity" in values and 1.0 in values

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from services.common.config import CommonSettings, ConfigError, Env, Secret
@@ -40,3 +42,14 @@ def test_ports_round_trip_through_the_environment(monkeypatch: pytest.MonkeyPatc
     for name, value in ports.env().items():
         monkeypatch.setenv(name, value)
     assert Ports.from_env() == ports
+
+
+def test_the_launcher_writes_credentials_where_the_sdk_reads_them(monkeypatch: pytest.MonkeyPatch) -> None:
+    from tracklane._config import config_dir
+
+    from devstack import client_config_dir
+
+    monkeypatch.delenv("TRACKLANE_CONFIG_DIR", raising=False)
+    assert client_config_dir() == config_dir()
+    monkeypatch.setenv("TRACKLANE_CONFIG_DIR", "/somewhere/else")
+    assert client_config_dir() == config_dir() == Path("/somewhere/else")

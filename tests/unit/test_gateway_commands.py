@@ -1,123 +1,29 @@
 """The gateway's command use cases, without engines: a real gRPC server with a fake metadata
-servicer answers the reads, and a recording stand-in for JetStream takes the publishes (no
-NATS here: these tests are about the use case's rules, the end-to-end suite runs the real
-log)."""
+servicer answers the reads, and a recording stand-in for JetStream takes the publishes (no NATS
+here: these tests are about the use case's rules; the end-to-end suite runs the real log). The
+fakes are in conftest.py."""
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import Any
 
 import grpc
 import pytest
-from tracklane_proto import events_pb2, metadata_pb2, metadata_pb2_grpc
+from tracklane_proto import events_pb2
 
-from gateway import commands
+from gateway import schemas as s
 from gateway.errors import ApiError
-from gateway.state import GatewayState
+from gateway.usecases import command_log
+from gateway.usecases import experiment_commands as commands
 from services.common.auth import Principal
 from services.common.contract import SCHEMA_VERSION
-from services.common.events import parse
-
-WS = "ws1"
-ADMIN = Principal(WS, "admin", "k-admin", "alice")
-VIEWER = Principal(WS, "viewer", "k-viewer", "bob")
-
-
-class FakeMetadata(metadata_pb2_grpc.MetadataServiceServicer):
-    """Experiments by id, scoped to their workspace like the real service."""
-
-    def __init__(self) -> None:
-        self.experiments: dict[str, metadata_pb2.Experiment] = {}
-
-    async def GetExperiment(
-        self, request: metadata_pb2.GetExperimentRequest, context: grpc.aio.ServicerContext
-    ) -> metadata_pb2.Experiment:
-        found = self.experiments.get(request.experiment_id)
-        if found is None or found.workspace != request.workspace:
-            await context.abort(grpc.StatusCode.NOT_FOUND, f"experiment {request.experiment_id} not found")
-        assert found is not None
-        return found
-
-
-@dataclass
-class _Ack:
-    seq: int
-    duplicate: bool = False
-
-
-@dataclass
-class _Floor:
-    stream_seq: int
-
-
-@dataclass
-class _ConsumerInfo:
-    ack_floor: _Floor
-
-
-@dataclass
-class RecordingLog:
-    """JetStream's two calls the commands make: ``publish`` (deduplicated by Nats-Msg-Id) and
-    ``consumer_info`` (each projection's ack floor, which the test moves)."""
-
-    published: list[tuple[str, events_pb2.Event]] = field(default_factory=list)
-    floors: dict[str, int] = field(default_factory=dict)
-    applies: bool = True
-
-    async def publish(self, subject: str, data: bytes, headers: dict[str, str], **_: Any) -> _Ack:
-        ids = [e.event_id for _, e in self.published]
-        if headers["Nats-Msg-Id"] in ids:
-            return _Ack(ids.index(headers["Nats-Msg-Id"]) + 1, duplicate=True)
-        self.published.append((subject, parse(data)))
-        if self.applies:
-            for durable in ("metadata", "metrics-scalars", "artifact"):
-                self.floors[durable] = len(self.published)
-        return _Ack(len(self.published))
-
-    async def consumer_info(self, stream: str, durable: str) -> _ConsumerInfo:
-        return _ConsumerInfo(_Floor(self.floors.get(durable, 0)))
-
-
-@pytest.fixture
-async def world() -> AsyncIterator[tuple[GatewayState, FakeMetadata, RecordingLog]]:
-    fake = FakeMetadata()
-    server = grpc.aio.server()
-    metadata_pb2_grpc.add_MetadataServiceServicer_to_server(fake, server)
-    port = server.add_insecure_port("127.0.0.1:0")
-    await server.start()
-    channel = grpc.aio.insecure_channel(f"127.0.0.1:{port}")
-    log = RecordingLog()
-    st = GatewayState(
-        channels=[channel],
-        js=cast(Any, log),
-        metadata=metadata_pb2_grpc.MetadataServiceStub(channel),
-        metrics=cast(Any, None),
-        artifacts=cast(Any, None),
-        keys=cast(Any, None),
-        grants=cast(Any, None),
-        embed_secret=b"",
-        settings=cast(Any, None),
-    )
-    yield st, fake, log
-    await channel.close()
-    await server.stop(None)
-
-
-def _experiment(fake: FakeMetadata, **fields: Any) -> str:
-    experiment_id = uuid.uuid4().hex
-    fields.setdefault("status", events_pb2.EXPERIMENT_STATUS_RUNNING)
-    fake.experiments[experiment_id] = metadata_pb2.Experiment(
-        id=experiment_id, workspace=WS, project="p", name="run", **fields
-    )
-    return experiment_id
+from tests.unit.conftest import ADMIN, VIEWER, WS, experiment
 
 
 async def test_an_edit_is_one_signed_event_and_answers_the_experiment(world: Any) -> None:
     st, fake, log = world
-    exp = _experiment(fake)
+    exp = experiment(fake)
     edit = events_pb2.ExperimentEdited(name="renamed")
     outcome = await commands.apply_edit(st, ADMIN, exp, edit, commands.read_only, cid="retry-me-1")
     [(subject, event)] = log.published
@@ -131,15 +37,15 @@ async def test_an_edit_is_one_signed_event_and_answers_the_experiment(world: Any
 
 async def test_preconditions_refuse_with_409_and_publish_nothing(world: Any) -> None:
     st, fake, log = world
-    published = _experiment(fake, published=True)
+    published = experiment(fake, published=True)
     with pytest.raises(ApiError) as refused:
         await commands.apply_edit(st, ADMIN, published, events_pb2.ExperimentEdited(name="x"), commands.read_only)
     assert refused.value.status == 409 and "read-only" in refused.value.message
-    active = _experiment(fake)
+    active = experiment(fake)
     with pytest.raises(ApiError) as refused:
         await commands.apply_edit(st, ADMIN, active, events_pb2.ExperimentEdited(deleted=True), commands.archived_only)
     assert refused.value.status == 409 and "archive it first" in refused.value.message
-    done = _experiment(fake, status=events_pb2.EXPERIMENT_STATUS_COMPLETED)
+    done = experiment(fake, status=events_pb2.EXPERIMENT_STATUS_COMPLETED)
     stop: commands.Payload = lambda who, _: {"stop_requested": events_pb2.StopRequested(by_key=who.key_id)}  # noqa: E731
     with pytest.raises(ApiError) as refused:
         await commands.run_command(st, ADMIN, done, "stop", stop, commands.running_only)
@@ -149,7 +55,7 @@ async def test_preconditions_refuse_with_409_and_publish_nothing(world: Any) -> 
 
 async def test_a_viewer_changes_nothing_and_another_workspace_sees_nothing(world: Any) -> None:
     st, fake, log = world
-    exp = _experiment(fake)
+    exp = experiment(fake)
     with pytest.raises(ApiError) as refused:
         await commands.apply_edit(st, VIEWER, exp, events_pb2.ExperimentEdited(archived=True))
     assert refused.value.status == 403
@@ -162,9 +68,9 @@ async def test_a_viewer_changes_nothing_and_another_workspace_sees_nothing(world
 
 async def test_a_lagging_projection_gives_an_accepted_outcome(world: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     st, fake, log = world
-    monkeypatch.setattr(commands, "APPLY_WAIT_S", 0.05)
+    monkeypatch.setattr(command_log, "APPLY_WAIT_S", 0.05)
     log.applies = False
-    exp = _experiment(fake)
+    exp = experiment(fake)
     outcome = await commands.apply_edit(st, ADMIN, exp, events_pb2.ExperimentEdited(archived=True))
     assert outcome.experiment is None and outcome.event_id.startswith(f"{exp}.edit.")
     assert len(log.published) == 1  # on the log all the same
@@ -173,13 +79,37 @@ async def test_a_lagging_projection_gives_an_accepted_outcome(world: Any, monkey
 async def test_waiting_for_several_projections_needs_every_one(world: Any) -> None:
     st, _, log = world
     log.floors = {"metadata": 10, "metrics-scalars": 10, "artifact": 3}
-    assert await commands.wait_applied(st.js, 10, ("metadata", "metrics"), within_s=0.05)
-    assert not await commands.wait_applied(st.js, 10, ("metadata", "metrics", "artifact"), within_s=0.05)
+    assert await command_log.wait_applied(st.js, 10, ("metadata", "metrics"), within_s=0.05)
+    assert not await command_log.wait_applied(st.js, 10, ("metadata", "metrics", "artifact"), within_s=0.05)
 
 
 def test_idempotency_keys_are_checked() -> None:
-    assert commands.command_id("abcdefgh-1") == "abcdefgh-1"
-    assert len(commands.command_id(None)) == 32
+    assert command_log.command_id("abcdefgh-1") == "abcdefgh-1"
+    assert len(command_log.command_id(None)) == 32
     with pytest.raises(ApiError) as bad:
-        commands.command_id("short")
+        command_log.command_id("short")
     assert bad.value.field == "Idempotency-Key"
+
+
+async def test_bulk_reports_each_id_and_publishes_only_what_it_may(world: Any) -> None:
+    st, fake, log = world
+    archived, active = experiment(fake, archived=True), experiment(fake)
+    missing, not_an_id = uuid.uuid4().hex, "nope"
+    body = s.BulkDelete(ids=[archived, active, missing, not_an_id, archived])
+    outcome = await commands.bulk(st, ADMIN, body, "bulk-cmd-1")
+    assert [(r.id, r.status) for r in outcome.results] == [
+        (archived, 200), (active, 409), (missing, 404), (not_an_id, 404)
+    ]  # fmt: skip
+    assert outcome.applied and [e.event_id for _, e in log.published] == [f"{archived}.delete.bulk-cmd-1"]
+    assert log.published[0][1].experiment_edited.deleted and log.published[0][1].experiment_edited.by_key == "k-admin"
+
+
+async def test_a_tag_in_both_lists_ends_removed_and_an_empty_edit_is_refused(world: Any) -> None:
+    st, fake, log = world
+    exp = experiment(fake)
+    await commands.edit_tags(st, ADMIN, exp, s.TagEdit(add=["a", "b"], remove=["b"]), "tags-cmd-1")
+    edit = log.published[0][1].experiment_edited
+    assert list(edit.add_tags) == ["a"] and list(edit.remove_tags) == ["b"]
+    with pytest.raises(ApiError) as empty:
+        await commands.edit_tags(st, ADMIN, exp, s.TagEdit(), "tags-cmd-2")
+    assert empty.value.status == 400 and len(log.published) == 1

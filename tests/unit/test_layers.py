@@ -86,6 +86,18 @@ def test_routes_do_not_import_each_other() -> None:
         f"{path.relative_to(ROOT)}:{line} imports {module}"
         for path in _sources("gateway")
         for module, _, line in _imports(path)
-        if module.startswith("gateway.routes") and path.name != "app.py"
+        if module.startswith("gateway.routes") and path.name not in ("app.py", "__init__.py")
     ]
     assert not bad, "a lower layer never imports a route, nor a route another route:\n" + "\n".join(bad)
+
+
+def test_the_server_imports_the_protocol_never_the_sdk() -> None:
+    """``tracklane`` patches argparse and captures consoles when imported: server processes take
+    ``tracklane_proto`` alone."""
+    bad = [
+        f"{path.relative_to(ROOT)}:{line} imports {module}"
+        for path in _sources("services", "gateway", "devstack")
+        for module, _, line in _imports(path)
+        if module == "tracklane" or module.startswith("tracklane.")
+    ]
+    assert not bad, "\n".join(bad)

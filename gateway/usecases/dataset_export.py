@@ -1,4 +1,4 @@
-"""``/api/v1/export``: the runs of a project or a table query as a dataset, streamed.
+"""Export: the runs of a project or a table query as a dataset, streamed.
 
 * ``shape=long`` — one row per metric point, and one per tag: ``experiment_id``,
   ``experiment_name``, ``project``, ``kind`` (``metric`` | ``tag``), ``key``, ``variant``,
@@ -17,19 +17,18 @@ import csv
 import io
 import json
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
-from starlette.requests import Request
-from starlette.responses import StreamingResponse
-from starlette.routing import Route
 from tracklane_proto import metadata_pb2, metrics_pb2
 
-from gateway.http import text_param
-from gateway.params import choice_param
-from gateway.state import GatewayState, reader, state
-from gateway.views import experiment_json
+from gateway import schemas as s
+from gateway import views
+from gateway.state import GatewayState
+from gateway.usecases.experiment_queries import require_workspace, table_request
+from services.common.auth import Principal
 
 RUNS_PER_PAGE = 200
 POINTS_PER_PAGE = 100_000
@@ -93,10 +92,10 @@ async def _long_rows(st: GatewayState, exp: metadata_pb2.Experiment) -> AsyncIte
 
 
 def _wide_row(exp: metadata_pb2.Experiment) -> dict[str, Any]:
-    j = experiment_json(exp)
-    metrics = {f"{m['metric']}/{m['variant']}": {k: m[k] for k in ("last", "min", "max")} for m in j["metrics"]}
+    j = views.experiment(exp)
+    metrics = {f"{m.metric}/{m.variant}": {"last": m.last, "min": m.min, "max": m.max} for m in j.metrics}
     return {
-        "experiment_id": exp.id, "name": exp.name, "project": exp.project, "status": j["status"], "user": exp.user,
+        "experiment_id": exp.id, "name": exp.name, "project": exp.project, "status": j.status, "user": exp.user,
         "created_at": exp.created_at, "started_at": exp.started_at, "ended_at": exp.ended_at or None,
         "duration": (exp.ended_at - exp.started_at) if exp.ended_at else None,
         "tags": json.dumps(list(exp.tags)), "metrics": json.dumps(metrics),
@@ -149,26 +148,26 @@ class _Encoder:
         return self._flush_parquet(final=True) if self.fmt == "parquet" else b""
 
 
-async def export(request: Request) -> StreamingResponse:
-    who = await reader(request, needs_workspace=True)
-    fmt = choice_param(request, "format", "csv", tuple(MEDIA))
-    shape = choice_param(request, "shape", "long", ("long", "wide"))
-    query = metadata_pb2.ListExperimentsRequest(
-        workspace=who.workspace,
-        project=request.query_params.get("project", ""),
-        filter=text_param(request, "filter"),
-        order_by=text_param(request, "order_by"),
-        public_only=who.anonymous,
-    )
-    st = state(request)
-    # Validate the query before the 200 goes out: a bad filter answers 400, not a broken stream.
+@dataclass(frozen=True)
+class Export:
+    media_type: str
+    filename: str
+    body: AsyncIterator[bytes]
+
+
+async def export(st: GatewayState, who: Principal, q: s.ExportQuery) -> Export:
+    """The runs of a project or a table query as a dataset. The query is checked before the
+    first byte: a bad filter is an error answer, not a broken stream."""
+    require_workspace(who)
+    query = table_request(who, q)
     query.page_size = 1
     await st.metadata.ListExperiments(query, timeout=30)
-    encoder = _Encoder(fmt, *((LONG_COLUMNS, LONG_SCHEMA) if shape == "long" else (WIDE_COLUMNS, WIDE_SCHEMA)))
+    columns, schema = (LONG_COLUMNS, LONG_SCHEMA) if q.shape == "long" else (WIDE_COLUMNS, WIDE_SCHEMA)
+    encoder = _Encoder(q.format, columns, schema)
 
     async def body() -> AsyncIterator[bytes]:
         async for exp in _runs(st, query):
-            if shape == "wide":
+            if q.shape == "wide":
                 yield encoder.encode([_wide_row(exp)])
                 continue
             async for rows in _long_rows(st, exp):
@@ -176,10 +175,4 @@ async def export(request: Request) -> StreamingResponse:
                     yield chunk
         yield encoder.finish()
 
-    filename = f"tracklane-{shape}.{fmt}"
-    return StreamingResponse(
-        body(), media_type=MEDIA[fmt], headers={"Content-Disposition": f'attachment; filename="{filename}"'}
-    )
-
-
-routes = [Route("/api/v1/export", export)]
+    return Export(MEDIA[q.format], f"tracklane-{q.shape}.{q.format}", body())

@@ -1,4 +1,4 @@
-"""Commands from people become events on the log, and answer with the state they produced.
+"""The command log: how a command from a person becomes an event, and when it counts as applied.
 
 The gateway validates a command, publishes its event to JetStream, then waits until the durable
 consumer of each projection the answer reads from (named in ``services.common.projections``'
@@ -17,19 +17,15 @@ import asyncio
 import re
 import time
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from nats.js import JetStreamContext
-from tracklane_proto import events_pb2, metadata_pb2
 
-from gateway import clients
 from gateway.errors import ApiError
-from gateway.state import GatewayState
 from services.common import bus
 from services.common.auth import WRITE_ROLES, Principal
-from services.common.contract import STATUS_NAMES, new_event
+from services.common.contract import new_event
 from services.common.projections import REGISTRY
 
 # How long a command waits for its projections before answering 202 Accepted.
@@ -99,76 +95,3 @@ async def wait_applied(
         await asyncio.sleep(delay)
         delay = min(delay * 2, 0.1)
     return True
-
-
-# -- experiment commands --------------------------------------------------------------------------
-Precondition = Callable[[metadata_pb2.Experiment], str | None]
-# The event's payload (e.g. ``{"params_set": …}``), made once the caller and the experiment are known.
-Payload = Callable[[Principal, metadata_pb2.Experiment], dict[str, Any]]
-
-
-def read_only(e: metadata_pb2.Experiment) -> str | None:
-    return "the experiment is published (read-only)" if e.published else None
-
-
-def archived_only(e: metadata_pb2.Experiment) -> str | None:
-    return None if e.archived else "only archived experiments can be deleted: archive it first"
-
-
-def running_only(e: metadata_pb2.Experiment) -> str | None:
-    status = STATUS_NAMES.get(e.status, "unspecified")
-    return None if status == "running" else f"the experiment is {status}; only running experiments can be stopped"
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """What a command did: its event, and the experiment as it now is once applied (``None``
-    when the projection lagged past the wait: the answer is then 202 Accepted)."""
-
-    event_id: str
-    experiment: metadata_pb2.Experiment | None
-
-
-async def run_command(
-    st: GatewayState,
-    who: Principal,
-    experiment_id: str,
-    kind: str,
-    payload: Payload,
-    precondition: Precondition | None = None,
-    cid: str | None = None,
-) -> Outcome:
-    """Checks the caller and the experiment (404 unless it is the caller's; 409 when
-    ``precondition`` names a conflict), publishes the command's event (id
-    ``<experiment>.<kind>.<command id>``) and returns the experiment as it now is."""
-    require_writer(who)
-    current = await clients.experiment(st, who, experiment_id)
-    if precondition is not None and (conflict := precondition(current)):
-        raise ApiError(409, "conflict", conflict)
-    event_id = f"{experiment_id}.{kind}.{cid or uuid.uuid4().hex}"
-    done = await publish(st.js, who.workspace, experiment_id, event_id, **payload(who, current))
-    if not await wait_applied(st.js, done.stream_seq):
-        return Outcome(done.event_id, None)
-    return Outcome(done.event_id, await clients.experiment(st, who, experiment_id))
-
-
-EditFor = Callable[[metadata_pb2.Experiment], events_pb2.ExperimentEdited]
-
-
-async def apply_edit(
-    st: GatewayState,
-    who: Principal,
-    experiment_id: str,
-    edit: events_pb2.ExperimentEdited | EditFor,
-    precondition: Precondition | None = None,
-    cid: str | None = None,
-) -> Outcome:
-    """A person's edit of an experiment (or the one ``edit`` makes from its current state),
-    signed with the caller's key."""
-
-    def payload(caller: Principal, current: metadata_pb2.Experiment) -> dict[str, Any]:
-        event = edit(current) if callable(edit) else edit
-        event.by_key = caller.key_id
-        return {"experiment_edited": event}
-
-    return await run_command(st, who, experiment_id, "edit", payload, precondition, cid)
