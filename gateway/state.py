@@ -43,19 +43,12 @@ async def principal(request: Request) -> Principal:
         raise ApiError(401, "unauthenticated", str(exc), "Authorization") from None
 
 
-async def reader(request: Request, *, needs_workspace: bool = False) -> Principal:
+async def reader(request: Request) -> Principal:
     """The caller of a read. With a key, its principal (401 when the key is bad). Without any
     ``Authorization`` header, an anonymous reader who sees public projects only: of the workspace
-    named by ``?workspace=`` (required by listings: ``needs_workspace``), or, for reads by
-    experiment id, of whichever workspace holds that id."""
+    named by ``?workspace=`` (listings require one), or, for reads by experiment id, of whichever
+    workspace holds that id."""
     if "authorization" in request.headers:
         return await principal(request)
     workspace = request.query_params.get("workspace", "")
-    if needs_workspace and not workspace:
-        raise ApiError(
-            401, "unauthenticated",
-            "missing API key: send 'authorization: Bearer <key>', or name a workspace (?workspace=…) "
-            "to read its public projects",
-            "Authorization",
-        )  # fmt: skip
     return Principal(workspace, PUBLIC_ROLE, "")

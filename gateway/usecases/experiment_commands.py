@@ -85,6 +85,11 @@ async def apply_edit(
 ) -> Outcome:
     """A person's edit of an experiment (or the one ``edit`` makes from its current state),
     signed with the caller's key."""
+    return await run_command(st, who, experiment_id, "edit", edit_payload(edit), precondition, cid)
+
+
+def edit_payload(edit: events_pb2.ExperimentEdited | EditFor) -> Payload:
+    """The payload of an edit (or of the one ``edit`` makes from the current state), signed."""
 
     def payload(caller: Principal, current: metadata_pb2.Experiment) -> dict[str, Any]:
         event = events_pb2.ExperimentEdited()
@@ -92,7 +97,14 @@ async def apply_edit(
         event.by_key = caller.key_id
         return {"experiment_edited": event}
 
-    return await run_command(st, who, experiment_id, "edit", payload, precondition, cid)
+    return payload
+
+
+def stop_payload(reason: str) -> Payload:
+    def payload(caller: Principal, _: metadata_pb2.Experiment) -> dict[str, Any]:
+        return {"stop_requested": events_pb2.StopRequested(by_key=caller.key_id, reason=reason)}
+
+    return payload
 
 
 def _edit(**fields: Any) -> events_pb2.ExperimentEdited:
@@ -131,7 +143,7 @@ async def lifecycle(st: GatewayState, who: Principal, experiment_id: str, action
     """archive, restore, publish (locks name, description, parameters and properties for good)
     or delete (soft, archived experiments only)."""
     plan = LIFECYCLE[action]
-    return await apply_edit(st, who, experiment_id, plan.edit, plan.precondition, cid)
+    return await run_command(st, who, experiment_id, "edit", plan.payload, plan.precondition, cid)
 
 
 async def move(st: GatewayState, who: Principal, experiment_id: str, project: str, cid: str) -> Outcome:
@@ -156,11 +168,7 @@ async def clear(st: GatewayState, who: Principal, experiment_id: str) -> tuple[s
 async def stop(st: GatewayState, who: Principal, experiment_id: str, reason: str, cid: str) -> Outcome:
     """Asks the running script to stop: it raises ``tracklane.InterruptedExperiment``, flushes
     and ends ``stopped`` with ``reason``."""
-
-    def payload(caller: Principal, _: metadata_pb2.Experiment) -> dict[str, Any]:
-        return {"stop_requested": events_pb2.StopRequested(by_key=caller.key_id, reason=reason)}
-
-    return await run_command(st, who, experiment_id, "stop", payload, running_only, cid)
+    return await run_command(st, who, experiment_id, "stop", stop_payload(reason), running_only, cid)
 
 
 def _checked(check: Callable[[str, Any], None], event: Any) -> None:
@@ -204,29 +212,29 @@ async def edit_properties(
 # -- lifecycle and bulk -----------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Plan:
-    """What one command does to one experiment: its event id suffix, the edit, and when it is
-    refused."""
+    """What one command does to one experiment: its event id suffix (in bulk), its payload, and
+    when it is refused."""
 
     suffix: str
-    edit: events_pb2.ExperimentEdited | EditFor
+    payload: Payload
     precondition: Precondition | None = None
 
 
 LIFECYCLE = {
-    "archive": Plan("archive", _edit(archived=True)),
-    "restore": Plan("restore", restoring),
-    "publish": Plan("publish", _edit(published=True)),
-    "delete": Plan("delete", _edit(deleted=True), archived_only),
+    "archive": Plan("archive", edit_payload(_edit(archived=True))),
+    "restore": Plan("restore", edit_payload(restoring)),
+    "publish": Plan("publish", edit_payload(_edit(published=True))),
+    "delete": Plan("delete", edit_payload(_edit(deleted=True)), archived_only),
 }
 
 
-def bulk_plan(body: s.BulkCommand, who: Principal) -> Plan:
+def bulk_plan(body: s.BulkCommand) -> Plan:
     if isinstance(body, s.BulkTags):
-        return Plan("tags", tag_edit(body.add, body.remove))
+        return Plan("tags", edit_payload(tag_edit(body.add, body.remove)))
     if isinstance(body, s.BulkMove):
-        return Plan("move", _edit(project=body.project))
+        return Plan("move", edit_payload(_edit(project=body.project)))
     if isinstance(body, s.BulkStop):
-        return Plan("stop", lambda _: events_pb2.ExperimentEdited(), running_only)  # the payload is a stop, below
+        return Plan("stop", stop_payload(body.reason), running_only)
     action = {s.BulkArchive: "archive", s.BulkRestore: "restore", s.BulkDelete: "delete", s.BulkPublish: "publish"}
     return LIFECYCLE[action[type(body)]]
 
@@ -235,7 +243,7 @@ async def bulk(st: GatewayState, who: Principal, body: s.BulkCommand, cid: str) 
     """One command for a selection: each experiment is checked and published on its own; the
     outcome says, id by id, what happened, after one wait for the projection to apply them all."""
     require_writer(who)
-    plan = bulk_plan(body, who)
+    plan = bulk_plan(body)
     action = plan.suffix
     results: list[s.BulkResult] = []
     last_seq = 0
@@ -248,22 +256,13 @@ async def bulk(st: GatewayState, who: Principal, body: s.BulkCommand, cid: str) 
             if exc.code() != grpc.StatusCode.NOT_FOUND:
                 raise
             current = None
-        if current is None or who.anonymous:
+        if current is None:
             results.append(s.BulkResult(id=experiment_id, status=404, error="not found"))
             continue
         if plan.precondition is not None and (conflict := plan.precondition(current)):
             results.append(s.BulkResult(id=experiment_id, status=409, error=conflict))
             continue
-        if isinstance(body, s.BulkStop):
-            payload: dict[str, Any] = {
-                "stop_requested": events_pb2.StopRequested(by_key=who.key_id, reason=body.reason)
-            }
-        else:
-            edit = plan.edit(current) if callable(plan.edit) else plan.edit
-            signed = events_pb2.ExperimentEdited()
-            signed.CopyFrom(edit)
-            signed.by_key = who.key_id
-            payload = {"experiment_edited": signed}
+        payload = plan.payload(who, current)
         done = await publish(st.js, who.workspace, experiment_id, f"{experiment_id}.{action}.{cid}", **payload)
         last_seq = max(last_seq, done.stream_seq)
         results.append(s.BulkResult(id=experiment_id, status=200, event_id=done.event_id))

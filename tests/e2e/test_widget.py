@@ -19,7 +19,7 @@ import pytest
 from devstack import Stack
 from gateway.embeds import sign
 from tests.conftest import API_KEY, PYTHON, batch, new_id, scalar_event
-from tests.e2e.helpers import AUTH, gateway, ingest, open_experiment, wait_for
+from tests.e2e.helpers import AUTH, gateway, ingest, open_experiment, total_points, wait_for
 
 pytestmark = pytest.mark.engines
 
@@ -342,7 +342,7 @@ def test_a_run_that_logged_nan_and_infinity_draws(stack: Stack, gw: httpx.Client
     open_experiment(stack, exp, project="widget-nan", name="diverged")
     points = [("loss", "train", 0, 1.0), ("loss", "train", 1, float("nan")), ("loss", "train", 2, float("inf"))]
     ingest(stack).Append(batch(exp, scalar_event(1, points)), metadata=AUTH, timeout=10)
-    wait_for("points", lambda: gw.get(f"/api/v1/experiments/{exp}").json().get("metrics"))
+    wait_for("3 points", lambda: total_points(gw, exp, "loss", "train") == 3)
     page = gw.get("/widget/", params={"objects": exp, "metrics": "loss"})
     assert page.status_code == 200, page.text
     data = json.loads(page.text.split('id="tl-data">', 1)[1].split("</script>", 1)[0])
