@@ -69,9 +69,15 @@ def seeded(tmp_path_factory: pytest.TempPathFactory) -> tuple[Stack, str]:
 def test_the_api_keeps_to_its_document(seeded: tuple[Stack, str], tmp_path: Path) -> None:
     stack, experiment = seeded
     config = tmp_path / "schemathesis.toml"
+    with gateway(stack) as gw:  # a key of its own for rotate and revoke to work on
+        disposable = gw.post("/api/v1/keys", json={"name": "disposable", "role": "viewer"}).json()["id"]
     config.write_text(
         (HERE / "schemathesis.toml").read_text()
         + f'\n[parameters]\n"path.experiment_id" = "{experiment}"\n"path.name" = "stats"\n'
+        # Rotation and revocation get a disposable key: with an id it learned from GET /keys,
+        # schemathesis would revoke the very key the run authenticates with.
+        + '\n[[operations]]\ninclude-operation-id = ["post_rotate_key", "post_revoke_key"]\n'
+        + f'parameters = {{ "path.key_id" = "{disposable}" }}\n'
     )
     command = [
         str(SCHEMATHESIS), "--config-file", str(config), "run", f"{stack.gateway_url}/api/v1/openapi.json",
@@ -84,3 +90,7 @@ def test_the_api_keeps_to_its_document(seeded: tuple[Stack, str], tmp_path: Path
     print(summary, f"(the whole report: {tmp_path / 'schemathesis.log'})")
     assert done.returncode == 0, done.stdout[-20_000:] + done.stderr[-5_000:]
     assert "passed" in summary and "failure" not in summary
+    assert "Authentication failed" not in summary  # the run's key kept working to the end
+    with gateway(stack) as gw:
+        keys = {k["id"]: k for k in gw.get("/api/v1/keys").json()["keys"]}
+    assert keys[disposable]["revoked"] or keys[disposable]["rotated_at"]  # rotate/revoke ran on it
