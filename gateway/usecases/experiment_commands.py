@@ -19,7 +19,15 @@ from gateway.errors import ApiError
 from gateway.state import GatewayState
 from gateway.usecases.command_log import publish, require_writer, wait_applied
 from services.common.auth import Principal
-from services.common.contract import STATUS_NAMES, ValidationError
+from services.common.contract import (
+    MAX_EXPERIMENT_DESCRIPTION,
+    MAX_TAG,
+    MAX_TAGS,
+    STATUS_NAMES,
+    ValidationError,
+    check_name,
+    check_project,
+)
 from services.common.payloads import validate_params, validate_properties
 
 Precondition = Callable[[metadata_pb2.Experiment], str | None]
@@ -107,16 +115,14 @@ def stop_payload(reason: str) -> Payload:
     return payload
 
 
-def _edit(**fields: Any) -> events_pb2.ExperimentEdited:
-    return events_pb2.ExperimentEdited(**fields)
-
-
 async def rename(st: GatewayState, who: Principal, experiment_id: str, body: s.ExperimentEdit, cid: str) -> Outcome:
     """Name and/or description; refused once published."""
-    edit = _edit()
+    edit = events_pb2.ExperimentEdited()
     if isinstance(body.name, str):
+        _valid(check_name, "name", body.name)
         edit.name = body.name
     if isinstance(body.description, str):
+        _valid(check_name, "description", body.description, max_len=MAX_EXPERIMENT_DESCRIPTION, required=False)
         edit.description = body.description
     if not edit.HasField("name") and not edit.HasField("description"):
         raise ApiError(400, "invalid_argument", "nothing to change: send name and/or description", "body")
@@ -127,7 +133,12 @@ def tag_edit(add: list[str], remove: list[str]) -> events_pb2.ExperimentEdited:
     """A tag in both lists ends removed."""
     if not add and not remove:
         raise ApiError(400, "invalid_argument", "nothing to change: send add and/or remove", "body")
-    return _edit(add_tags=[t for t in add if t not in remove], remove_tags=remove)
+    for name, tags in (("add", add), ("remove", remove)):
+        if len(tags) > MAX_TAGS:
+            raise ApiError(400, "invalid_argument", f"{name}: at most {MAX_TAGS} tags", name)
+        for i, tag in enumerate(tags):
+            _valid(check_name, f"{name}[{i}]", tag, max_len=MAX_TAG)
+    return events_pb2.ExperimentEdited(add_tags=[t for t in add if t not in remove], remove_tags=remove)
 
 
 async def edit_tags(st: GatewayState, who: Principal, experiment_id: str, body: s.TagEdit, cid: str) -> Outcome:
@@ -136,7 +147,7 @@ async def edit_tags(st: GatewayState, who: Principal, experiment_id: str, body: 
 
 def restoring(e: metadata_pb2.Experiment) -> events_pb2.ExperimentEdited:
     """From the deleted ones back to the archive; from the archive back to the active ones."""
-    return _edit(deleted=False) if e.deleted else _edit(archived=False)
+    return events_pb2.ExperimentEdited(deleted=False) if e.deleted else events_pb2.ExperimentEdited(archived=False)
 
 
 async def lifecycle(st: GatewayState, who: Principal, experiment_id: str, action: str, cid: str) -> Outcome:
@@ -148,7 +159,8 @@ async def lifecycle(st: GatewayState, who: Principal, experiment_id: str, action
 
 async def move(st: GatewayState, who: Principal, experiment_id: str, project: str, cid: str) -> Outcome:
     """To another project, created on the fly."""
-    return await apply_edit(st, who, experiment_id, _edit(project=project), None, cid)
+    _valid(check_project, project)
+    return await apply_edit(st, who, experiment_id, events_pb2.ExperimentEdited(project=project), None, cid)
 
 
 async def clear(st: GatewayState, who: Principal, experiment_id: str) -> tuple[str, bool]:
@@ -171,9 +183,11 @@ async def stop(st: GatewayState, who: Principal, experiment_id: str, reason: str
     return await run_command(st, who, experiment_id, "stop", stop_payload(reason), running_only, cid)
 
 
-def _checked(check: Callable[[str, Any], None], event: Any) -> None:
+def _valid(check: Callable[..., None], *args: Any, **kwargs: Any) -> None:
+    """A contract rule, checked here too (every surface calls these use cases, not only the
+    routes that parse and check requests): its ValidationError is a 400 naming the field."""
     try:
-        check("body", event)
+        check(*args, **kwargs)
     except ValidationError as exc:
         raise ApiError(400, "invalid_argument", str(exc), exc.field) from None
 
@@ -194,7 +208,7 @@ async def edit_hyperparameters(
         remove=body.remove,
         by_key=who.key_id,
     )
-    _checked(validate_params, ps)
+    _valid(validate_params, "body", ps)
     return await run_command(st, who, experiment_id, "params", lambda *_: {"params_set": ps}, read_only, cid)
 
 
@@ -205,7 +219,7 @@ async def edit_properties(
     if not body.set and not body.remove:
         raise ApiError(400, "invalid_argument", "nothing to change: send set and/or remove", "body")
     pr = events_pb2.PropertiesSet(set={k: _text(v) for k, v in body.set.items()}, remove=body.remove, by_key=who.key_id)
-    _checked(validate_properties, pr)
+    _valid(validate_properties, "body", pr)
     return await run_command(st, who, experiment_id, "props", lambda *_: {"properties_set": pr}, read_only, cid)
 
 
@@ -221,10 +235,10 @@ class Plan:
 
 
 LIFECYCLE = {
-    "archive": Plan("archive", edit_payload(_edit(archived=True))),
+    "archive": Plan("archive", edit_payload(events_pb2.ExperimentEdited(archived=True))),
     "restore": Plan("restore", edit_payload(restoring)),
-    "publish": Plan("publish", edit_payload(_edit(published=True))),
-    "delete": Plan("delete", edit_payload(_edit(deleted=True)), archived_only),
+    "publish": Plan("publish", edit_payload(events_pb2.ExperimentEdited(published=True))),
+    "delete": Plan("delete", edit_payload(events_pb2.ExperimentEdited(deleted=True)), archived_only),
 }
 
 
@@ -232,7 +246,8 @@ def bulk_plan(body: s.BulkCommand) -> Plan:
     if isinstance(body, s.BulkTags):
         return Plan("tags", edit_payload(tag_edit(body.add, body.remove)))
     if isinstance(body, s.BulkMove):
-        return Plan("move", edit_payload(_edit(project=body.project)))
+        _valid(check_project, body.project)
+        return Plan("move", edit_payload(events_pb2.ExperimentEdited(project=body.project)))
     if isinstance(body, s.BulkStop):
         return Plan("stop", stop_payload(body.reason), running_only)
     action = {s.BulkArchive: "archive", s.BulkRestore: "restore", s.BulkDelete: "delete", s.BulkPublish: "publish"}

@@ -113,3 +113,19 @@ async def test_a_tag_in_both_lists_ends_removed_and_an_empty_edit_is_refused(wor
     with pytest.raises(ApiError) as empty:
         await commands.edit_tags(st, ADMIN, exp, s.TagEdit(), "tags-cmd-2")
     assert empty.value.status == 400 and len(log.published) == 1
+
+
+async def test_the_use_cases_check_the_contract_whoever_calls_them(world: Any) -> None:
+    """Routes check requests against the schema; a use case called by another surface (MLflow's
+    routes, reports) with values it built itself is held to the same rules."""
+    st, fake, log = world
+    exp = experiment(fake)
+    for call, field in (
+        (commands.rename(st, ADMIN, exp, s.ExperimentEdit(name="bad\nname"), "c-rename-1"), "name"),
+        (commands.edit_tags(st, ADMIN, exp, s.TagEdit(add=["x" * 129]), "c-tags-1"), "add[0]"),
+        (commands.move(st, ADMIN, exp, "a//b", "c-move-1"), "project"),
+    ):
+        with pytest.raises(ApiError) as refused:
+            await call
+        assert (refused.value.status, refused.value.field) == (400, field)
+    assert log.published == []
