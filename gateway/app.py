@@ -20,6 +20,7 @@ from gateway import api, errors, openapi
 from gateway.embeds import GrantCache, load_secret
 from gateway.middleware import RequestContext
 from gateway.routes import ENDPOINTS
+from gateway.sessions import SessionCodec
 from gateway.settings import Settings
 from gateway.state import GatewayState
 from services.common import bus
@@ -60,6 +61,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         artifact = grpc.aio.insecure_channel(settings.common.artifact_addr)
         meta_stub = metadata_pb2_grpc.MetadataServiceStub(metadata)
         nc, js = await bus.connect(settings.common.nats_url, "gateway")
+        secret = load_secret(settings.embed_secret, settings.common.data_dir)
         await bus.ensure_stream(js)
         st = GatewayState(
             channels=[metadata, metrics, artifact],
@@ -69,7 +71,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
             artifacts=artifact_pb2_grpc.ArtifactServiceStub(artifact),
             keys=KeyResolver(meta_stub, ttl_s=settings.common.key_cache_ttl),
             grants=GrantCache(meta_stub, ttl_s=settings.common.key_cache_ttl),
-            embed_secret=load_secret(settings.embed_secret, settings.common.data_dir),
+            embed_secret=secret,
+            sessions=SessionCodec(secret, settings.session_ttl),
             settings=settings,
             openapi=document,
         )
@@ -91,7 +94,14 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 CORSMiddleware,
                 allow_origins=list(settings.cors_origins),
                 allow_methods=["GET", "POST", "PATCH", "PUT", "DELETE"],
-                allow_headers=["Authorization", "Content-Type", "Idempotency-Key", "If-None-Match", "X-Request-Id"],
+                allow_headers=[
+                    "Authorization",
+                    "Content-Type",
+                    "Idempotency-Key",
+                    "If-None-Match",
+                    "X-Request-Id",
+                    "X-CSRF-Token",
+                ],
                 expose_headers=["ETag", "X-Request-Id"],
                 max_age=600,
             ),

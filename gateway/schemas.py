@@ -707,3 +707,24 @@ class EmbedCode(Struct):
     public: bool
     grant: str | None
     expires_at: float | None
+
+
+# -- browser sessions -------------------------------------------------------------------------------
+class SignIn(Body):
+    examples: ClassVar[list[dict[str, Any]]] = [{"key": "tl_…"}]
+    key: Annotated[str, Meta(min_length=1, max_length=256, description="an API key")]
+
+
+class SessionInfo(Struct):
+    """Who the session (or the key) is, and the token its writes carry in ``X-CSRF-Token``."""
+
+    workspace: str
+    role: str
+    user: str | None
+    key_id: str
+    csrf_token: str | None
+    expires_at: float | None
+
+
+class SignedOut(Struct):
+    signed_out: bool

@@ -17,6 +17,8 @@ class Settings:
     embed_secret: str = ""
     # The gateway's address as browsers reach it, for embed codes (default: the request's).
     public_url: str = ""
+    # How long a browser session lasts after sign-in, in seconds.
+    session_ttl: float = 12 * 3600.0
 
     @classmethod
     def from_env(cls, env: Env | None = None) -> Settings:
@@ -27,4 +29,10 @@ class Settings:
             embed_origins=tuple(o.strip() for o in env.text("TRACKLANE_EMBED_ORIGINS", "*").split(",") if o.strip()),
             embed_secret=env.text("TRACKLANE_EMBED_SECRET", ""),
             public_url=env.text("TRACKLANE_PUBLIC_URL", "").rstrip("/"),
+            session_ttl=env.number("TRACKLANE_SESSION_TTL", 12 * 3600.0, minimum=60.0),
         )
+
+    @property
+    def secure_cookies(self) -> bool:
+        """Session cookies are ``Secure`` when browsers reach the gateway over https."""
+        return self.public_url.startswith("https://")

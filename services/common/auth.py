@@ -61,7 +61,11 @@ class KeyResolver:
     async def resolve(self, key: str | None) -> Principal:
         if not key:
             raise UnauthenticatedError("missing API key: send 'authorization: Bearer <key>'")
-        digest = hash_api_key(key)
+        return await self.resolve_hash(hash_api_key(key))
+
+    async def resolve_hash(self, digest: str) -> Principal:
+        """The principal of the key whose SHA-256 is ``digest`` (a browser session carries the
+        hash, never the key): rotating or revoking the key ends it."""
         hit = self._cache.get(digest)
         now = time.monotonic()
         if hit is not None and hit[0] > now:
@@ -69,7 +73,7 @@ class KeyResolver:
                 raise UnauthenticatedError(hit[1])
             return hit[1]
         try:
-            p = await self.stub.Authenticate(metadata_pb2.AuthenticateRequest(api_key=key), timeout=5)
+            p = await self.stub.Authenticate(metadata_pb2.AuthenticateRequest(key_hash=digest), timeout=5)
             answer: Principal | str = Principal(p.workspace, p.role, p.key_id, p.user)
         except grpc.aio.AioRpcError as exc:
             if exc.code() != grpc.StatusCode.UNAUTHENTICATED:

@@ -248,7 +248,8 @@ class MetadataApi(metadata_pb2_grpc.MetadataServiceServicer):
     async def Authenticate(  # noqa: N802
         self, request: metadata_pb2.AuthenticateRequest, context: grpc.aio.ServicerContext
     ) -> metadata_pb2.Principal:
-        doc = await self.store.find_key(hash_api_key(request.api_key)) if request.api_key else None
+        digest = hash_api_key(request.api_key) if request.api_key else request.key_hash
+        doc = await self.store.find_key(digest) if digest else None
         if doc is None:
             await context.abort(grpc.StatusCode.UNAUTHENTICATED, "unknown or revoked API key")
         assert doc is not None  # abort raises

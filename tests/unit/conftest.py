@@ -133,6 +133,7 @@ async def world() -> AsyncIterator[World]:
         grants=cast(Any, None),
         embed_secret=b"",
         settings=cast(Any, None),
+        sessions=cast(Any, None),
     )
     yield World(st, fake, metrics, log)
     await channel.close()

@@ -30,7 +30,9 @@ def _imports(path: Path) -> Iterator[tuple[str, list[str], int]]:
 def _sources(*folders: str) -> Iterator[Path]:
     for folder in folders:
         for path in sorted((ROOT / folder).rglob("*.py")):
-            if "tracklane_proto" not in path.parts:
+            parts = path.relative_to(ROOT).parts
+            # generated code, and what tools keep in hidden folders (bench/.mlflow-venv)
+            if "tracklane_proto" not in parts and not any(part.startswith(".") for part in parts):
                 yield path
 
 
