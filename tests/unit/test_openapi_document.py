@@ -21,7 +21,7 @@ DOC = build(ENDPOINTS)
 def _app_operations() -> set[tuple[str, str]]:
     ops = set()
     for route in create_app().routes:
-        if isinstance(route, Route):
+        if isinstance(route, Route) and route.name != "ui":  # the web UI's pages: not API
             for method in route.methods or ():
                 if method != "HEAD":
                     ops.add((re.sub(r":\w+}", "}", route.path), method.lower()))

@@ -1,0 +1,50 @@
+"""The web UI: the built single-page app (``gateway/ui``, ``make ui``) served at ``/``.
+
+Content-hashed files under ``/assets/`` are cached for a year; every other page path answers
+``index.html`` (the app routes in the browser), never cached, with a Content-Security-Policy
+that allows nothing from another origin. Paths of the API, the widget and the metrics never fall
+back to the page: an unknown one is a JSON 404 as before.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from starlette.requests import Request
+from starlette.responses import FileResponse, Response
+from starlette.routing import Route
+
+from gateway.errors import ApiError
+
+NOT_PAGES = ("api/", "widget/", "metrics", "healthz", "readyz")
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob: http: https:; "
+    "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
+)
+PAGE_HEADERS = {
+    "Content-Security-Policy": CSP,
+    "Cache-Control": "no-cache",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+}
+
+
+def route(dist: Path) -> Route:
+    """A GET-only catch-all (other methods on API paths still answer 405 with their Allow)."""
+    root = dist.resolve()
+
+    async def page(request: Request) -> Response:
+        path: str = request.path_params["path"]
+        if path.startswith(NOT_PAGES):
+            raise ApiError(404, "not_found", f"no such path: /{path}", "path")
+        index = root / "index.html"
+        if not index.is_file():
+            raise ApiError(503, "ui_not_built", "the web UI is not built: run `make ui` (make up does it)")
+        if path.startswith("assets/"):
+            asset = (root / path).resolve()
+            if not asset.is_relative_to(root / "assets") or not asset.is_file():
+                raise ApiError(404, "not_found", f"no such file: /{path}", "path")
+            return FileResponse(asset, headers={"Cache-Control": "public, max-age=31536000, immutable"})
+        return FileResponse(index, media_type="text/html; charset=utf-8", headers=PAGE_HEADERS)
+
+    return Route("/{path:path}", page, methods=["GET"], name="ui")
