@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from starlette.convertors import Convertor, register_url_convertor
 from starlette.requests import Request
 from starlette.responses import FileResponse, Response
 from starlette.routing import Route
@@ -29,14 +30,28 @@ PAGE_HEADERS = {
 }
 
 
+class PagePathConvertor(Convertor[str]):
+    """``{path:page}``: any path but the API's, the widget's and the metrics' — those never match
+    the app, so a wrong method on an API path still answers 405 with its Allow."""
+
+    regex = "(?!(?:" + "|".join(p.rstrip("/") for p in NOT_PAGES) + ")(?:/|$)).*"
+
+    def convert(self, value: str) -> str:
+        return value
+
+    def to_string(self, value: str) -> str:
+        return value
+
+
+register_url_convertor("page", PagePathConvertor())
+
+
 def route(dist: Path) -> Route:
     """A GET-only catch-all (other methods on API paths still answer 405 with their Allow)."""
     root = dist.resolve()
 
     async def page(request: Request) -> Response:
         path: str = request.path_params["path"]
-        if path.startswith(NOT_PAGES):
-            raise ApiError(404, "not_found", f"no such path: /{path}", "path")
         index = root / "index.html"
         if not index.is_file():
             raise ApiError(503, "ui_not_built", "the web UI is not built: run `make ui` (make up does it)")
@@ -47,4 +62,4 @@ def route(dist: Path) -> Route:
             return FileResponse(asset, headers={"Cache-Control": "public, max-age=31536000, immutable"})
         return FileResponse(index, media_type="text/html; charset=utf-8", headers=PAGE_HEADERS)
 
-    return Route("/{path:path}", page, methods=["GET"], name="ui")
+    return Route("/{path:page}", page, methods=["GET"], name="ui")

@@ -34,6 +34,8 @@ def test_pages_fall_back_to_the_app_and_the_api_stays_json(stack: Stack) -> None
         assert asset.status_code == 200 and "immutable" in asset.headers["cache-control"]
         missing = anonymous.get("/api/v1/no-such-thing")
         assert missing.status_code == 404 and missing.json()["error"]["code"] == "not_found"
+        wrong_method = anonymous.get("/api/v1/experiments/bulk")  # a POST-only API path is no page
+        assert wrong_method.status_code == 405 and wrong_method.headers["allow"] == "POST"
         escaped = anonymous.get("/assets/%2e%2e/%2e%2e/%2e%2e/%2e%2e/etc/passwd")  # no file outside dist/assets
         assert escaped.status_code == 404 and "root:" not in escaped.text
 
