@@ -337,6 +337,21 @@ def write_credentials(stack: Stack, config_dir: Path) -> list[Path]:
     return written
 
 
+def sign_in_link(stack: Stack) -> str:
+    """A one-time link that signs a browser in with the stack's key (the gateway makes it)."""
+    request = urllib.request.Request(  # noqa: S310 (the stack's own loopback gateway)
+        f"{stack.gateway_url}/api/v1/session/links",
+        method="POST",
+        headers={"Authorization": f"Bearer {stack.api_key}"},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=10) as answer:  # noqa: S310
+            url: str = json.loads(answer.read())["url"]
+            return url
+    except OSError as exc:
+        return f"(none: {exc}; sign in with the key)"
+
+
 def client_config_dir() -> Path:
     """Where the SDK looks for its credentials file (``tracklane._config.config_dir``; the
     launcher does not import the SDK, which patches argparse). test_make_up checks they agree."""
@@ -369,6 +384,7 @@ def main() -> None:
             f"  gateway (HTTP)    {stack.gateway_url}\n"
             f"  ingestion (gRPC)  {stack.ingestion_addr}\n"
             f"  API key           {key}\n"
+            f"  sign-in link      {sign_in_link(stack)} (once, within 10 minutes)\n"
             f"  credentials       {paths[1]} (the SDK reads it)\n"
             f"  logs              {data_dir / 'logs'}\n"
             "\nTry:\n"

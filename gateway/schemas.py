@@ -711,8 +711,24 @@ class EmbedCode(Struct):
 
 # -- browser sessions -------------------------------------------------------------------------------
 class SignIn(Body):
+    """An API key, or a one-time sign-in link's token (``make up`` prints such a link)."""
+
+    schema_extra: ClassVar[dict[str, Any]] = {
+        "oneOf": [
+            {"required": ["key"], "properties": {"key": {"type": "string"}}},
+            {"required": ["link"], "properties": {"link": {"type": "string"}}},
+        ]
+    }
     examples: ClassVar[list[dict[str, Any]]] = [{"key": "tl_…"}]
-    key: Annotated[str, Meta(min_length=1, max_length=256, description="an API key")]
+    key: Annotated[str, Meta(min_length=1, max_length=256, description="an API key")] | None = None
+    link: Annotated[str, Meta(min_length=1, max_length=512, description="a sign-in link's token")] | None = None
+
+
+class SignInLink(Struct):
+    """A one-time link that signs a browser in as the calling key, valid for minutes."""
+
+    url: str
+    expires_at: float
 
 
 class SessionInfo(Struct):

@@ -26,6 +26,8 @@ from dataclasses import dataclass
 COOKIE = "tl_session"
 CSRF_HEADER = "x-csrf-token"
 TOKEN_PREFIX = "tls_"  # noqa: S105 (a prefix, not a secret)
+LINK_PREFIX = "tll_"
+LINK_TTL_S = 600.0  # a one-time sign-in link is valid this long (JetStream dedups for 20 min)
 MAX_TOKEN = 512
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
@@ -51,21 +53,38 @@ class SessionCodec:
 
     def __init__(self, secret: bytes, ttl_s: float) -> None:
         self._signing = hmac.new(secret, b"tracklane session v1", hashlib.sha256).digest()
+        self._links = hmac.new(secret, b"tracklane sign-in link v1", hashlib.sha256).digest()
         self._csrf = hmac.new(secret, b"tracklane csrf v1", hashlib.sha256).digest()
         self.ttl_s = ttl_s
 
     def issue(self, key_hash: str, now: float | None = None) -> tuple[str, Session]:
-        session = Session(key_hash, float(int((now or time.time()) + self.ttl_s)), secrets.token_urlsafe(12))
-        payload = _b64(json.dumps({"h": key_hash, "x": int(session.expires_at), "n": session.nonce}).encode())
-        mac = hmac.new(self._signing, payload.encode(), hashlib.sha256).digest()
-        return f"{TOKEN_PREFIX}{payload}.{_b64(mac)}", session
+        """A session token for the key whose SHA-256 is ``key_hash``."""
+        return self._sign(self._signing, TOKEN_PREFIX, key_hash, self.ttl_s, now)
+
+    def issue_link(self, key_hash: str, now: float | None = None) -> tuple[str, Session]:
+        """A one-time sign-in link's token (valid ``LINK_TTL_S``; its nonce is used once)."""
+        return self._sign(self._links, LINK_PREFIX, key_hash, LINK_TTL_S, now)
 
     def verify(self, token: str, now: float | None = None) -> Session | None:
         """The session of a genuine, unexpired token; None otherwise (the caller answers 401)."""
-        if len(token) > MAX_TOKEN or not token.startswith(TOKEN_PREFIX) or "." not in token:
+        return self._verify(self._signing, TOKEN_PREFIX, token, now)
+
+    def verify_link(self, token: str, now: float | None = None) -> Session | None:
+        return self._verify(self._links, LINK_PREFIX, token, now)
+
+    @staticmethod
+    def _sign(key: bytes, prefix: str, key_hash: str, ttl_s: float, now: float | None) -> tuple[str, Session]:
+        session = Session(key_hash, float(int((now or time.time()) + ttl_s)), secrets.token_urlsafe(12))
+        payload = _b64(json.dumps({"h": key_hash, "x": int(session.expires_at), "n": session.nonce}).encode())
+        mac = hmac.new(key, payload.encode(), hashlib.sha256).digest()
+        return f"{prefix}{payload}.{_b64(mac)}", session
+
+    @staticmethod
+    def _verify(key: bytes, prefix: str, token: str, now: float | None) -> Session | None:
+        if len(token) > MAX_TOKEN or not token.startswith(prefix) or "." not in token:
             return None
-        payload, _, signature = token[len(TOKEN_PREFIX) :].partition(".")
-        expected = hmac.new(self._signing, payload.encode(), hashlib.sha256).digest()
+        payload, _, signature = token[len(prefix) :].partition(".")
+        expected = hmac.new(key, payload.encode(), hashlib.sha256).digest()
         try:
             if not hmac.compare_digest(_unb64(signature), expected):
                 return None

@@ -582,6 +582,30 @@ class EmbedRevoked(_message.Message):
 Global___EmbedRevoked: _TypeAlias = EmbedRevoked  # noqa: Y015
 
 @_typing.final
+class SignInLinkUsed(_message.Message):
+    """A one-time sign-in link was used. Its event id is the link's (``signin.<nonce>``), so
+    JetStream refuses a second use within the duplicate window, which outlasts the link; no read
+    model needs it.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NONCE_FIELD_NUMBER: _builtins.int
+    nonce: _builtins.str
+    def __init__(
+        self,
+        *,
+        nonce: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["nonce", b"nonce"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SignInLinkUsed: _TypeAlias = SignInLinkUsed  # noqa: Y015
+
+@_typing.final
 class ClientAlive(_message.Message):
     """The client is alive (ingestion publishes one at most every 30 s per open stream): the
     metadata service marks a running experiment `stopped` when these stop coming.
@@ -1127,6 +1151,7 @@ class Event(_message.Message):
     WORKSPACE_EDITED_FIELD_NUMBER: _builtins.int
     EMBED_CREATED_FIELD_NUMBER: _builtins.int
     EMBED_REVOKED_FIELD_NUMBER: _builtins.int
+    SIGN_IN_LINK_USED_FIELD_NUMBER: _builtins.int
     event_id: _builtins.str
     workspace: _builtins.str
     experiment_id: _builtins.str
@@ -1185,6 +1210,8 @@ class Event(_message.Message):
     def embed_created(self) -> Global___EmbedCreated: ...
     @_builtins.property
     def embed_revoked(self) -> Global___EmbedRevoked: ...
+    @_builtins.property
+    def sign_in_link_used(self) -> Global___SignInLinkUsed: ...
     def __init__(
         self,
         *,
@@ -1220,12 +1247,13 @@ class Event(_message.Message):
         workspace_edited: Global___WorkspaceEdited | None = ...,
         embed_created: Global___EmbedCreated | None = ...,
         embed_revoked: Global___EmbedRevoked | None = ...,
+        sign_in_link_used: Global___SignInLinkUsed | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["artifact_registered", b"artifact_registered", "client_alive", b"client_alive", "configuration_set", b"configuration_set", "console_lines", b"console_lines", "debug_sample", b"debug_sample", "embed_created", b"embed_created", "embed_revoked", b"embed_revoked", "execution_reported", b"execution_reported", "experiment_cleared", b"experiment_cleared", "experiment_created", b"experiment_created", "experiment_edited", b"experiment_edited", "key_created", b"key_created", "key_revoked", b"key_revoked", "key_rotated", b"key_rotated", "member_removed", b"member_removed", "member_set", b"member_set", "params_set", b"params_set", "payload", b"payload", "plot_reported", b"plot_reported", "project_edited", b"project_edited", "properties_set", b"properties_set", "scalars", b"scalars", "status_changed", b"status_changed", "stop_requested", b"stop_requested", "workspace_created", b"workspace_created", "workspace_edited", b"workspace_edited"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["artifact_registered", b"artifact_registered", "client_alive", b"client_alive", "configuration_set", b"configuration_set", "console_lines", b"console_lines", "debug_sample", b"debug_sample", "embed_created", b"embed_created", "embed_revoked", b"embed_revoked", "execution_reported", b"execution_reported", "experiment_cleared", b"experiment_cleared", "experiment_created", b"experiment_created", "experiment_edited", b"experiment_edited", "key_created", b"key_created", "key_revoked", b"key_revoked", "key_rotated", b"key_rotated", "member_removed", b"member_removed", "member_set", b"member_set", "params_set", b"params_set", "payload", b"payload", "plot_reported", b"plot_reported", "project_edited", b"project_edited", "properties_set", b"properties_set", "scalars", b"scalars", "sign_in_link_used", b"sign_in_link_used", "status_changed", b"status_changed", "stop_requested", b"stop_requested", "workspace_created", b"workspace_created", "workspace_edited", b"workspace_edited"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["artifact_registered", b"artifact_registered", "client_alive", b"client_alive", "client_time", b"client_time", "configuration_set", b"configuration_set", "console_lines", b"console_lines", "debug_sample", b"debug_sample", "embed_created", b"embed_created", "embed_revoked", b"embed_revoked", "event_id", b"event_id", "execution_reported", b"execution_reported", "experiment_cleared", b"experiment_cleared", "experiment_created", b"experiment_created", "experiment_edited", b"experiment_edited", "experiment_id", b"experiment_id", "key_created", b"key_created", "key_revoked", b"key_revoked", "key_rotated", b"key_rotated", "member_removed", b"member_removed", "member_set", b"member_set", "params_set", b"params_set", "payload", b"payload", "plot_reported", b"plot_reported", "project_edited", b"project_edited", "properties_set", b"properties_set", "scalars", b"scalars", "schema_version", b"schema_version", "seq", b"seq", "server_time", b"server_time", "status_changed", b"status_changed", "stop_requested", b"stop_requested", "workspace", b"workspace", "workspace_created", b"workspace_created", "workspace_edited", b"workspace_edited"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["artifact_registered", b"artifact_registered", "client_alive", b"client_alive", "client_time", b"client_time", "configuration_set", b"configuration_set", "console_lines", b"console_lines", "debug_sample", b"debug_sample", "embed_created", b"embed_created", "embed_revoked", b"embed_revoked", "event_id", b"event_id", "execution_reported", b"execution_reported", "experiment_cleared", b"experiment_cleared", "experiment_created", b"experiment_created", "experiment_edited", b"experiment_edited", "experiment_id", b"experiment_id", "key_created", b"key_created", "key_revoked", b"key_revoked", "key_rotated", b"key_rotated", "member_removed", b"member_removed", "member_set", b"member_set", "params_set", b"params_set", "payload", b"payload", "plot_reported", b"plot_reported", "project_edited", b"project_edited", "properties_set", b"properties_set", "scalars", b"scalars", "schema_version", b"schema_version", "seq", b"seq", "server_time", b"server_time", "sign_in_link_used", b"sign_in_link_used", "status_changed", b"status_changed", "stop_requested", b"stop_requested", "workspace", b"workspace", "workspace_created", b"workspace_created", "workspace_edited", b"workspace_edited"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    _WhichOneofReturnType_payload: _TypeAlias = _typing.Literal["experiment_created", "status_changed", "scalars", "experiment_edited", "key_created", "key_rotated", "key_revoked", "workspace_created", "experiment_cleared", "client_alive", "stop_requested", "params_set", "configuration_set", "properties_set", "execution_reported", "console_lines", "plot_reported", "debug_sample", "artifact_registered", "member_set", "member_removed", "project_edited", "workspace_edited", "embed_created", "embed_revoked"]  # noqa: Y015
+    _WhichOneofReturnType_payload: _TypeAlias = _typing.Literal["experiment_created", "status_changed", "scalars", "experiment_edited", "key_created", "key_rotated", "key_revoked", "workspace_created", "experiment_cleared", "client_alive", "stop_requested", "params_set", "configuration_set", "properties_set", "execution_reported", "console_lines", "plot_reported", "debug_sample", "artifact_registered", "member_set", "member_removed", "project_edited", "workspace_edited", "embed_created", "embed_revoked", "sign_in_link_used"]  # noqa: Y015
     _WhichOneofArgType_payload: _TypeAlias = _typing.Literal["payload", b"payload"]  # noqa: Y015
     def WhichOneof(self, oneof_group: _WhichOneofArgType_payload) -> _WhichOneofReturnType_payload | None: ...
 

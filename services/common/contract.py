@@ -164,6 +164,7 @@ KIND_OF_PAYLOAD = {
     "workspace_edited": "access",
     "embed_created": "access",
     "embed_revoked": "access",
+    "sign_in_link_used": "access",
     "client_alive": "alive",
     "stop_requested": "control",
     "params_set": "meta",

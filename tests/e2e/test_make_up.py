@@ -74,6 +74,11 @@ def test_make_up_serves_a_script_that_configures_nothing(tmp_path: Path) -> None
         creds = json.loads((tmp_path / "config" / "credentials.json").read_text())
         assert creds["api_key"] in banner and creds["server"] == f"127.0.0.1:{p.ingestion}"
         assert oct((tmp_path / "config" / "credentials.json").stat().st_mode & 0o777) == "0o600"
+        # the one-time sign-in link signs a browser in, once
+        link = next(ln for ln in banner.splitlines() if "sign-in link" in ln).split("#link=")[1].split()[0]
+        with httpx.Client(base_url=creds["gateway"]) as browser:
+            assert browser.post("/api/v1/session", json={"link": link}).status_code == 200
+            assert browser.post("/api/v1/session", json={"link": link}).status_code == 401
 
         # The script knows nothing but where the credentials file is (its default location).
         script_env = {k: v for k, v in env.items() if k == "TRACKLANE_CONFIG_DIR" or not k.startswith("TRACKLANE_")}

@@ -88,3 +88,26 @@ def test_failed_sign_ins_are_rate_limited(own_stack: Stack) -> None:
         assert limited.status_code == 429 and int(limited.headers["retry-after"]) >= 1
         with gateway(stack) as admin:  # keys in headers are not sign-ins: never limited
             assert admin.get("/api/v1/session").json()["csrf_token"] is None
+
+
+def test_a_one_time_link_signs_a_browser_in_once(stack: Stack) -> None:
+    key = _new_key(stack, "linked")
+    with httpx.Client(base_url=stack.gateway_url, headers={"Authorization": f"Bearer {key['key']}"}) as holder:
+        made = holder.post("/api/v1/session/links")
+        assert made.status_code == 201, made.text
+    url = made.json()["url"]
+    assert "#link=tll_" in url and key["key"] not in url and made.json()["expires_at"] <= time.time() + 601
+    link = url.split("#link=", 1)[1]
+    with _browser(stack) as browser:
+        r = browser.post("/api/v1/session", json={"link": link})
+        assert r.status_code == 200 and r.json()["key_id"] == key["id"], r.text
+        assert browser.get("/api/v1/experiments").status_code == 200
+        again = browser.post("/api/v1/session/links")  # a session cannot mint links (the key can)
+        assert again.status_code == 403
+    with _browser(stack) as other:
+        reused = other.post("/api/v1/session", json={"link": link})
+        assert reused.status_code == 401 and "used already" in reused.json()["error"]["message"]
+        forged = other.post("/api/v1/session", json={"link": link[:-4] + "AAAA"})
+        assert forged.status_code == 401 and forged.json()["error"]["field"] == "link"
+        both = other.post("/api/v1/session", json={"link": link, "key": key["key"]})
+        assert both.status_code == 400

@@ -89,6 +89,12 @@ def test_sign_in_browse_projects_and_sign_out(stack: Stack) -> None:
             page.get_by_role("button", name="Sign out").click()
             expect(page.get_by_label("API key")).to_be_visible()
             assert "tl_session" not in {c["name"] for c in page.context.cookies()}
+
+            with gateway(stack) as gw:  # a one-time link (make up prints one) signs in by itself
+                link = gw.post("/api/v1/session/links").json()["url"]
+            page.goto(link)
+            expect(page.get_by_role("heading", name="Projects", exact=True)).to_be_visible()
+            assert "#link" not in page.url  # the token leaves the address bar
             assert not [e for e in errors if "401" not in e], errors  # a 401 before sign-in is expected
         finally:
             browser.close()

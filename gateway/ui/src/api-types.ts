@@ -612,6 +612,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/session/links": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * A one-time sign-in link for a browser, as the calling key (valid 10 minutes)
+         * @description The link carries the key's hash, never the key; ``make up`` prints one.
+         */
+        post: operations["post_create_link"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/workspaces": {
         parameters: {
             query?: never;
@@ -1313,10 +1333,27 @@ export interface components {
             csrf_token: string | null;
             expires_at: number | null;
         };
-        /** SignIn */
+        /**
+         * SignIn
+         * @description An API key, or a one-time sign-in link's token (``make up`` prints such a link).
+         */
         SignIn: {
-            /** @description an API key */
+            /** @default null */
+            key: string | null;
+            /** @default null */
+            link: string | null;
+        } & ({
             key: string;
+        } | {
+            link: string;
+        });
+        /**
+         * SignInLink
+         * @description A one-time link that signs a browser in as the calling key, valid for minutes.
+         */
+        SignInLink: {
+            url: string;
+            expires_at: number;
         };
         /** SignedOut */
         SignedOut: {
@@ -2731,6 +2768,27 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["SignedOut"];
+                };
+            };
+            "4XX": components["responses"]["Error"];
+        };
+    };
+    post_create_link: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SignInLink"];
                 };
             };
             "4XX": components["responses"]["Error"];

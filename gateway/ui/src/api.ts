@@ -59,6 +59,7 @@ export function get<T>(path: string): Promise<T> {
 export const api = {
   session: () => get<SessionInfo>("/api/v1/session"),
   signIn: (key: string) => request<SessionInfo>("POST", "/api/v1/session", { key }),
+  signInWithLink: (link: string) => request<SessionInfo>("POST", "/api/v1/session", { link }),
   signOut: () => request<{ signed_out: boolean }>("DELETE", "/api/v1/session"),
   projects: (query: URLSearchParams) => get<ProjectPage>(`/api/v1/projects?${query.toString()}`),
 };

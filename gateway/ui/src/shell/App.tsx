@@ -25,18 +25,16 @@ export function App() {
     );
   }, []);
   useEffect(refresh, [refresh]);
+  const signedIn = useCallback((info: SessionInfo) => {
+    setCsrfToken(info.csrf_token ?? null);
+    setSession(info);
+    navigate("/");
+  }, []);
 
   if (session === undefined) return <main aria-busy="true" className="muted">Loading…</main>;
   if (session === null || url.pathname === "/signin") {
     return (
-      <SignInPage
-        problem={problem}
-        onSignedIn={(info) => {
-          setCsrfToken(info.csrf_token ?? null);
-          setSession(info);
-          navigate("/");
-        }}
-      />
+      <SignInPage problem={problem} onSignedIn={signedIn} />
     );
   }
   const signOut = () => api.signOut().finally(() => {

@@ -1,4 +1,4 @@
-import { useState, type FormEvent } from "react";
+import { useEffect, useState, type FormEvent } from "react";
 import { ApiError, api, type SessionInfo } from "../api";
 
 /** A key for a session cookie: the key itself is never kept by the page. */
@@ -12,6 +12,26 @@ export function SignInPage({
   const [key, setKey] = useState("");
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
+
+  // A one-time link (`make up` prints one) carries its token in the fragment, which never
+  // reaches a server log: use it once, then drop it from the address bar. The link may also
+  // arrive while this page is open (only the fragment changes then).
+  useEffect(() => {
+    const consumeLink = () => {
+      const link = new URLSearchParams(window.location.hash.slice(1)).get("link");
+      if (!link) return;
+      window.history.replaceState(null, "", window.location.pathname);
+      setBusy(true);
+      setError(null);
+      api.signInWithLink(link).then(onSignedIn, (e: unknown) => {
+        setError(e instanceof ApiError ? e.message : "Sign-in failed");
+        setBusy(false);
+      });
+    };
+    consumeLink();
+    window.addEventListener("hashchange", consumeLink);
+    return () => window.removeEventListener("hashchange", consumeLink);
+  }, [onSignedIn]);
 
   const submit = (event: FormEvent) => {
     event.preventDefault();
