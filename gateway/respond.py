@@ -13,11 +13,18 @@ from starlette.responses import JSONResponse as StarletteJSONResponse
 from starlette.responses import Response
 
 
+def finite(value: float) -> float | str:
+    """A measured value for JSON, which has no NaN or Infinity: such values (reported by a
+    training job, stored as they came) are answered as "NaN", "Infinity" and "-Infinity"."""
+    if math.isfinite(value):
+        return value
+    return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
+
+
 def finite_json(data: Any) -> Any:
-    """JSON has no NaN or Infinity: such values (reported by a training job, stored as they
-    came) are answered as the strings "NaN", "Infinity" and "-Infinity"."""
-    if isinstance(data, float) and not math.isfinite(data):
-        return "NaN" if math.isnan(data) else ("Infinity" if data > 0 else "-Infinity")
+    """Every float of ``data`` through :func:`finite`."""
+    if isinstance(data, float):
+        return finite(data)
     if isinstance(data, dict):
         return {k: finite_json(v) for k, v in data.items()}
     if isinstance(data, list | tuple):

@@ -4,13 +4,13 @@ surface renders experiments, projects, keys and details through these."""
 from __future__ import annotations
 
 import json
-import math
 import time
 from collections.abc import Iterable
 
 from tracklane_proto import artifact_pb2, metadata_pb2, metrics_pb2
 
 from gateway import schemas as s
+from gateway.respond import finite
 from services.common.auth import Principal
 from services.common.contract import STATUS_NAMES
 
@@ -18,11 +18,7 @@ LEVELS = {1: "debug", 2: "info", 3: "warning", 4: "error", 5: "critical"}
 SOURCES = {0: "log", 1: "stdout", 2: "stderr"}
 
 
-def real(value: float) -> float | str:
-    """A measured value for JSON: NaN and infinities (stored as reported) become strings."""
-    if math.isfinite(value):
-        return value
-    return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
+real = finite  # NaN and ±Infinity, as the API answers them
 
 
 def reals(values: Iterable[float]) -> list[float | str]:

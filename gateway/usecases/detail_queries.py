@@ -4,9 +4,9 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import Literal
+from typing import Literal, TypeVar
 
-from tracklane_proto import artifact_pb2, metrics_pb2
+from tracklane_proto import artifact_pb2, metadata_pb2, metrics_pb2
 
 from gateway import clients, views
 from gateway import schemas as s
@@ -102,14 +102,24 @@ async def console_text(st: GatewayState, who: Principal, experiment_id: str, sea
     return lines()
 
 
-async def plots(st: GatewayState, who: Principal, experiment_id: str, q: s.ByIterationQuery) -> s.Plots:
-    """The latest plot of each metric/variant, or those at ``iteration``."""
+Q = TypeVar("Q", metrics_pb2.PlotsRequest, metrics_pb2.DebugSamplesRequest)
+
+
+async def _by_iteration(
+    st: GatewayState, who: Principal, experiment_id: str, q: s.ByIterationQuery, query: Q
+) -> tuple[metadata_pb2.Experiment, Q]:
+    """The experiment (404 unless readable) and ``query`` filled from metric, variant, iteration."""
     experiment = await clients.experiment(st, who, experiment_id)
-    query = metrics_pb2.PlotsRequest(
-        workspace=experiment.workspace, experiment_id=experiment_id, metric=q.metric, variant=q.variant
-    )
+    query.workspace, query.experiment_id = experiment.workspace, experiment_id
+    query.metric, query.variant = q.metric, q.variant
     if q.iteration is not None:
         query.iteration = q.iteration
+    return experiment, query
+
+
+async def plots(st: GatewayState, who: Principal, experiment_id: str, q: s.ByIterationQuery) -> s.Plots:
+    """The latest plot of each metric/variant, or those at ``iteration``."""
+    _, query = await _by_iteration(st, who, experiment_id, q, metrics_pb2.PlotsRequest())
     resp = await st.metrics.GetPlots(query, timeout=30)
     return s.Plots(experiment_id=experiment_id, plots=[views.plot(p) for p in resp.plots])
 
@@ -117,12 +127,7 @@ async def plots(st: GatewayState, who: Principal, experiment_id: str, q: s.ByIte
 async def samples(st: GatewayState, who: Principal, experiment_id: str, q: s.ByIterationQuery) -> s.Samples:
     """Per metric/variant, the sample at ``iteration`` (else the latest) with a download link and
     the previous/next stored iterations."""
-    experiment = await clients.experiment(st, who, experiment_id)
-    query = metrics_pb2.DebugSamplesRequest(
-        workspace=experiment.workspace, experiment_id=experiment_id, metric=q.metric, variant=q.variant
-    )
-    if q.iteration is not None:
-        query.iteration = q.iteration
+    experiment, query = await _by_iteration(st, who, experiment_id, q, metrics_pb2.DebugSamplesRequest())
     resp = await st.metrics.GetDebugSamples(query, timeout=30)
     links = await clients.download_links(st, [(experiment.workspace, experiment_id, x.key) for x in resp.samples])
     return s.Samples(
