@@ -101,7 +101,9 @@ class Readiness(Struct):
 # -- projects ---------------------------------------------------------------------------------------
 class ProjectQuery(Query):
     search: Annotated[str, Meta(max_length=255, description="case-insensitive substring of path or description")] = ""
-    order_by: Literal["name", "-name", "last_update", "-last_update", "experiments", "-experiments"] = "name"
+    order_by: Literal[
+        "name", "-name", "last_update", "-last_update", "experiments", "-experiments", "created", "-created"
+    ] = "name"
     page: Page = 0
     page_size: PageSize = 50
     workspace: str = ""
@@ -176,6 +178,18 @@ class ExperimentQuery(Query):
     page: Page = 0
     page_size: PageSize = 50
     workspace: str = ""
+
+
+class ColumnQuery(Query):
+    project: Annotated[str, Meta(max_length=1024, description="exact project path; every project when empty")] = ""
+    workspace: str = ""
+
+
+class Columns(Struct):
+    """What the experiment table can show, sort and filter by, as identifiers of its language."""
+
+    identifiers: list[str]
+    truncated: bool
 
 
 class Group(Struct):

@@ -30,6 +30,18 @@ async def list_experiments(call: Call[s.ExperimentQuery, None]) -> s.ExperimentP
     return await queries.list_experiments(call.st, call.who, call.query)
 
 
+@routes.get(
+    "/api/v1/columns",
+    "What the table can show, sort and filter by in a project: attributes, metrics, hyperparameters, properties",
+    query=s.ColumnQuery,
+    ok=s.Columns,
+    auth="optional",
+    etag=True,
+)
+async def columns(call: Call[s.ColumnQuery, None]) -> s.Columns:
+    return await queries.columns(call.st, call.who, call.query)
+
+
 @routes.get(EXP, "One experiment", ok=s.Experiment, auth="optional", etag=True)
 async def get_experiment(call: Call[s.Empty, None]) -> s.Experiment:
     return await queries.get_experiment(call.st, call.who, call.path["experiment_id"])

@@ -57,6 +57,15 @@ async def list_experiments(st: GatewayState, who: Principal, q: s.ExperimentQuer
     return page
 
 
+async def columns(st: GatewayState, who: Principal, q: s.ColumnQuery) -> s.Columns:
+    require_workspace(who)
+    resp = await st.metadata.ListColumns(
+        metadata_pb2.ListColumnsRequest(workspace=who.workspace, project=q.project, public_only=who.anonymous),
+        timeout=10,
+    )
+    return s.Columns(identifiers=list(resp.identifiers), truncated=resp.truncated)
+
+
 async def get_experiment(st: GatewayState, who: Principal, experiment_id: str) -> s.Experiment:
     return views.experiment(await clients.experiment(st, who, experiment_id))
 

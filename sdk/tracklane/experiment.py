@@ -40,6 +40,7 @@ MAX_NAME = 255
 SINGLE_VALUE_METRIC = "Summary"
 MAX_ITERATION = 2**63 - 1
 FLUSH_INTERVAL_S = 0.1
+EXECUTION_WAIT = 15.0  # close() waits at most this long for the execution details being collected
 # 30,000 points are ~840 KB on the wire: under NATS's default 1 MB message limit.
 FLUSH_POINTS = 30_000
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
@@ -178,9 +179,11 @@ class Experiment:
             _capture.capture_args(self)
         if capture_frameworks:
             _capture.capture_frameworks(self)
+        self._execution: threading.Thread | None = None
         if capture_execution:
             env = list(capture_env) if capture_env is not None else _config.capture_env()
-            threading.Thread(target=self._report_execution, args=(env,), daemon=True).start()
+            self._execution = threading.Thread(target=self._report_execution, args=(env,), daemon=True)
+            self._execution.start()
         self._monitor = _capture.Monitor(self, monitor_interval) if monitor_interval else None
 
     def __repr__(self) -> str:
@@ -629,6 +632,8 @@ class Experiment:
         self._stop_flusher.set()
         self._wake.set()
         self._flusher.join()
+        if self._execution is not None:  # a short run still gets its execution details (git, pip take seconds)
+            self._execution.join(max(0.0, min(EXECUTION_WAIT, deadline - time.monotonic())))
         self.flush()
         self._flush_console()
         self.closed = True  # from here on only the final status is sent

@@ -20,6 +20,59 @@ else:
 DESCRIPTOR: _descriptor.FileDescriptor
 
 @_typing.final
+class ListColumnsRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    WORKSPACE_FIELD_NUMBER: _builtins.int
+    PROJECT_FIELD_NUMBER: _builtins.int
+    PUBLIC_ONLY_FIELD_NUMBER: _builtins.int
+    workspace: _builtins.str
+    project: _builtins.str
+    """every project of the workspace when empty"""
+    public_only: _builtins.bool
+    """only when the project is public (an anonymous caller)"""
+    def __init__(
+        self,
+        *,
+        workspace: _builtins.str = ...,
+        project: _builtins.str = ...,
+        public_only: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["project", b"project", "public_only", b"public_only", "workspace", b"workspace"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListColumnsRequest: _TypeAlias = ListColumnsRequest  # noqa: Y015
+
+@_typing.final
+class ListColumnsResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    IDENTIFIERS_FIELD_NUMBER: _builtins.int
+    TRUNCATED_FIELD_NUMBER: _builtins.int
+    truncated: _builtins.bool
+    """more than the limit: the first ones, sorted"""
+    @_builtins.property
+    def identifiers(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """attributes.<name> first, then metrics.<metric>/<variant>, params.<section>/<name>, tags.<key>"""
+
+    def __init__(
+        self,
+        *,
+        identifiers: _abc.Iterable[_builtins.str] | None = ...,
+        truncated: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["identifiers", b"identifiers", "truncated", b"truncated"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListColumnsResponse: _TypeAlias = ListColumnsResponse  # noqa: Y015
+
+@_typing.final
 class ListEmbedsRequest(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
@@ -288,7 +341,7 @@ class ListProjectsRequest(_message.Message):
     search: _builtins.str
     """case-insensitive substring of the path"""
     order_by: _builtins.str
-    """name | last_update | experiments, '-' prefix for descending"""
+    """name | last_update | experiments | created, '-' prefix for descending"""
     page: _builtins.int
     page_size: _builtins.int
     public_only: _builtins.bool

@@ -79,6 +79,11 @@ class MetadataServiceStub:
                 request_serializer=tracklane__proto_dot_metadata__pb2.ListEmbedsRequest.SerializeToString,
                 response_deserializer=tracklane__proto_dot_metadata__pb2.ListEmbedsResponse.FromString,
                 _registered_method=True)
+        self.ListColumns = channel.unary_unary(
+                '/tracklane.v1.MetadataService/ListColumns',
+                request_serializer=tracklane__proto_dot_metadata__pb2.ListColumnsRequest.SerializeToString,
+                response_deserializer=tracklane__proto_dot_metadata__pb2.ListColumnsResponse.FromString,
+                _registered_method=True)
 
 
 class MetadataServiceServicer:
@@ -144,6 +149,14 @@ class MetadataServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListColumns(self, request, context):
+        """The columns seen in a project's experiments (metric series, hyperparameters, user
+        properties) as identifiers of the query language.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_MetadataServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -191,6 +204,11 @@ def add_MetadataServiceServicer_to_server(servicer, server):
                     servicer.ListEmbeds,
                     request_deserializer=tracklane__proto_dot_metadata__pb2.ListEmbedsRequest.FromString,
                     response_serializer=tracklane__proto_dot_metadata__pb2.ListEmbedsResponse.SerializeToString,
+            ),
+            'ListColumns': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListColumns,
+                    request_deserializer=tracklane__proto_dot_metadata__pb2.ListColumnsRequest.FromString,
+                    response_serializer=tracklane__proto_dot_metadata__pb2.ListColumnsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -436,6 +454,33 @@ class MetadataService:
             '/tracklane.v1.MetadataService/ListEmbeds',
             tracklane__proto_dot_metadata__pb2.ListEmbedsRequest.SerializeToString,
             tracklane__proto_dot_metadata__pb2.ListEmbedsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListColumns(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tracklane.v1.MetadataService/ListColumns',
+            tracklane__proto_dot_metadata__pb2.ListColumnsRequest.SerializeToString,
+            tracklane__proto_dot_metadata__pb2.ListColumnsResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -46,6 +46,10 @@ class MetadataServiceStub:
     """The workspace's members and their roles."""
     ListEmbeds: _grpc.UnaryUnaryMultiCallable[_metadata_pb2.ListEmbedsRequest, _metadata_pb2.ListEmbedsResponse]
     """Embed grants of the workspace (all, or the one named); NOT_FOUND for an unknown id."""
+    ListColumns: _grpc.UnaryUnaryMultiCallable[_metadata_pb2.ListColumnsRequest, _metadata_pb2.ListColumnsResponse]
+    """The columns seen in a project's experiments (metric series, hyperparameters, user
+    properties) as identifiers of the query language.
+    """
 
 @_typing.type_check_only
 class MetadataServiceAsyncStub(MetadataServiceStub):
@@ -65,6 +69,10 @@ class MetadataServiceAsyncStub(MetadataServiceStub):
     """The workspace's members and their roles."""
     ListEmbeds: _aio.UnaryUnaryMultiCallable[_metadata_pb2.ListEmbedsRequest, _metadata_pb2.ListEmbedsResponse]  # type: ignore[assignment]
     """Embed grants of the workspace (all, or the one named); NOT_FOUND for an unknown id."""
+    ListColumns: _aio.UnaryUnaryMultiCallable[_metadata_pb2.ListColumnsRequest, _metadata_pb2.ListColumnsResponse]  # type: ignore[assignment]
+    """The columns seen in a project's experiments (metric series, hyperparameters, user
+    properties) as identifiers of the query language.
+    """
 
 class MetadataServiceServicer(metaclass=_abc_1.ABCMeta):
     @_abc_1.abstractmethod
@@ -135,5 +143,15 @@ class MetadataServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_metadata_pb2.ListEmbedsResponse, _abc.Awaitable[_metadata_pb2.ListEmbedsResponse]]:
         """Embed grants of the workspace (all, or the one named); NOT_FOUND for an unknown id."""
+
+    @_abc_1.abstractmethod
+    def ListColumns(
+        self,
+        request: _metadata_pb2.ListColumnsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_metadata_pb2.ListColumnsResponse, _abc.Awaitable[_metadata_pb2.ListColumnsResponse]]:
+        """The columns seen in a project's experiments (metric series, hyperparameters, user
+        properties) as identifiers of the query language.
+        """
 
 def add_MetadataServiceServicer_to_server(servicer: MetadataServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

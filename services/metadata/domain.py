@@ -351,6 +351,27 @@ def live_properties(doc: Doc) -> dict[str, str]:
     return {p["key"]: p["value"] for p in doc.get("properties", {}).values() if p.get("on")}
 
 
+def column_names(doc: Doc) -> set[tuple[str, str]]:
+    """The (kind, name) of every metric series, hyperparameter and user property of a document,
+    in the query language's terms: ``("metrics", "loss/train")``, ``("params", "Args/lr")``,
+    ``("tags", "owner")``."""
+    out: set[tuple[str, str]] = set()
+    for variants in doc.get("metrics", {}).values():
+        for v in variants.values():
+            out.add(("metrics", v["metric"] if v["metric"] == v["variant"] else f"{v['metric']}/{v['variant']}"))
+    for section, params in param_sections(doc):
+        out.update(("params", f"{section}/{p['name']}") for p in params)
+    out.update(("tags", key) for key in live_properties(doc))
+    return out
+
+
+def column_doc(workspace: str, project: str, kind: str, name: str) -> Doc:
+    """The ``project_columns`` document saying that ``project`` has this column; its id makes a
+    second note of the same column a duplicate."""
+    column_id = name_hash(f"{workspace}\n{project}\n{kind}\n{name}")
+    return {"_id": column_id, "workspace": workspace, "project": project, "kind": kind, "name": name}
+
+
 def metric_summaries(doc: Doc) -> list[Doc]:
     """The summaries of a document, sorted by metric then variant."""
     rows = [v for variants in doc.get("metrics", {}).values() for v in variants.values()]

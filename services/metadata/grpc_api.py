@@ -15,6 +15,7 @@ from services.metadata.table import TableQuery
 
 _STATUS_VALUES = {name: value for value, name in domain.STATUS_NAMES.items()}
 MAX_PAGE_SIZE = 500
+MAX_COLUMNS = 5000  # identifiers ListColumns answers with
 
 
 def experiment_to_proto(doc: domain.Doc) -> metadata_pb2.Experiment:
@@ -225,20 +226,34 @@ class MetadataApi(metadata_pb2_grpc.MetadataServiceServicer):
             ]
         )
 
+    async def ListColumns(  # noqa: N802
+        self, request: metadata_pb2.ListColumnsRequest, context: grpc.aio.ServicerContext
+    ) -> metadata_pb2.ListColumnsResponse:
+        projects: list[str] | None = [request.project] if request.project else None
+        if request.public_only:
+            public = await self.store.public_paths(request.workspace)
+            projects = sorted(public if projects is None else public & set(projects))
+        names = await self.store.list_columns(request.workspace, projects, MAX_COLUMNS + 1)
+        attributes = [f"attributes.{a}" for a in (*query.TEXT_ATTRIBUTES, *query.NUMBER_ATTRIBUTES)]
+        return metadata_pb2.ListColumnsResponse(
+            identifiers=attributes + [query.identifier(kind, name) for kind, name in names[:MAX_COLUMNS]],
+            truncated=len(names) > MAX_COLUMNS,
+        )
+
     async def ListProjects(  # noqa: N802
         self, request: metadata_pb2.ListProjectsRequest, context: grpc.aio.ServicerContext
     ) -> metadata_pb2.ListProjectsResponse:
         page_size = await _page_size(request.page_size, context)
         key = request.order_by.removeprefix("-") or "name"
-        if key not in ("name", "last_update", "experiments"):
-            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "order_by: name, last_update or experiments")
+        if key not in ("name", "last_update", "experiments", "created"):
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "order_by: name, last_update, experiments or created")
         rows = await self.store.list_projects(request.workspace)
         if request.public_only:
             rows = [r for r in rows if r["public"]]
         if request.search:
             needle = request.search.casefold()
             rows = [r for r in rows if needle in r["path"].casefold() or needle in r["description"].casefold()]
-        field = "path" if key == "name" else key
+        field = {"name": "path", "created": "created_at"}.get(key, key)
         rows.sort(key=lambda r: (r[field], r["path"]), reverse=request.order_by.startswith("-"))
         start = request.page * page_size
         return metadata_pb2.ListProjectsResponse(

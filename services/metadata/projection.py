@@ -67,6 +67,12 @@ class MetadataProjection:
         ]
         # the table index in one insert, before the batch is acknowledged
         await self.store.index_experiments(docs)
+        columns: dict[tuple[str, str], set[tuple[str, str]]] = defaultdict(set)
+        for doc in docs:
+            if doc.get("created") and not doc.get("cleared"):
+                columns[doc["workspace"], doc["project"]] |= domain.column_names(doc)
+        for (workspace, project), names in columns.items():
+            await self.store.note_columns(workspace, project, names)
 
     async def _apply_access(self, event: events_pb2.Event, stream_seq: int) -> None:
         kind = event.WhichOneof("payload")

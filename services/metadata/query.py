@@ -63,6 +63,18 @@ STATUSES = {"running", "completed", "failed", "stopped"}
 AGGREGATES = ("last", "min", "max")
 
 
+_PLAIN_NAME = re.compile(r"^[A-Za-z0-9_\-/:.]+$")
+
+
+def identifier(kind: str, name: str) -> str:
+    """The identifier a person writes for ``kind`` and ``name``, quoted in backticks (or double
+    quotes) where the name would not read back as itself: ``metrics.`val loss/top-1```."""
+    plain = _PLAIN_NAME.match(name) and not (kind == "metrics" and name.rpartition(".")[2] in AGGREGATES)
+    if plain:
+        return f"{kind}.{name}"
+    return f"{kind}.`{name}`" if "`" not in name else f'{kind}."{name}"'
+
+
 @dataclass(frozen=True)
 class Column:
     """A resolved identifier: what the user wrote, where it lives, and how it compares."""

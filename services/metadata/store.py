@@ -22,10 +22,10 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Protocol, TypeVar
 
 from pymongo import AsyncMongoClient
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from services.metadata import migrations
-from services.metadata.domain import Doc, member_id, new_key, new_project, project_id, visible
+from services.metadata.domain import Doc, column_doc, member_id, new_key, new_project, project_id, visible
 from services.metadata.table import ExperimentTable, TableQuery
 
 Mutation = Callable[[Doc | None], Doc]
@@ -33,6 +33,8 @@ T = TypeVar("T")
 SYNC_BATCH = 2000
 # The experiment table never needs the heavy parts of a document.
 LIST_PROJECTION = {"execution": 0, "configurations": 0, "artifacts": 0}
+# How many column ids (see ``note_columns``) a process remembers having written.
+NOTED_COLUMNS_MEMORY = 200_000
 
 
 class MetadataStore(Protocol):
@@ -43,6 +45,8 @@ class MetadataStore(Protocol):
     async def group_experiments(self, q: TableQuery, path: str) -> list[tuple[Any, int]]: ...
     async def touch_project(self, workspace: str, path: str, at: float) -> None: ...
     async def stale_running(self, seen_before: float, limit: int = 500) -> list[Doc]: ...
+    async def note_columns(self, workspace: str, project: str, names: set[tuple[str, str]]) -> None: ...
+    async def list_columns(self, workspace: str, projects: list[str] | None, limit: int) -> list[tuple[str, str]]: ...
     async def find_key(self, key_hash: str) -> Doc | None: ...
     async def mutate_key(self, key_id: str, change: Mutation) -> Doc: ...
     async def list_keys(self, workspace: str) -> list[Doc]: ...
@@ -61,6 +65,12 @@ class MetadataStore(Protocol):
     async def close(self) -> None: ...
 
 
+async def insert_new(collection: Any, docs: list[Doc]) -> None:
+    """Inserts those of ``docs`` whose ids are not there yet (the others are duplicates)."""
+    with contextlib.suppress(BulkWriteError):
+        await collection.insert_many(docs, ordered=False)
+
+
 class ConflictError(RuntimeError):
     """An optimistic write lost too many races in a row."""
 
@@ -75,6 +85,7 @@ class MongoMetadataStore:
         self.db = self.client[database]
         self.table = table
         # chDB is one embedded engine: its calls go one at a time on one thread; a server takes a pool.
+        self._noted_columns: set[str] = set()
         self._table_calls = ThreadPoolExecutor(max_workers=1 if table.is_embedded else 4, thread_name_prefix="table")
 
     async def _on_table(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
@@ -262,6 +273,32 @@ class MongoMetadataStore:
                     {"_id": project_id(workspace, sub), "updated_at": {"$lt": at}},
                     {"$set": {"updated_at": at}, "$inc": {"version": 1}},
                 )
+
+    async def note_columns(self, workspace: str, project: str, names: set[tuple[str, str]]) -> None:
+        """Remembers that experiments of ``project`` have these columns: a document per column,
+        whose id makes a second note of it a no-op (so replays and redeliveries change nothing).
+        A process remembers what it wrote, so a steady run costs no write per batch."""
+        docs = (column_doc(workspace, project, kind, name) for kind, name in names)
+        fresh = [c for c in docs if c["_id"] not in self._noted_columns]
+        if not fresh:
+            return
+        await insert_new(self.db.project_columns, fresh)
+        if len(self._noted_columns) > NOTED_COLUMNS_MEMORY:
+            self._noted_columns.clear()
+        self._noted_columns.update(c["_id"] for c in fresh)
+
+    async def list_columns(self, workspace: str, projects: list[str] | None, limit: int) -> list[tuple[str, str]]:
+        """(kind, name) of the columns seen in ``projects`` (every project when None), at most
+        ``limit`` of them."""
+        query: Doc = {"workspace": workspace}
+        if projects is not None:
+            query["project"] = {"$in": projects}
+        seen: set[tuple[str, str]] = set()
+        async for c in self.db.project_columns.find(query, {"kind": 1, "name": 1}):
+            seen.add((c["kind"], c["name"]))
+            if len(seen) >= limit:
+                break
+        return sorted(seen)
 
     async def find_key(self, key_hash: str) -> Doc | None:
         return await self.db.api_keys.find_one({"hash": key_hash, "revoked": False, "created": True})

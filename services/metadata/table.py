@@ -261,9 +261,11 @@ class ExperimentTable:
         return [], int(total.result_rows[0][0])
 
     def groups(self, q: TableQuery, path: str) -> list[tuple[Any, int]]:
-        """(value, count) of ``path`` over the experiments of ``q``, most common first."""
+        """(value, count) of ``path`` over the experiments of ``q``, most common first. By tags,
+        each tag is a group (an experiment counts in each of its tags; untagged ones in none),
+        the groups a tag filter (``attributes.tags = 'x'``) selects."""
         sql = Sql()
-        value = sql.value(path)
+        value = "arrayJoin(tags)" if path == "tags" else sql.value(path)
         text = f"SELECT {value} AS v, count() FROM {self.name} FINAL WHERE {sql.condition(q)} GROUP BY v"  # noqa: S608
         rows = [(_plain(v), int(n)) for v, n in self.client.query(text, parameters=sql.params).result_rows]
         return sorted(rows, key=lambda r: (-r[1], str(r[0])))

@@ -95,6 +95,13 @@ def test_sort_columns_groups_and_pages(stack: Stack, table: dict[str, str]) -> N
             "/api/v1/experiments", params={"project": table["project"], "group_by": "attributes.status"}
         ).json()
         assert groups["groups"] == [{"value": "completed", "count": 2}, {"value": "running", "count": 2}]
+        gw.post(f"/api/v1/experiments/{table['r2']}/tags", json={"add": ["best", "rerun"]})
+        wait_for("r2 tagged", lambda: names(gw, table, filter="attributes.tags = 'rerun'") == ["r2"])
+        by_tag = gw.get("/api/v1/experiments", params={"project": table["project"], "group_by": "attributes.tags"})
+        # each tag its own group (r2 counts in both of its tags; the untagged runs in none)
+        assert by_tag.json()["groups"] == [{"value": "best", "count": 2}, {"value": "rerun", "count": 1}]
+        gw.post(f"/api/v1/experiments/{table['r2']}/tags", json={"remove": ["best", "rerun"]})
+        wait_for("r2 untagged", lambda: names(gw, table, filter="attributes.tags = 'rerun'") == [])
 
 
 def test_bad_table_requests(stack: Stack, table: dict[str, str]) -> None:
@@ -124,3 +131,28 @@ def test_a_filter_cannot_reach_another_workspace(stack: Stack, table: dict[str, 
             f"attributes.project = '{table['project']}' OR attributes.name LIKE '%'",
         ]:
             assert other.get("/api/v1/experiments", params={"filter": f}).json()["total"] == 0
+
+
+def test_columns_offer_every_identifier_and_each_reads_back(stack: Stack, table: dict[str, str]) -> None:
+    """The column chooser's list: attributes, each metric series, hyperparameters and
+    properties, quoted where a name needs it, and every one of them usable in a filter."""
+    with gateway(stack) as gw:
+        gw.patch(f"/api/v1/experiments/{table['r1']}/properties", json={"set": {"team name": "cv"}})
+        gw.patch(f"/api/v1/experiments/{table['r2']}/hyperparameters", json={"section": "Args", "set": {"lr": 0.1}})
+
+        def columns() -> list[str]:
+            r = gw.get("/api/v1/columns", params={"project": table["project"]})
+            assert r.status_code == 200, r.text
+            return list(r.json()["identifiers"])
+
+        wait_for("the new columns", lambda: {"tags.`team name`", "params.Args/lr"} <= set(columns()))
+        found = columns()
+        assert found[:3] == ["attributes.id", "attributes.name", "attributes.status"]
+        assert {"metrics.loss/train", "metrics.acc/val", "attributes.duration"} <= set(found)
+        assert sorted(names(gw, table, filter="tags.`team name` = 'cv'")) == ["r1"]
+        assert sorted(names(gw, table, filter="params.Args/lr = '0.1'")) == ["r2"]
+        every = ",".join(i for i in found if not i.startswith("attributes."))
+        r = gw.get("/api/v1/experiments", params={"project": table["project"], "columns": every})
+        assert r.status_code == 200, r.text
+        other = gw.get("/api/v1/columns", params={"project": "no-such-project-" + table["project"]}).json()
+        assert [i for i in other["identifiers"] if not i.startswith("attributes.")] == []

@@ -82,7 +82,8 @@ def test_sign_in_browse_projects_and_sign_out(stack: Stack) -> None:
             page.emulate_media(color_scheme="dark")  # the dark theme follows the system
             _shot(page, "projects-list-dark")
 
-            page.get_by_role("link", name=f"ui-{tag}/vision", exact=True).click()
+            vision = page.get_by_role("row").filter(has=page.get_by_role("link", name=f"ui-{tag}/vision", exact=True))
+            vision.get_by_role("link", name="1 →").click()  # its subprojects; the name opens its experiments
             expect(page.get_by_role("navigation", name="Breadcrumbs")).to_contain_text("vision")
             expect(page.get_by_role("table", name="Projects")).to_contain_text(f"ui-{tag}/vision/resnet")
 

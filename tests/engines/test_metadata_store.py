@@ -14,6 +14,7 @@ from tracklane_proto import events_pb2
 
 from services.common.auth import hash_api_key
 from services.metadata import domain
+from services.metadata.migrations import m0003_project_columns
 from services.metadata.store import MongoMetadataStore, Mutation
 from services.metadata.table import ExperimentTable, TableQuery
 from tests.conftest import new_id
@@ -108,7 +109,11 @@ async def test_keys_are_found_by_hash_only(store: MongoMetadataStore) -> None:
 
 async def test_migrations_are_recorded_once(store: MongoMetadataStore) -> None:
     assert await store.migrate() == []
-    assert [d["_id"] async for d in store.db["migrations"].find({})] == ["m0001_indexes", "m0002_members_projects"]
+    assert [d["_id"] async for d in store.db["migrations"].find({})] == [
+        "m0001_indexes",
+        "m0002_members_projects",
+        "m0003_project_columns",
+    ]
 
 
 async def test_public_projects_cover_nested_ones_and_gate_reads_by_id(store: MongoMetadataStore) -> None:
@@ -232,3 +237,30 @@ async def test_the_table_index_is_rebuilt_from_the_documents(store: MongoMetadat
     docs, total = await store.list_experiments(TableQuery("ws", ""), 0, 50)
     assert total == 5 and [d["_id"] for d in docs] == ids[::-1]
     assert await store.sync_table() == 0  # in step: nothing to do
+
+
+async def test_project_columns_are_noted_once_and_listed_per_project(store: MongoMetadataStore) -> None:
+    await store.note_columns("ws", "a", {("metrics", "loss/train"), ("params", "Args/lr")})
+    store._noted_columns.clear()  # as a restarted process would: the second note finds duplicates
+    await store.note_columns("ws", "a", {("metrics", "loss/train"), ("tags", "team")})
+    await store.note_columns("ws", "b", {("metrics", "acc")})
+    await store.note_columns("other", "a", {("metrics", "secret")})
+    assert await store.list_columns("ws", ["a"], 100) == [
+        ("metrics", "loss/train"), ("params", "Args/lr"), ("tags", "team"),
+    ]  # fmt: skip
+    assert await store.list_columns("ws", None, 100) == [
+        ("metrics", "acc"), ("metrics", "loss/train"), ("params", "Args/lr"), ("tags", "team"),
+    ]  # fmt: skip
+    assert len(await store.list_columns("ws", None, 2)) == 2
+    assert await store.db.project_columns.count_documents({}) == 5
+
+
+async def test_the_columns_migration_fills_them_from_stored_experiments(store: MongoMetadataStore) -> None:
+    exp = new_id()
+    await mutate(store, exp, lambda d: domain.apply_created(d, exp, "ws", created("p"), 1.0, 1))
+    await mutate(
+        store, exp, lambda d: domain.apply_properties(d, exp, "ws", events_pb2.PropertiesSet(set={"owner": "x"}), 2)
+    )
+    await m0003_project_columns.up(store.db)
+    await m0003_project_columns.up(store.db)  # a second run changes nothing
+    assert await store.list_columns("ws", ["p"], 10) == [("tags", "owner")]

@@ -15,7 +15,7 @@ from tracklane_proto import events_pb2
 
 from services.common import bus, contract
 from services.common.projections import Positioned
-from services.metadata.domain import Doc
+from services.metadata.domain import Doc, column_doc
 from services.metadata.projection import MetadataProjection
 from tests.conftest import scalar_event
 from tests.unit.test_projections import _stored
@@ -48,6 +48,11 @@ class MemoryWrites:
         for depth in range(1, len(parts) + 1):
             project = self.collections["projects"].setdefault(f"{workspace}/{'/'.join(parts[:depth])}", {"at": at})
             project["at"] = max(project["at"], at)
+
+    async def note_columns(self, workspace: str, project: str, names: set[tuple[str, str]]) -> None:
+        for kind, name in names:
+            column = column_doc(workspace, project, kind, name)
+            self.collections["project_columns"].setdefault(column["_id"], column)
 
     async def ensure_workspace(self, workspace: str, name: str, at: float) -> None:
         self.collections["workspaces"].setdefault(workspace, {"_id": workspace, "name": name, "created_at": at})
@@ -112,6 +117,8 @@ async def test_the_history_makes_the_document() -> None:
     assert set(writes.collections["projects"]) == {f"{WS}/a", f"{WS}/a/b"}
     assert writes.collections["api_keys"]["k1"]["role"] == "viewer"
     assert writes.indexed[doc["_id"]]["name"] == "renamed"
+    columns = {(c["project"], c["kind"], c["name"]) for c in writes.collections["project_columns"].values()}
+    assert columns == {("a/b", "metrics", "loss/train"), ("a/b", "metrics", "loss/val")}
 
 
 async def test_other_batches_other_orders_and_redeliveries_converge() -> None:

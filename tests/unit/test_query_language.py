@@ -7,7 +7,15 @@ import re
 
 import pytest
 
-from services.metadata.query import QueryError, compile_columns, compile_filter, compile_order
+from services.metadata.query import (
+    QueryError,
+    column,
+    compile_columns,
+    compile_filter,
+    compile_order,
+    identifier,
+    tokenize,
+)
 
 
 def md5(text: str) -> str:
@@ -105,3 +113,20 @@ def test_metric_ids_can_be_given_as_md5() -> None:
     m, v = hashlib.md5(b"val loss").hexdigest(), hashlib.md5(b"top 1").hexdigest()
     assert compile_order(f"-metrics.`md5:{m}/md5:{v}`.max") == by_name
     assert compile_order("metrics.`md5:nothex/x`")[0][0] != by_name[0][0]
+
+
+@pytest.mark.parametrize(
+    ("kind", "name", "written"),
+    [
+        ("metrics", "loss/train", "metrics.loss/train"),
+        ("metrics", "val loss/top-1", "metrics.`val loss/top-1`"),
+        ("metrics", "acc.max", "metrics.`acc.max`"),
+        ("params", "Args/lr", "params.Args/lr"),
+        ("tags", "team `a`", 'tags."team `a`"'),
+    ],
+)
+def test_identifiers_are_written_so_that_they_read_back(kind: str, name: str, written: str) -> None:
+    assert identifier(kind, name) == written
+    [token] = tokenize(written)
+    assert token.kind == "ident"
+    assert compile_columns(written, "columns")[0].path == column(kind, name).path

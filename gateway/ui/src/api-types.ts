@@ -4,6 +4,23 @@
  */
 
 export interface paths {
+    "/api/v1/columns": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** What the table can show, sort and filter by in a project: attributes, metrics, hyperparameters, properties */
+        get: operations["get_columns"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/compare": {
         parameters: {
             query?: never;
@@ -920,6 +937,14 @@ export interface components {
             id: string;
             cleared: boolean;
         };
+        /**
+         * Columns
+         * @description What the experiment table can show, sort and filter by, as identifiers of its language.
+         */
+        Columns: {
+            identifiers: string[];
+            truncated: boolean;
+        };
         /** ComparedMetric */
         ComparedMetric: {
             metric: string;
@@ -1427,6 +1452,41 @@ export interface components {
 }
 export type $defs = Record<string, never>;
 export interface operations {
+    get_columns: {
+        parameters: {
+            query?: {
+                /** @description exact project path; every project when empty */
+                project?: string;
+                workspace?: string;
+            };
+            header?: {
+                /** @description the ETag of an earlier answer: 304 when nothing changed */
+                "If-None-Match"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Columns"];
+                };
+            };
+            /** @description Not Modified: the If-None-Match ETag is still current */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            "4XX": components["responses"]["Error"];
+        };
+    };
     get_compare: {
         parameters: {
             query: {
@@ -2626,7 +2686,7 @@ export interface operations {
             query?: {
                 /** @description case-insensitive substring of path or description */
                 search?: string;
-                order_by?: "-experiments" | "-last_update" | "-name" | "experiments" | "last_update" | "name";
+                order_by?: "-created" | "-experiments" | "-last_update" | "-name" | "created" | "experiments" | "last_update" | "name";
                 /** @description page number, from 0 */
                 page?: number;
                 /** @description rows per page */

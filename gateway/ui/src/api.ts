@@ -7,6 +7,20 @@ export type Schemas = components["schemas"];
 export type SessionInfo = Schemas["SessionInfo"];
 export type Project = Schemas["Project"];
 export type ProjectPage = Schemas["ProjectPage"];
+export type Experiment = Schemas["Experiment"];
+export type ExperimentPage = Schemas["ExperimentPage"];
+export type Columns = Schemas["Columns"];
+export type Configuration = Schemas["Configuration"];
+export type Execution = Schemas["Execution"];
+export type Artifact = Schemas["Artifact"];
+export type ConsolePage = Schemas["Console"];
+export type ConsoleLine = Schemas["ConsoleLine"];
+export type ApiKey = Schemas["ApiKey"];
+export type NewKey = Schemas["NewKey"];
+export type Member = Schemas["Member"];
+export type Workspace = Schemas["Workspace"];
+export type BulkOutcome = Schemas["BulkOutcome"];
+export type Role = "viewer" | "member" | "admin";
 
 export class ApiError extends Error {
   constructor(
@@ -19,10 +33,27 @@ export class ApiError extends Error {
 }
 
 let csrfToken: string | null = null;
+// The last answer of each GET with its ETag (at most 300 of them): an unchanged answer is given
+// back as the same object, so a view that polls does not render again.
+const answers = new Map<string, { etag: string; data: unknown }>();
+function remember(path: string, etag: string, data: unknown): void {
+  answers.delete(path);
+  answers.set(path, { etag, data });
+  if (answers.size > 300) answers.delete(answers.keys().next().value as string);
+}
 const inFlight = new Map<string, Promise<unknown>>();
 
 export function setCsrfToken(token: string | null): void {
   csrfToken = token;
+}
+
+/** Failures of any request, for the page-wide banner (the gateway unreachable, the session
+ * ended). */
+type Listener = (error: ApiError | null) => void;
+const listeners = new Set<Listener>();
+export function onConnection(listener: Listener): () => void {
+  listeners.add(listener);
+  return () => listeners.delete(listener);
 }
 
 async function request<T>(method: string, path: string, body?: unknown): Promise<T> {
@@ -38,13 +69,28 @@ async function request<T>(method: string, path: string, body?: unknown): Promise
       body: body === undefined ? undefined : JSON.stringify(body),
     });
   } catch {
-    throw new ApiError(0, "The gateway cannot be reached; retrying when it is back.", null);
+    const down = new ApiError(0, "The gateway cannot be reached; retrying when it is back.", null);
+    listeners.forEach((l) => l(down));
+    throw down;
+  }
+  const etag = method === "GET" ? response.headers.get("etag") : null;
+  const known = etag ? answers.get(path) : undefined;
+  if (known && known.etag === etag && response.ok) {
+    // unchanged (the browser revalidated with If-None-Match and got a 304): the same object
+    listeners.forEach((l) => l(null));
+    return known.data as T;
   }
   const data: unknown = response.headers.get("content-type")?.includes("json") ? await response.json() : null;
+  if (etag && response.ok) remember(path, etag, data);
   if (!response.ok) {
     const error = (data as { error?: { message?: string; field?: string | null } } | null)?.error;
-    throw new ApiError(response.status, error?.message ?? `${response.status} ${response.statusText}`, error?.field ?? null);
+    const failed = new ApiError(
+      response.status, error?.message ?? `${response.status} ${response.statusText}`, error?.field ?? null,
+    );
+    if (response.status === 401 || response.status >= 500) listeners.forEach((l) => l(failed));
+    throw failed;
   }
+  listeners.forEach((l) => l(null));
   return data as T;
 }
 
@@ -56,10 +102,65 @@ export function get<T>(path: string): Promise<T> {
   return fresh;
 }
 
+const q = (params: Record<string, string | number | boolean | undefined>): string => {
+  const out = new URLSearchParams();
+  for (const [name, value] of Object.entries(params)) {
+    if (value !== undefined && value !== "" && value !== false) out.set(name, String(value));
+  }
+  return out.toString();
+};
+const exp = (id: string) => `/api/v1/experiments/${encodeURIComponent(id)}`;
+
 export const api = {
   session: () => get<SessionInfo>("/api/v1/session"),
   signIn: (key: string) => request<SessionInfo>("POST", "/api/v1/session", { key }),
   signInWithLink: (link: string) => request<SessionInfo>("POST", "/api/v1/session", { link }),
   signOut: () => request<{ signed_out: boolean }>("DELETE", "/api/v1/session"),
   projects: (query: URLSearchParams) => get<ProjectPage>(`/api/v1/projects?${query.toString()}`),
+  editProject: (path: string, edit: { description?: string; public?: boolean }) =>
+    request<Project>("PATCH", `/api/v1/projects/${path.split("/").map(encodeURIComponent).join("/")}`, edit),
+  experiments: (params: Record<string, string | number | boolean | undefined>) =>
+    get<ExperimentPage>(`/api/v1/experiments?${q(params)}`),
+  columns: (project: string, workspace?: string) => get<Columns>(`/api/v1/columns?${q({ project, workspace })}`),
+  experiment: (id: string) => get<Experiment>(exp(id)),
+  configuration: (id: string) => get<Configuration>(`${exp(id)}/configuration`),
+  execution: (id: string) => get<Execution>(`${exp(id)}/execution`),
+  artifacts: (id: string) => get<Schemas["Artifacts"]>(`${exp(id)}/artifacts`),
+  models: (id: string) => get<Schemas["Models"]>(`${exp(id)}/models`),
+  preview: (id: string, kind: "artifact" | "model", name: string) =>
+    get<Schemas["Preview"]>(`${exp(id)}/${kind}s/${encodeURIComponent(name)}/preview?max_bytes=16384`),
+  console: (id: string, params: { after?: number; limit?: number; tail?: number; search?: string }) =>
+    get<ConsolePage>(`${exp(id)}/console?${q(params)}`),
+  consoleFileUrl: (id: string) => `${exp(id)}/console?format=text`,
+  rename: (id: string, edit: { name?: string; description?: string }) => command("PATCH", exp(id), edit),
+  tags: (id: string, add: string[], remove: string[]) => command("POST", `${exp(id)}/tags`, { add, remove }),
+  lifecycle: (id: string, action: "archive" | "restore" | "publish" | "delete" | "clear") =>
+    command("POST", `${exp(id)}/${action}`),
+  move: (id: string, project: string) => command("POST", `${exp(id)}/move`, { project }),
+  stop: (id: string) => command("POST", `${exp(id)}/stop`, { reason: "stopped from the web" }),
+  editHyperparameters: (id: string, section: string, set: Record<string, string>, remove: string[] = []) =>
+    command("PATCH", `${exp(id)}/hyperparameters`, { section, set, remove }),
+  editProperties: (id: string, set: Record<string, string>, remove: string[] = []) =>
+    command("PATCH", `${exp(id)}/properties`, { set, remove }),
+  bulk: (body: { action: string; ids: string[]; add?: string[]; remove?: string[]; project?: string }) =>
+    request<BulkOutcome>("POST", "/api/v1/experiments/bulk", body),
+  keys: () => get<Schemas["ApiKeys"]>("/api/v1/keys"),
+  createKey: (body: { name: string; role: Role; user?: string }) => request<NewKey>("POST", "/api/v1/keys", body),
+  rotateKey: (id: string) => request<Schemas["RotatedKey"]>("POST", `/api/v1/keys/${encodeURIComponent(id)}/rotate`),
+  revokeKey: (id: string) => request<Schemas["Revoked"]>("POST", `/api/v1/keys/${encodeURIComponent(id)}/revoke`),
+  workspaces: () => get<Schemas["Workspaces"]>("/api/v1/workspaces"),
+  editWorkspace: (ws: string, body: { embed_origins?: string[] | null; name?: string }) =>
+    request<Workspace>("PATCH", `/api/v1/workspaces/${encodeURIComponent(ws)}`, body),
+  members: (ws: string) => get<Schemas["Members"]>(`/api/v1/workspaces/${encodeURIComponent(ws)}/members`),
+  setMember: (ws: string, user: string, role: Role) =>
+    request<Member>("PUT", `/api/v1/workspaces/${encodeURIComponent(ws)}/members/${encodeURIComponent(user)}`, { role }),
+  removeMember: (ws: string, user: string) =>
+    request<unknown>("DELETE", `/api/v1/workspaces/${encodeURIComponent(ws)}/members/${encodeURIComponent(user)}`),
 };
+
+/** An experiment command: the experiment as it now is, or null when the change is accepted
+ * but not yet visible (202); the next refresh shows it. */
+async function command(method: string, path: string, body?: unknown): Promise<Experiment | null> {
+  const done = await request<Experiment | { status: "accepted" }>(method, path, body);
+  return done && "id" in done ? done : null;
+}

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { ago, count, plural } from "./format";
+import { ago, bytes, colourOf, count, duration, number, plural } from "./format";
 
 describe("ago", () => {
   const now = 1_700_000_000;
@@ -20,5 +20,21 @@ describe("plural", () => {
   it("says one thing once", () => {
     expect(plural(1, "experiment")).toBe("1 experiment");
     expect(plural(2000, "experiment")).toBe("2,000 experiments");
+  });
+});
+
+describe("durations, sizes and numbers", () => {
+  it("reads like people write them", () => {
+    expect(duration(75)).toBe("1m 15s");
+    expect(duration(7384)).toBe("2h 3m");
+    expect(duration(200000)).toBe("2d 7h");
+    expect(duration(null)).toBe("—");
+    expect(bytes(1536)).toBe("1.5 KB");
+    expect(bytes(12)).toBe("12 B");
+    expect(number(0.123456)).toBe("0.1235");
+    expect(number(1e-7)).toBe("1.000e-7");
+    expect(number("NaN")).toBe("NaN");
+    expect(number(1234567)).toBe("1,234,567");
+    expect(colourOf("abc")).toBe(colourOf("abc"));
   });
 });

@@ -1,14 +1,21 @@
 import { useCallback, useEffect, useState } from "react";
-import { ApiError, api, setCsrfToken, type SessionInfo } from "../api";
-import { ProjectsPage } from "../projects/ProjectsPage";
+import { ApiError, api, onConnection, setCsrfToken, type SessionInfo } from "../api";
+import { ExperimentsPage } from "../experiments/ExperimentsPage";
+import { Tick, useTicker } from "../live";
+import { ProjectsPage, projectHref } from "../projects/ProjectsPage";
 import { navigate, useLocation } from "../route";
+import { SettingsPage } from "../settings/SettingsPage";
 import { SignInPage } from "../signin/SignInPage";
+import { AccessContext, accessOf } from "./access";
 
-/** Who is signed in decides what shows: the sign-in page, or the workspace. */
+/** Who is signed in decides what shows: the sign-in page, the workspace, or — without a
+ * session but with ``?workspace=`` — that workspace's public projects, read-only. */
 export function App() {
   const url = useLocation();
+  const tick = useTicker();
   const [session, setSession] = useState<SessionInfo | null | undefined>(undefined);
   const [problem, setProblem] = useState<string | null>(null);
+  const [connection, setConnection] = useState<ApiError | null>(null);
 
   const refresh = useCallback(() => {
     api.session().then(
@@ -25,35 +32,92 @@ export function App() {
     );
   }, []);
   useEffect(refresh, [refresh]);
+  useEffect(() => onConnection(setConnection), []);
   const signedIn = useCallback((info: SessionInfo) => {
     setCsrfToken(info.csrf_token ?? null);
     setSession(info);
-    navigate("/");
+    setConnection(null);
+    const back = new URL(window.location.href).searchParams.get("next");
+    navigate(back && back.startsWith("/") && !back.startsWith("//") ? back : "/");
   }, []);
 
   if (session === undefined) return <main aria-busy="true" className="muted">Loading…</main>;
-  if (session === null || url.pathname === "/signin") {
-    return (
-      <SignInPage problem={problem} onSignedIn={signedIn} />
-    );
+  const browsing = session === null ? url.searchParams.get("workspace") ?? "" : "";
+  if ((session === null && !browsing) || url.pathname === "/signin") {
+    return <SignInPage problem={problem} onSignedIn={signedIn} />;
   }
   const signOut = () => api.signOut().finally(() => {
     setCsrfToken(null);
     setSession(null);
     navigate("/signin");
   });
-  return (
-    <>
-      <header className="topbar">
-        <a className="brand" href="/" onClick={(e) => { e.preventDefault(); navigate("/"); }}>Tracklane</a>
-        <span className="who">
-          {session.user ?? "service key"} · {session.workspace} · {session.role}
-        </span>
-        <button type="button" onClick={signOut}>Sign out</button>
-      </header>
-      <main>
-        <ProjectsPage url={url} />
-      </main>
-    </>
+  const signIn = () => navigate(`/signin?next=${encodeURIComponent(url.pathname + url.search)}`);
+  const home = browsing ? `/?workspace=${encodeURIComponent(browsing)}` : "/";
+  const link = (to: string, text: string, current: boolean) => (
+    <a href={to} aria-current={current ? "page" : undefined} onClick={(e) => { e.preventDefault(); navigate(to); }}>{text}</a>
   );
+  const sessionEnded = session !== null && connection?.status === 401;
+  return (
+    <AccessContext.Provider value={accessOf(session, browsing)}>
+      <Tick.Provider value={tick}>
+        <header className="topbar">
+          <a className="brand" href={home} onClick={(e) => { e.preventDefault(); navigate(home); }}>Tracklane</a>
+          <nav aria-label="Main" className="mainnav">
+            {link(home, "Projects", url.pathname === "/" || url.pathname.startsWith("/projects/"))}
+            {session && link("/settings", "Settings", url.pathname === "/settings")}
+          </nav>
+          {session ? (
+            <>
+              <span className="who">{session.user ?? "service key"} · {session.workspace} · {session.role}</span>
+              <button type="button" onClick={signOut}>Sign out</button>
+            </>
+          ) : (
+            <>
+              <span className="who">Public projects of {browsing} · read-only</span>
+              <button type="button" onClick={signIn}>Sign in</button>
+            </>
+          )}
+        </header>
+        {connection && (connection.status === 0 || connection.status >= 500 || sessionEnded) && (
+          <p role="alert" className="banner">
+            {sessionEnded
+              ? <>Your session ended (the key was rotated or revoked, or it expired). <button type="button" onClick={signIn}>Sign in again</button></>
+              : connection.status === 0 ? "The gateway cannot be reached. The page retries every few seconds and catches up when it is back."
+                : `The server had a problem: ${connection.message}. Retrying.`}
+          </p>
+        )}
+        <main>
+          <Page url={url} workspace={browsing} />
+        </main>
+      </Tick.Provider>
+    </AccessContext.Provider>
+  );
+}
+
+function Page({ url, workspace }: { url: URL; workspace: string }) {
+  if (url.pathname.startsWith("/projects/")) return <ExperimentsPage url={url} workspace={workspace} />;
+  if (url.pathname.startsWith("/experiments/")) return <ExperimentLink id={decodeURIComponent(url.pathname.slice(13))} workspace={workspace} />;
+  if (url.pathname === "/settings") return <SettingsPage />;
+  if (url.pathname === "/") return <ProjectsPage url={url} />;
+  return (
+    <section>
+      <h1>Not found</h1>
+      <p>No page at {url.pathname}. <a href="/" onClick={(e) => { e.preventDefault(); navigate("/"); }}>Go to the projects</a>.</p>
+    </section>
+  );
+}
+
+/** /experiments/<id>: a link that survives moves between projects. Opens the experiment
+ * full-screen in its project's table. */
+function ExperimentLink({ id, workspace }: { id: string; workspace: string }) {
+  const [problem, setProblem] = useState<string | null>(null);
+  useEffect(() => {
+    api.experiment(id).then((e) => {
+      const base = projectHref(e.project, workspace);
+      navigate(`${base}${base.includes("?") ? "&" : "?"}exp=${encodeURIComponent(e.id)}&full=1`, true);
+    }, (err: unknown) => setProblem(err instanceof ApiError && err.status === 404
+      ? `No experiment ${id}: it was deleted, or it is not yours to see (private projects need a sign-in).`
+      : err instanceof Error ? err.message : String(err)));
+  }, [id, workspace]);
+  return problem ? <p role="alert" className="notice">{problem}</p> : <p className="muted" aria-busy="true">Opening the experiment…</p>;
 }

@@ -20,7 +20,7 @@ export function SignInPage({
     const consumeLink = () => {
       const link = new URLSearchParams(window.location.hash.slice(1)).get("link");
       if (!link) return;
-      window.history.replaceState(null, "", window.location.pathname);
+      window.history.replaceState(null, "", window.location.pathname + window.location.search);
       setBusy(true);
       setError(null);
       api.signInWithLink(link).then(onSignedIn, (e: unknown) => {
