@@ -438,3 +438,103 @@ def test_settings_keys_viewer_and_anonymous(stack: Stack, seeded: dict[str, Any]
                 assert all(p["public"] for p in listed)
         finally:
             browser.close()
+
+
+def test_the_tour_run_in_every_tab(stack: Stack, tmp_path: Path) -> None:
+    """examples/tour.py, as a newcomer runs it, then each tab shows what it logged."""
+    from playwright.sync_api import expect, sync_playwright
+
+    run = subprocess.run(
+        [sys.executable, str(ROOT / "examples" / "tour.py"), "--epochs", "2", "--steps", "20", "--sleep", "0"],
+        cwd=ROOT, env=_env(stack, tmp_path), capture_output=True, text=True, timeout=240,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    experiment_id = run.stdout.split("experiment ", 1)[1].split(":", 1)[0]
+    with gateway(stack) as gw:
+        wait_for(
+            "the tour run with its files",
+            lambda: (
+                gw.get(f"/api/v1/experiments/{experiment_id}").json()["status"] == "completed"
+                and len(gw.get(f"/api/v1/experiments/{experiment_id}/models").json()["models"]) == 1
+            ),
+        )
+    with sync_playwright() as pw:
+        browser = _browser(pw)
+        try:
+            page = _signed_in(browser, stack)
+            page.goto(f"{stack.gateway_url}/experiments/{experiment_id}")
+            panel = page.get_by_role("complementary")
+            expect(panel.get_by_role("heading", name="everything")).to_be_visible()
+            expect(panel.get_by_label("Tags")).to_contain_text("example")
+            expect(panel).to_contain_text("accuracy")  # the metrics' last / min / max
+            expect(panel).to_contain_text("validation")
+
+            checks = {
+                "Execution": ["examples/tour.py", "Reproduce", "numpy"],
+                "Configuration": ["epochs", "batch_size", "relu", "flip", "mnist-like"],
+                "Artifacts": ["classifier", "notes", "metrics", "SHA-256"],
+                "Console": ["validation loss"],
+            }
+            for tab, texts in checks.items():
+                panel.get_by_role("tab", name=tab).click()
+                for text in texts:
+                    expect(panel.get_by_role("tabpanel")).to_contain_text(text)
+                _shot(page, f"tour-{tab.lower()}")
+                _accessible(page, f"the tour's {tab} tab")
+            panel.get_by_role("tab", name="Configuration").click()
+            expect(panel.get_by_role("region", name="Args", exact=True)).to_contain_text("20")  # --steps
+            panel.get_by_role("tab", name="Artifacts").click()
+            notes = panel.get_by_role("listitem").filter(has_text="notes")
+            notes.get_by_role("button", name="Preview").click()
+            expect(panel.get_by_label("Preview of notes")).to_contain_text("Everything went fine")
+            page.keyboard.press("Home")  # the tabs take arrows, Home and End
+            page.get_by_role("tab", name="Artifacts").focus()
+            page.keyboard.press("ArrowRight")
+            expect(panel.get_by_role("tab", name="Console")).to_have_attribute("aria-selected", "true")
+            page.emulate_media(color_scheme="dark")
+            _shot(page, "tour-console-dark")
+            _accessible(page, "the dark theme")
+        finally:
+            browser.close()
+
+
+def test_live_rows_the_connection_banner_and_an_ended_session(stack: Stack, seeded: dict[str, Any]) -> None:
+    from playwright.sync_api import expect, sync_playwright
+
+    from tests.e2e.helpers import open_experiment
+
+    project = seeded["project"]
+    with gateway(stack) as gw:
+        made = gw.post("/api/v1/keys", json={"name": "ui-live", "role": "member"}).json()
+        wait_for("the key", lambda: gw.get("/api/v1/keys").json()["keys"] and any(
+            k["id"] == made["id"] for k in gw.get("/api/v1/keys").json()["keys"]))  # fmt: skip
+    with sync_playwright() as pw:
+        browser = _browser(pw)
+        try:
+            page = _signed_in(browser, stack, made["key"])
+            page.goto(_project_url(stack, project))
+            grid = page.get_by_role("grid", name="Experiments")
+            expect(grid).to_contain_text("charlie")
+
+            # a new experiment shows up without a reload
+            open_experiment(stack, new_id(), project=project, name="arrived-live")
+            expect(grid).to_contain_text("arrived-live", timeout=15000)
+
+            # the gateway out of reach: a banner, gone by itself once it answers again
+            page.route("**/api/v1/**", lambda route: route.abort())
+            banner = page.get_by_role("alert").filter(has_text="cannot be reached")
+            expect(banner).to_be_visible(timeout=10000)
+            _shot(page, "connection-lost")
+            page.unroute("**/api/v1/**")
+            expect(banner).to_be_hidden(timeout=10000)
+
+            # the key behind the session revoked: the page says so and leads to the sign-in
+            with gateway(stack) as gw:
+                assert gw.post(f"/api/v1/keys/{made['id']}/revoke").status_code in (200, 202)
+            ended = page.get_by_role("alert").filter(has_text="Your session ended")
+            expect(ended).to_be_visible(timeout=15000)
+            ended.get_by_role("button", name="Sign in again").click()
+            expect(page.get_by_label("API key")).to_be_visible()
+            assert "next=" in page.url
+        finally:
+            browser.close()

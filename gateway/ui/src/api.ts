@@ -32,6 +32,12 @@ export class ApiError extends Error {
   }
 }
 
+/** A failure the page-wide banner reports (unreachable, session ended, server error), which
+ * views need not repeat. */
+export function isConnectionProblem(error: unknown): boolean {
+  return error instanceof ApiError && (error.status === 0 || error.status === 401 || error.status >= 500);
+}
+
 let csrfToken: string | null = null;
 // The last answer of each GET with its ETag (at most 300 of them): an unchanged answer is given
 // back as the same object, so a view that polls does not render again.

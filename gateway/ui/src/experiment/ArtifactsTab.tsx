@@ -72,5 +72,5 @@ function Preview({ id, kind, name }: { id: string; kind: "model" | "artifact"; n
     );
   }, [id, kind, name]);
   if (text === null) return <p className="muted" aria-busy="true">Loading the preview…</p>;
-  return <>{text && <pre className="code short" aria-label={`Preview of ${name}`}>{text}</pre>}{note && <p className="muted">{note}</p>}</>;
+  return <>{text && <pre tabIndex={0} className="code short" aria-label={`Preview of ${name}`}>{text}</pre>}{note && <p className="muted">{note}</p>}</>;
 }

@@ -6,6 +6,7 @@ import { ApiError, api, type Configuration, type Experiment } from "../api";
 import { useTick } from "../live";
 import { useAccess } from "../shell/access";
 import { CopyButton } from "../ui/Dialog";
+import { Highlighted } from "../ui/highlight";
 
 type Row = { name: string; value: string; type?: string; description?: string };
 
@@ -53,7 +54,7 @@ export function ConfigurationTab({ experiment: e, version, onChanged }: {
           <section key={c.name} aria-label={`Configuration ${c.name}`}>
             <div className="title-row"><h4>{c.name}</h4><span className="muted">{c.content_type}</span><CopyButton text={c.text} /></div>
             {c.description && <p className="muted">{c.description}</p>}
-            <pre className="code short">{c.text}</pre>
+            <Highlighted text={c.text} label={`Configuration ${c.name}`} />
           </section>
         ))}
     </div>
@@ -113,7 +114,10 @@ function EditableTable({ title, rows, why, allowAdd, save, onSaved }: {
                 </tr>
               )) : rows.map((r) => (
                 <tr key={r.name}>
-                  <th scope="row" title={r.description}><code>{r.name}</code></th>
+                  <th scope="row" title={[r.type && `type: ${r.type}`, r.description].filter(Boolean).join("\n") || undefined}>
+                    <code>{r.name}</code>
+                    {r.description && <span className="param-note">{r.description}</span>}
+                  </th>
                   <td className="prewrap">{r.value}</td>
                   <td className="muted">{r.type ?? ""}</td>
                 </tr>

@@ -48,7 +48,7 @@ export function ExecutionTab({ id }: { id: string }) {
       {commands && (
         <section aria-labelledby="reproduce-title">
           <div className="title-row"><h3 id="reproduce-title">Reproduce</h3><CopyButton text={commands} label="Copy commands" /></div>
-          <pre className="code">{commands}</pre>
+          <pre tabIndex={0} className="code">{commands}</pre>
         </section>
       )}
       <section aria-labelledby="diff-title">
@@ -65,7 +65,7 @@ export function ExecutionTab({ id }: { id: string }) {
           <label className="visually-hidden" htmlFor="package-filter">Filter packages</label>
           <input id="package-filter" type="search" placeholder="Filter packages" value={packages} onChange={(e) => setPackages(e.target.value)} />
         </div>
-        {x.packages.length ? <pre className="code short">{shown.join("\n") || "No package matches."}</pre> : <p className="muted">None reported.</p>}
+        {x.packages.length ? <pre tabIndex={0} className="code short">{shown.join("\n") || "No package matches."}</pre> : <p className="muted">None reported.</p>}
       </section>
       <KeyValues title="Environment" values={x.environment} empty="No environment variables reported (the SDK records only those it is told to)." />
       <KeyValues title="Runtime" values={x.runtime} empty="No runtime details reported." />
@@ -76,7 +76,7 @@ export function ExecutionTab({ id }: { id: string }) {
 function Diff({ text }: { text: string }) {
   const lines = text.split("\n").slice(0, 5000);
   return (
-    <pre className="code diff" aria-label="Diff">
+    <pre tabIndex={0} className="code diff" aria-label="Diff">
       {lines.map((line, i) => {
         const kind = line.startsWith("+++") || line.startsWith("---") ? "file"
           : line.startsWith("+") ? "add" : line.startsWith("-") ? "del" : line.startsWith("@@") ? "hunk" : "";

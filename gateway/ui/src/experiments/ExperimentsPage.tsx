@@ -2,7 +2,7 @@
 // table (or its groups), bulk actions, and the experiment beside the table or full-screen. The
 // whole view lives in the URL.
 import { useEffect, useMemo, useState } from "react";
-import { api, type Columns, type Experiment } from "../api";
+import { api, isConnectionProblem, type Columns, type Experiment } from "../api";
 import { count } from "../format";
 import { useTick } from "../live";
 import { navigate } from "../route";
@@ -64,6 +64,7 @@ export function ExperimentsPage({ url, workspace }: { url: URL; workspace: strin
   const [total, setTotal] = useState<number | null>(null);
   useEffect(() => {
     api.experiments({ ...params, columns: "", page_size: 1 }).then((p) => { setTotal(p.total); setFilterError(null); }, (e: unknown) => {
+      if (isConnectionProblem(e)) return; // the banner says it; the view stays as it was
       setTotal(null);
       setFilterError(e instanceof Error ? e.message : String(e));
     });

@@ -1,7 +1,7 @@
 // The rows of a table request, read from the server a page at a time as they come into view,
 // and re-read (visible pages only) on every live tick.
 import { useCallback, useEffect, useRef, useState } from "react";
-import { ApiError, api, type Experiment, type ExperimentPage } from "../api";
+import { ApiError, api, isConnectionProblem, type Experiment, type ExperimentPage } from "../api";
 
 export const PAGE_SIZE = 100;
 
@@ -38,8 +38,8 @@ export function useRows(params: Record<string, string | boolean>, tick: number):
       },
       (e: unknown) => {
         if (current.current !== forKey) return;
-        asked.current.delete(page);
-        setError(e instanceof ApiError ? e : new ApiError(0, String(e), null));
+        asked.current.delete(page); // asked again on the next tick
+        if (!isConnectionProblem(e)) setError(e instanceof ApiError ? e : new ApiError(0, String(e), null));
       },
     );
   }, []);

@@ -7,6 +7,7 @@ import { navigate, useLocation } from "../route";
 import { SettingsPage } from "../settings/SettingsPage";
 import { SignInPage } from "../signin/SignInPage";
 import { AccessContext, accessOf } from "./access";
+import { ThemeSwitch } from "./theme";
 
 /** Who is signed in decides what shows: the sign-in page, the workspace, or — without a
  * session but with ``?workspace=`` — that workspace's public projects, read-only. */
@@ -66,6 +67,7 @@ export function App() {
             {link(home, "Projects", url.pathname === "/" || url.pathname.startsWith("/projects/"))}
             {session && link("/settings", "Settings", url.pathname === "/settings")}
           </nav>
+          <ThemeSwitch />
           {session ? (
             <>
               <span className="who">{session.user ?? "service key"} · {session.workspace} · {session.role}</span>
