@@ -11,7 +11,7 @@ PROTO_OUT := sdk/tracklane_proto
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help venv protos protos-check ui ui-types ui-check contract up test test-unit lint format typecheck s3-engine browser-engine clean bench
+.PHONY: screenshots help venv protos protos-check ui ui-types ui-check contract up test test-unit lint format typecheck s3-engine browser-engine clean bench
 
 help: ## Show this help
 	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -112,5 +112,8 @@ clean: ## Remove the virtual environments and generated code (keeps .tracklane d
 	rm -rf $(VENV) .tools $(UI)/node_modules $(UI)/dist
 
 BENCH_SCALE ?= small
+screenshots: venv ui browser-engine ## Make the README's screenshots (docs/images/) from a seeded stack of their own
+	$(VENV)/bin/python -m devstack.screenshots
+
 bench: venv ## Measure Tracklane beside MLflow on this machine; report in bench/results/ (BENCH_SCALE=small|full)
 	BENCH_SCALE=$(BENCH_SCALE) $(VENV)/bin/python -m bench.run

@@ -24,7 +24,7 @@ from typing import Any
 import httpx
 import tracklane
 
-from bench import pages, report
+from bench import pages, report, ui
 from devstack import Ports, Stack, free_port, which
 
 ROOT = Path(__file__).resolve().parent
@@ -247,6 +247,13 @@ def bench_table(stack: Stack, gw: httpx.Client, scale: Scale) -> list[Figure]:
     fig = Figure(f"table of {n:,}: filter + sort by a metric, page of 50", "s", "Tracklane")
     fig.samples = pages.timed(gw, "/api/v1/experiments", pages.table_params("bench-table"), scale.query_repeats)
     progress(f"{fig.name}: p50 {fig.median * 1000:.0f} ms, p95 {fig.quantile(0.95) * 1000:.0f} ms")
+    if Path(ui.CHROMIUM).exists():
+        shown = Figure(f"web UI, project of {n:,}: first {ui.ROWS} rows shown after navigation", "s", "Tracklane")
+        shown.samples = ui.first_rows(stack, KEY, "bench-table", scale.query_repeats)
+        progress(f"{shown.name}: p50 {shown.median * 1000:.0f} ms, p95 {shown.quantile(0.95) * 1000:.0f} ms")
+        size = Figure("web UI, initial JavaScript (gzipped)", "KB", "Tracklane", [ui.initial_script_kb()])
+        return [fig, rebuild, shown, size]
+    progress("web UI figures skipped: no Chromium (make browser-engine installs it)")
     return [fig, rebuild]
 
 

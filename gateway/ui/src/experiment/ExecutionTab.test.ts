@@ -31,6 +31,12 @@ describe("reproduce", () => {
     expect(text).toContain("python 'my script.py'");
   });
 
+  it("does not repeat the script that heads the recorded command line", () => {
+    const text = reproduce({ ...base, entry_point: "examples/tour.py", argv: "/work/examples/tour.py --epochs 3" });
+    expect(text).toBe("python examples/tour.py --epochs 3");
+    expect(reproduce({ ...base, entry_point: "train.py", argv: "train.py" })).toBe("python train.py");
+  });
+
   it("is empty when nothing was reported", () => {
     expect(reproduce(base)).toBe("");
   });

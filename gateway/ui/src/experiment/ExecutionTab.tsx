@@ -17,7 +17,14 @@ export function reproduce(x: Execution): string {
   }
   if (x.packages.length) lines.push(`pip install ${x.packages.map(quote).join(" ")}`);
   if (x.working_dir && x.working_dir !== ".") lines.push(`cd ${quote(x.working_dir)}`);
-  if (x.entry_point) lines.push(`python ${quote(x.entry_point)}${x.argv ? ` ${x.argv}` : ""}`);
+  if (x.entry_point) {
+    // argv is the whole command line the SDK saw: the script itself first, then its arguments
+    const [first = "", ...rest] = x.argv.trim().split(/\s+/);
+    const script = x.entry_point.split("/").pop() ?? x.entry_point;
+    const args = first && (first === x.entry_point || first.endsWith(`/${x.entry_point}`) || first.endsWith(`/${script}`) || first === script)
+      ? rest.join(" ") : x.argv.trim();
+    lines.push(`python ${quote(x.entry_point)}${args ? ` ${args}` : ""}`);
+  }
   return lines.join("\n");
 }
 

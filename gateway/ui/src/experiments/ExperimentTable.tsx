@@ -135,7 +135,7 @@ export function ExperimentTable({ params, columns, order, selected, selection, o
                 }}
               >
                 <button type="button" className="sort" title={`Sort by ${id}`} onClick={() => onSort(id)}>
-                  {String(header.column.columnDef.header)}
+                  <span className="sort-label">{String(header.column.columnDef.header)}</span>
                   <span aria-hidden="true">{sorted === "ascending" ? " ▲" : sorted === "descending" ? " ▼" : ""}</span>
                 </button>
                 <span
