@@ -4,23 +4,16 @@ Screenshots of each page go to ``test-screenshots/`` (looked at, not compared)."
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import httpx
 import pytest
 
 from devstack import Stack
 from tests.conftest import API_KEY, new_id
+from tests.e2e.browser import accessible, chromium, shot
 from tests.e2e.helpers import gateway, open_experiment, wait_for
-from tests.e2e.test_widget_browser import CHROMIUM, needs_chromium
+from tests.e2e.test_widget_browser import needs_chromium
 
 pytestmark = [pytest.mark.engines, needs_chromium]
-SHOTS = Path(__file__).resolve().parents[2] / "test-screenshots"
-
-
-def _shot(page: object, name: str) -> None:
-    SHOTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)  # type: ignore[attr-defined]
 
 
 def test_pages_fall_back_to_the_app_and_the_api_stays_json(stack: Stack) -> None:
@@ -41,7 +34,7 @@ def test_pages_fall_back_to_the_app_and_the_api_stays_json(stack: Stack) -> None
 
 
 def test_sign_in_browse_projects_and_sign_out(stack: Stack) -> None:
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
     tag = new_id()[:6]
     for project in (f"ui-{tag}/vision/resnet", f"ui-{tag}/nlp"):
@@ -50,52 +43,51 @@ def test_sign_in_browse_projects_and_sign_out(stack: Stack) -> None:
         wait_for("projects", lambda: gw.get("/api/v1/projects", params={"search": f"ui-{tag}"}).json()["total"] >= 4)
         gw.patch(f"/api/v1/projects/ui-{tag}", json={"description": "Experiments for the UI test"})
 
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
-        try:
-            page = browser.new_page(viewport={"width": 1200, "height": 800})
-            errors: list[str] = []
-            page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-            page.goto(stack.gateway_url + "/")
-            expect(page.get_by_role("heading", name="Sign in to Tracklane")).to_be_visible()
-            _shot(page, "signin")
+    with chromium() as browser:
+        page = browser.new_page(viewport={"width": 1200, "height": 800})
+        errors: list[str] = []
+        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+        page.goto(stack.gateway_url + "/")
+        expect(page.get_by_role("heading", name="Sign in to Tracklane")).to_be_visible()
+        shot(page, "signin")
+        accessible(page, "the sign-in page")
 
-            page.get_by_label("API key").fill("tl_wrong")
-            page.get_by_role("button", name="Sign in").click()
-            expect(page.get_by_role("alert")).to_contain_text("unknown or revoked API key")
+        page.get_by_label("API key").fill("tl_wrong")
+        page.get_by_role("button", name="Sign in").click()
+        expect(page.get_by_role("alert")).to_contain_text("unknown or revoked API key")
 
-            page.get_by_label("API key").fill(API_KEY)
-            page.get_by_role("button", name="Sign in").click()
-            expect(page.get_by_role("heading", name="Projects", exact=True)).to_be_visible()
-            cookies = {c["name"]: c for c in page.context.cookies()}
-            assert cookies["tl_session"]["httpOnly"] and cookies["tl_session"]["sameSite"] == "Lax"
+        page.get_by_label("API key").fill(API_KEY)
+        page.get_by_role("button", name="Sign in").click()
+        expect(page.get_by_role("heading", name="Projects", exact=True)).to_be_visible()
+        cookies = {c["name"]: c for c in page.context.cookies()}
+        assert cookies["tl_session"]["httpOnly"] and cookies["tl_session"]["sameSite"] == "Lax"
 
-            page.get_by_role("searchbox").fill(f"ui-{tag}")
-            card = page.get_by_role("listitem").filter(has_text=f"ui-{tag}").first
-            expect(card).to_contain_text("Experiments for the UI test")
-            _shot(page, "projects-cards")
+        page.get_by_role("searchbox").fill(f"ui-{tag}")
+        card = page.get_by_role("listitem").filter(has_text=f"ui-{tag}").first
+        expect(card).to_contain_text("Experiments for the UI test")
+        shot(page, "projects-cards")
+        accessible(page, "the projects as cards")
 
-            page.get_by_role("button", name="List").click()
-            expect(page.get_by_role("table", name="Projects")).to_contain_text(f"ui-{tag}/vision/resnet")
-            assert "view=list" in page.url  # the view state lives in the URL
-            _shot(page, "projects-list")
-            page.emulate_media(color_scheme="dark")  # the dark theme follows the system
-            _shot(page, "projects-list-dark")
+        page.get_by_role("button", name="List").click()
+        expect(page.get_by_role("table", name="Projects")).to_contain_text(f"ui-{tag}/vision/resnet")
+        assert "view=list" in page.url  # the view state lives in the URL
+        shot(page, "projects-list")
+        page.emulate_media(color_scheme="dark")  # the dark theme follows the system
+        shot(page, "projects-list-dark")
+        accessible(page, "the projects as a list, dark")
 
-            vision = page.get_by_role("row").filter(has=page.get_by_role("link", name=f"ui-{tag}/vision", exact=True))
-            vision.get_by_role("link", name="1 →").click()  # its subprojects; the name opens its experiments
-            expect(page.get_by_role("navigation", name="Breadcrumbs")).to_contain_text("vision")
-            expect(page.get_by_role("table", name="Projects")).to_contain_text(f"ui-{tag}/vision/resnet")
+        vision = page.get_by_role("row").filter(has=page.get_by_role("link", name=f"ui-{tag}/vision", exact=True))
+        vision.get_by_role("link", name="1 →").click()  # its subprojects; the name opens its experiments
+        expect(page.get_by_role("navigation", name="Breadcrumbs")).to_contain_text("vision")
+        expect(page.get_by_role("table", name="Projects")).to_contain_text(f"ui-{tag}/vision/resnet")
 
-            page.get_by_role("button", name="Sign out").click()
-            expect(page.get_by_label("API key")).to_be_visible()
-            assert "tl_session" not in {c["name"] for c in page.context.cookies()}
+        page.get_by_role("button", name="Sign out").click()
+        expect(page.get_by_label("API key")).to_be_visible()
+        assert "tl_session" not in {c["name"] for c in page.context.cookies()}
 
-            with gateway(stack) as gw:  # a one-time link (make up prints one) signs in by itself
-                link = gw.post("/api/v1/session/links").json()["url"]
-            page.goto(link)
-            expect(page.get_by_role("heading", name="Projects", exact=True)).to_be_visible()
-            assert "#link" not in page.url  # the token leaves the address bar
-            assert not [e for e in errors if "401" not in e], errors  # a 401 before sign-in is expected
-        finally:
-            browser.close()
+        with gateway(stack) as gw:  # a one-time link (make up prints one) signs in by itself
+            link = gw.post("/api/v1/session/links").json()["url"]
+        page.goto(link)
+        expect(page.get_by_role("heading", name="Projects", exact=True)).to_be_visible()
+        assert "#link" not in page.url  # the token leaves the address bar
+        assert not [e for e in errors if "401" not in e], errors  # a 401 before sign-in is expected

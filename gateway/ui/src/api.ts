@@ -135,6 +135,11 @@ export const api = {
   models: (id: string) => get<Schemas["Models"]>(`${exp(id)}/models`),
   preview: (id: string, kind: "artifact" | "model", name: string) =>
     get<Schemas["Preview"]>(`${exp(id)}/${kind}s/${encodeURIComponent(name)}/preview?max_bytes=16384`),
+  scalars: (id: string, params: { metric?: string; variant?: string; samples?: number; xaxis?: string; x_min?: number; x_max?: number }) =>
+    get<Schemas["Scalars"]>(`${exp(id)}/scalars?${q(params)}`),
+  compare: (params: { ids: string; metric?: string; variant?: string; samples?: number; workspace?: string }) =>
+    get<Schemas["Comparison"]>(`/api/v1/compare?${q(params)}`),
+  embedCode: (params: Record<string, string>) => get<Schemas["EmbedCode"]>(`/api/v1/embeds/code?${q(params)}`),
   console: (id: string, params: { after?: number; limit?: number; tail?: number; search?: string }) =>
     get<ConsolePage>(`${exp(id)}/console?${q(params)}`),
   consoleFileUrl: (id: string) => `${exp(id)}/console?format=text`,

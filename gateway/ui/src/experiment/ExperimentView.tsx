@@ -1,7 +1,7 @@
 // One experiment, beside the table or full-screen: a header with what people change most
 // (name, tags, stop, archive, publish, move) and tabs for its details. It re-reads itself on
 // the live tick, so a running experiment's status, tags and console move without a reload.
-import { useEffect, useRef, useState, type KeyboardEvent, type ReactNode } from "react";
+import { Suspense, lazy, useEffect, useRef, useState, type KeyboardEvent, type ReactNode } from "react";
 import { ApiError, api, type Experiment } from "../api";
 import { ago, duration } from "../format";
 import { useTick } from "../live";
@@ -15,8 +15,13 @@ import { ConsoleTab } from "./ConsoleTab";
 import { ExecutionTab } from "./ExecutionTab";
 import { InfoTab } from "./InfoTab";
 
+// the charts (uPlot) load with the first chart tab opened, not with the app
+const ScalarsTab = lazy(() => import("./ScalarsTab").then((m) => ({ default: m.ScalarsTab })));
+const SystemTab = lazy(() => import("./SystemTab").then((m) => ({ default: m.SystemTab })));
+
 const TAB_NAMES: Record<Tab, string> = {
-  info: "Info", execution: "Execution", configuration: "Configuration", artifacts: "Artifacts", console: "Console",
+  info: "Info", scalars: "Scalars", execution: "Execution", configuration: "Configuration", artifacts: "Artifacts",
+  console: "Console", system: "System",
 };
 
 export function ExperimentView({ id, tab, full, onTab, onFull, onClose }: {
@@ -79,6 +84,8 @@ export function ExperimentView({ id, tab, full, onTab, onFull, onClose }: {
       case "configuration": return <ConfigurationTab experiment={e} version={version} onChanged={() => setVersion((v) => v + 1)} />;
       case "artifacts": return <ArtifactsTab id={e.id} />;
       case "console": return <ConsoleTab experiment={e} />;
+      case "scalars": return <ScalarsTab experiment={e} />;
+      case "system": return <SystemTab experiment={e} />;
       default: return <InfoTab experiment={e} act={act} />;
     }
   };
@@ -97,7 +104,7 @@ export function ExperimentView({ id, tab, full, onTab, onFull, onClose }: {
         ))}
       </div>
       <div role="tabpanel" id={`panel-${tab}`} aria-labelledby={`tab-${tab}`} className="tabpanel" tabIndex={0}>
-        {panel()}
+        <Suspense fallback={<p className="muted" aria-busy="true">Loading…</p>}>{panel()}</Suspense>
       </div>
     </aside>
   );

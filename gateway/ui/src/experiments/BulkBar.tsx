@@ -5,6 +5,7 @@ import { useState } from "react";
 import { ApiError, api } from "../api";
 import { plural } from "../format";
 import { useAccess } from "../shell/access";
+import { navigate } from "../route";
 import { Dialog } from "../ui/Dialog";
 import { allIds } from "./rows";
 import type { Selection } from "./ExperimentTable";
@@ -78,6 +79,13 @@ export function BulkBar({ selection, total, params, archive, onDone }: {
   return (
     <div className="bulkbar" role="toolbar" aria-label="Bulk actions">
       <strong>{plural(count, "experiment")} selected</strong>
+      {!archive && (
+        <button type="button" disabled={selection.all || count < 2 || count > 10}
+          title={count < 2 || count > 10 || selection.all ? "Compare takes 2 to 10 experiments" : "Side by side"}
+          onClick={() => navigate(`/compare?ids=${[...selection.ids].join(",")}${params.workspace ? `&workspace=${encodeURIComponent(String(params.workspace))}` : ""}`)}>
+          Compare
+        </button>
+      )}
       {actions.map((action) => (
         <button
           key={action} type="button" disabled={!can || progress !== null} title={can ? undefined : access.readOnlyReason}

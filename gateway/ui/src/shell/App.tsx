@@ -1,5 +1,6 @@
 import { useCallback, useEffect, useState } from "react";
 import { ApiError, api, onConnection, setCsrfToken, type SessionInfo } from "../api";
+import { ComparePage } from "../compare/ComparePage";
 import { ExperimentsPage } from "../experiments/ExperimentsPage";
 import { Tick, useTicker } from "../live";
 import { ProjectsPage, projectHref } from "../projects/ProjectsPage";
@@ -100,6 +101,7 @@ function Page({ url, workspace }: { url: URL; workspace: string }) {
   if (url.pathname.startsWith("/projects/")) return <ExperimentsPage url={url} workspace={workspace} />;
   if (url.pathname.startsWith("/experiments/")) return <ExperimentLink id={decodeURIComponent(url.pathname.slice(13))} workspace={workspace} />;
   if (url.pathname === "/settings") return <SettingsPage />;
+  if (url.pathname === "/compare") return <ComparePage url={url} workspace={workspace} />;
   if (url.pathname === "/") return <ProjectsPage url={url} />;
   return (
     <section>
