@@ -88,7 +88,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         routes=[
             *by_path([api.route(e) for e in ENDPOINTS]),
             Mount("/metrics", app=make_asgi_app()),
-            webui.route(settings.ui_dir),  # last: the pages of the web UI
+            webui.route(settings.ui_dir, settings.object_origins),  # last: the pages of the web UI
         ],
         middleware=[
             Middleware(RequestContext),

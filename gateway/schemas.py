@@ -411,6 +411,7 @@ class Sample(Struct):
     previous_iteration: int | None
     next_iteration: int | None
     iterations: int
+    stored_iterations: list[int] = []  # which iterations still have their file, ascending
 
 
 class Samples(Struct):

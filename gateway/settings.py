@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from services.common.config import CommonSettings, Env
 
@@ -22,6 +23,9 @@ class Settings:
     session_ttl: float = 12 * 3600.0
     # The built web UI (make ui).
     ui_dir: Path = Path(__file__).parent / "ui" / "dist"
+    # Where the object store's signed links point (the artifact service's HTTP address, or the
+    # S3 server): pages may read from them (the audio of a debug sample for its waveform).
+    object_origins: tuple[str, ...] = ()
 
     @classmethod
     def from_env(cls, env: Env | None = None) -> Settings:
@@ -34,9 +38,23 @@ class Settings:
             public_url=env.text("TRACKLANE_PUBLIC_URL", "").rstrip("/"),
             session_ttl=env.number("TRACKLANE_SESSION_TTL", 12 * 3600.0, minimum=60.0),
             ui_dir=env.path("TRACKLANE_UI_DIR", Path(__file__).parent / "ui" / "dist"),
+            object_origins=_object_origins(env),
         )
 
     @property
     def secure_cookies(self) -> bool:
         """Session cookies are ``Secure`` when browsers reach the gateway over https."""
         return self.public_url.startswith("https://")
+
+
+def _object_origins(env: Env) -> tuple[str, ...]:
+    """The origins of the signed object links, read from the artifact service's own settings."""
+    http_addr = env.text("TRACKLANE_ARTIFACT_HTTP_ADDR", "127.0.0.1:8081")
+    urls = [env.text("TRACKLANE_ARTIFACT_PUBLIC_URL", f"http://{http_addr}"), env.text("TRACKLANE_S3_URL", "")]
+    origins = []
+    for url in urls:
+        parts = urlsplit(url)
+        if parts.scheme in ("http", "https") and parts.hostname:
+            port = f":{parts.port}" if parts.port else ""
+            origins.append(f"{parts.scheme}://{parts.hostname}{port}")  # never the credentials
+    return tuple(dict.fromkeys(origins))

@@ -191,6 +191,7 @@ def sample(x: metrics_pb2.DebugSampleEntry, link: artifact_pb2.PresignedUrl) -> 
         previous_iteration=x.previous_iteration if x.HasField("previous_iteration") else None,
         next_iteration=x.next_iteration if x.HasField("next_iteration") else None,
         iterations=x.iterations,
+        stored_iterations=list(x.stored_iterations),
     )
 
 

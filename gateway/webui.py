@@ -18,16 +18,25 @@ from starlette.routing import Route
 from gateway.errors import ApiError
 
 NOT_PAGES = ("api/", "widget/", "metrics", "healthz", "readyz")
-CSP = (
-    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob: http: https:; "
-    "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
-)
-PAGE_HEADERS = {
-    "Content-Security-Policy": CSP,
-    "Cache-Control": "no-cache",
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
-}
+
+
+def page_headers(object_origins: tuple[str, ...] = ()) -> dict[str, str]:
+    """The pages' headers. The Content-Security-Policy lets scripts, styles and connections come
+    from this origin only, except reads from the object store's signed links (``object_origins``:
+    the audio of a debug sample, fetched to draw its waveform). Debug samples' images, audio,
+    video and HTML come from those links too; HTML shows only in sandboxed frames."""
+    connect = " ".join(["'self'", *object_origins])
+    csp = (
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob: http: https:; "
+        f"media-src 'self' blob: http: https:; frame-src 'self' http: https:; connect-src {connect}; "
+        "frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
+    )
+    return {
+        "Content-Security-Policy": csp,
+        "Cache-Control": "no-cache",
+        "X-Content-Type-Options": "nosniff",
+        "Referrer-Policy": "no-referrer",
+    }
 
 
 class PagePathConvertor(Convertor[str]):
@@ -46,9 +55,10 @@ class PagePathConvertor(Convertor[str]):
 register_url_convertor("page", PagePathConvertor())
 
 
-def route(dist: Path) -> Route:
+def route(dist: Path, object_origins: tuple[str, ...] = ()) -> Route:
     """A GET-only catch-all (other methods on API paths still answer 405 with their Allow)."""
     root = dist.resolve()
+    headers = page_headers(object_origins)
 
     async def page(request: Request) -> Response:
         path: str = request.path_params["path"]
@@ -60,6 +70,6 @@ def route(dist: Path) -> Route:
             if not asset.is_relative_to(root / "assets") or not asset.is_file():
                 raise ApiError(404, "not_found", f"no such file: /{path}", "path")
             return FileResponse(asset, headers={"Cache-Control": "public, max-age=31536000, immutable"})
-        return FileResponse(index, media_type="text/html; charset=utf-8", headers=PAGE_HEADERS)
+        return FileResponse(index, media_type="text/html; charset=utf-8", headers=headers)
 
     return Route("/{path:page}", page, methods=["GET"], name="ui")

@@ -17,6 +17,15 @@ from services.artifact.domain import ObjectNotFoundError
 from services.artifact.store import FileObjectStore
 from services.common.contract import check_object_key
 
+# A signed link is its own permission: any page may read it (no cookies are involved), and what
+# it serves never runs as a page of this origin (uploaded HTML included).
+READ_HEADERS = {
+    "access-control-allow-origin": "*",
+    "access-control-expose-headers": "x-tl-sha256",
+    "content-security-policy": "sandbox",
+    "x-content-type-options": "nosniff",
+}
+
 
 def _error(status: int, code: str, message: str, field: str | None = None) -> JSONResponse:
     return JSONResponse({"error": {"code": code, "message": message, "field": field}}, status_code=status)
@@ -58,7 +67,7 @@ def create_app(store: FileObjectStore, max_upload_bytes: int = 5 * 1024**3) -> S
         return StreamingResponse(
             chunks(),
             media_type=info.content_type,
-            headers={"content-length": str(info.size), "x-tl-sha256": info.sha256},
+            headers={"content-length": str(info.size), "x-tl-sha256": info.sha256, **READ_HEADERS},
         )
 
     return Starlette(routes=[Route("/objects/{key:path}", objects, methods=["GET", "PUT"])])

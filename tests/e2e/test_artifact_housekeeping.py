@@ -59,6 +59,7 @@ def test_retention_keeps_the_newest_samples_and_clear_removes_every_object(keep3
     with gateway(keep3) as gw:
         [a] = gw.get(f"/api/v1/experiments/{exp}/debug-samples", params={"variant": "a"}).json()["samples"]
         assert (a["iteration"], a["previous_iteration"], a["iterations"]) == (5, 4, 3)
+        assert a["stored_iterations"] == [3, 4, 5]  # what the debug-samples slider offers
         assert gw.get(f"/api/v1/experiments/{exp}/debug-samples", params={"iteration": 1}).json()["samples"] == []
         url = f"/api/v1/experiments/{exp}"
         for step in ("archive", "delete", "clear"):

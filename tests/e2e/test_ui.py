@@ -20,7 +20,11 @@ def test_pages_fall_back_to_the_app_and_the_api_stays_json(stack: Stack) -> None
     with httpx.Client(base_url=stack.gateway_url) as anonymous:
         page = anonymous.get("/projects/anything")
         assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
-        assert "default-src 'self'" in page.headers["content-security-policy"]
+        csp = page.headers["content-security-policy"]
+        assert "default-src 'self'" in csp and "script-src 'self';" in csp
+        # reads only from this origin and the object store's signed links (not any site)
+        connect = csp.split("connect-src ")[1].split(";")[0].split()
+        assert connect[0] == "'self'" and all(o.startswith("http://127.0.0.1:") for o in connect[1:])
         assert page.headers["cache-control"] == "no-cache"
         script = next(part.split('"')[0] for part in page.text.split('src="')[1:] if part.startswith("/assets/"))
         asset = anonymous.get(script)

@@ -426,6 +426,41 @@ def test_the_tour_run_in_every_tab(stack: Stack, tmp_path: Path) -> None:
                 expect(panel.get_by_role("tabpanel")).to_contain_text(text)
             shot(page, f"tour-{tab.lower()}")
             accessible(page, f"the tour's {tab} tab")
+        panel.get_by_role("tab", name="Debug samples").click()  # the latest sample, and every stored one
+        digit = panel.get_by_role("listitem", name="predictions / digit")
+        expect(digit).to_have_attribute("data-iteration", "1")
+        digit.get_by_role("button", name="Previous iteration").click()
+        expect(digit).to_have_attribute("data-iteration", "0")
+        expect(digit.get_by_role("status")).to_contain_text("Paused on iteration 0")
+        digit.get_by_label("Jump to an iteration of predictions / digit").fill("1")
+        digit.get_by_role("button", name="Go").click()
+        expect(digit).to_have_attribute("data-iteration", "1")
+        digit.get_by_role("slider", name="Iteration of predictions / digit").fill("0")
+        expect(digit).to_have_attribute("data-iteration", "0")
+        digit.get_by_label("Jump to an iteration of predictions / digit").fill("7")
+        digit.get_by_role("button", name="Go").click()
+        expect(digit.get_by_role("alert")).to_contain_text("No sample at iteration 7")
+        expect(digit).to_have_attribute("data-iteration", "0")  # the shown one stays
+        digit.get_by_role("button", name="Open predictions / digit at iteration 0").click()
+        viewer = page.get_by_role("dialog", name="predictions / digit, iteration 0")
+        viewer.get_by_role("button", name="Zoom in").click()
+        expect(viewer.get_by_test_id("pixel")).to_contain_text("150%")
+        box = viewer.get_by_role("img", name="The sample, zoomable").bounding_box()  # zoomed past the window's edges
+        assert box is not None
+        page.mouse.move(box["x"] + box["width"] * 10.5 / 28, box["y"] + box["height"] * 20.5 / 28)
+        expect(viewer.get_by_test_id("pixel")).to_contain_text("28\u00d728 px · x 10, y 20")
+        shot(page, "tour-debug-sample-viewer")
+        viewer.get_by_role("button", name="Close").click()
+        tone = panel.get_by_role("listitem", name="sound / tone")
+        expect(tone.get_by_role("img", name="Waveform")).to_have_attribute("data-state", "drawn")
+        played = tone.locator("audio").evaluate(
+            "a => a.play().then(() => new Promise(r => setTimeout(r, 400))).then(() => a.currentTime)"
+        )
+        assert played > 0, "the audio plays"
+        summary = panel.get_by_role("listitem", name="report / summary")
+        expect(summary.locator("iframe")).to_have_attribute("sandbox", "")
+        shot(page, "tour-debug-samples")
+        accessible(page, "the tour's Debug samples tab")
         panel.get_by_role("tab", name="Configuration").click()
         expect(panel.get_by_role("region", name="Args", exact=True)).to_contain_text("20")  # --steps
         panel.get_by_role("tab", name="Artifacts").click()

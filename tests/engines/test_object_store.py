@@ -141,3 +141,15 @@ def test_keys_and_head_reads(adapter: tuple[ObjectStore, Fetch]) -> None:
     assert store.read_head("w/e2/artifacts/empty", 10) == b""
     with pytest.raises(ObjectNotFoundError):
         store.read_head("w/e2/artifacts/missing", 10)
+
+
+def test_the_embedded_stores_links_are_readable_from_pages_and_never_run_as_one(tmp_path: Path) -> None:
+    """What the web UI needs of a signed link (reading a debug sample's audio from its page) and
+    what keeps an uploaded HTML file from running as a page of the link's origin."""
+    store = FileObjectStore(tmp_path / "objects", secrets.token_bytes(32), "http://127.0.0.1:8081")
+    store.put("exp/debug/page.html", io.BytesIO(b"<script>alert(1)</script>"), "text/html")
+    with TestClient(http.create_app(store)) as client:
+        parts = urllib.parse.urlsplit(store.presign_get("exp/debug/page.html", 60))
+        r = client.get(f"{parts.path}?{parts.query}", headers={"Origin": "http://127.0.0.1:8080"})
+    assert r.status_code == 200 and r.headers["access-control-allow-origin"] == "*"
+    assert r.headers["content-security-policy"] == "sandbox" and r.headers["x-content-type-options"] == "nosniff"

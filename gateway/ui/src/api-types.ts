@@ -1309,6 +1309,8 @@ export interface components {
             previous_iteration: number | null;
             next_iteration: number | null;
             iterations: number;
+            /** @default [] */
+            stored_iterations: number[];
         };
         /** Samples */
         Samples: {
