@@ -382,6 +382,12 @@ class ByIterationQuery(Query):
     iteration: Iteration | None = None
 
 
+class PlotsQuery(ByIterationQuery):
+    history: Annotated[
+        int, Meta(ge=0, le=500, description="> 0: each series' newest N iterations, oldest first (histograms in time)")
+    ] = 0
+
+
 class Plot(Struct):
     metric: str
     variant: str
@@ -390,6 +396,7 @@ class Plot(Struct):
     figure: dict[str, Any]
     ts: float
     iterations: int
+    stored_iterations: list[int] = []  # the newest 1,000 iterations that have this plot, ascending
 
 
 class Plots(Struct):

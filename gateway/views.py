@@ -173,6 +173,7 @@ def plot(p: metrics_pb2.Plot) -> s.Plot:
         figure=json.loads(p.figure_json),
         ts=p.ts,
         iterations=p.iterations,
+        stored_iterations=list(p.stored_iterations),
     )
 
 

@@ -24,10 +24,12 @@ def page_headers(object_origins: tuple[str, ...] = ()) -> dict[str, str]:
     """The pages' headers. The Content-Security-Policy lets scripts, styles and connections come
     from this origin only, except reads from the object store's signed links (``object_origins``:
     the audio of a debug sample, fetched to draw its waveform). Debug samples' images, audio,
-    video and HTML come from those links too; HTML shows only in sandboxed frames."""
+    video and HTML come from those links too; HTML shows only in sandboxed frames. Styles may be
+    inline (plotly.js, loaded by the Plots tab, styles its elements so); scripts never are."""
     connect = " ".join(["'self'", *object_origins])
     csp = (
-        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob: http: https:; "
+        "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+        "img-src 'self' data: blob: http: https:; "
         f"media-src 'self' blob: http: https:; frame-src 'self' http: https:; connect-src {connect}; "
         "frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
     )

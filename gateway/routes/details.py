@@ -87,12 +87,12 @@ async def console(call: Call[s.ConsoleQuery, None]) -> Any:
 
 @routes.get(
     f"{EXP}/plots",
-    "The latest plot of each metric/variant, or those at one iteration",
-    query=s.ByIterationQuery,
+    "The latest plot of each metric/variant, those at one iteration, or each one's history",
+    query=s.PlotsQuery,
     ok=s.Plots,
     **READ,
 )
-async def plots(call: Call[s.ByIterationQuery, None]) -> s.Plots:
+async def plots(call: Call[s.PlotsQuery, None]) -> s.Plots:
     return await details.plots(call.st, call.who, call.path["experiment_id"], call.query)
 
 

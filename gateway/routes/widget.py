@@ -8,7 +8,7 @@ from typing import Any
 
 import grpc
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, Response
+from starlette.responses import HTMLResponse, RedirectResponse, Response
 from tracklane_proto import metadata_pb2
 
 from gateway.api import Call, Media, Routes
@@ -77,14 +77,16 @@ async def widget(call: Call[Any, None]) -> Response:
 
 @routes.get(
     "/widget/static/{name}",
-    "The widget page's scripts (content-hashed, cached for a year)",
+    "The widget page's scripts (content-hashed, cached for a year); plotly.js redirects to the current one",
     auth="none",
     ok=Media("text/javascript; charset=utf-8", "a script"),
-    also={304: None},
+    also={302: None, 304: None},
     path_params={"name": {"type": "string", "maxLength": 128}},
 )
 async def static(call: Call[Any, None]) -> Response:
     request = call.request
+    if call.path["name"] == "plotly.js":  # the web UI loads plotly by this stable name
+        return RedirectResponse(page.asset_names()[0], status_code=302, headers={"Cache-Control": "no-cache"})
     asset = page.assets().get(call.path["name"])
     if asset is None:
         raise ApiError(404, "not_found", "no such file", "name")

@@ -117,9 +117,10 @@ async def _by_iteration(
     return experiment, query
 
 
-async def plots(st: GatewayState, who: Principal, experiment_id: str, q: s.ByIterationQuery) -> s.Plots:
-    """The latest plot of each metric/variant, or those at ``iteration``."""
-    _, query = await _by_iteration(st, who, experiment_id, q, metrics_pb2.PlotsRequest())
+async def plots(st: GatewayState, who: Principal, experiment_id: str, q: s.PlotsQuery) -> s.Plots:
+    """The latest plot of each metric/variant, or those at ``iteration``, or (``history``) each
+    one's newest iterations."""
+    _, query = await _by_iteration(st, who, experiment_id, q, metrics_pb2.PlotsRequest(history=q.history))
     resp = await st.metrics.GetPlots(query, timeout=30)
     return s.Plots(experiment_id=experiment_id, plots=[views.plot(p) for p in resp.plots])
 

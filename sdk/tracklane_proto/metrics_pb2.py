@@ -24,47 +24,47 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1dtracklane_proto/metrics.proto\x12\x0ctracklane.v1\"v\n\x0e\x43onsoleRequest\x12\x11\n\tworkspace\x18\x01 \x01(\t\x12\x15\n\rexperiment_id\x18\x02 \x01(\t\x12\r\n\x05\x61\x66ter\x18\x03 \x01(\x04\x12\r\n\x05limit\x18\x04 \x01(\r\x12\x0c\n\x04tail\x18\x05 \x01(\x08\x12\x0e\n\x06search\x18\x06 \x01(\t\"V\n\x0b\x43onsoleLine\x12\x0e\n\x06\x63ursor\x18\x01 \x01(\x04\x12\n\n\x02ts\x18\x02 \x01(\x01\x12\r\n\x05level\x18\x03 \x01(\r\x12\x0e\n\x06source\x18\x04 \x01(\r\x12\x0c\n\x04text\x18\x05 \x01(\t\"T\n\x0b\x43onsolePage\x12(\n\x05lines\x18\x01 \x03(\x0b\x32\x19.tracklane.v1.ConsoleLine\x12\x0c\n\x04more\x18\x02 \x01(\x08\x12\r\n\x05total\x18\x03 \x01(\x04\"\x7f\n\x0cPlotsRequest\x12\x11\n\tworkspace\x18\x01 \x01(\t\x12\x15\n\rexperiment_id\x18\x02 \x01(\t\x12\x16\n\titeration\x18\x03 \x01(\x03H\x00\x88\x01\x01\x12\x0e\n\x06metric\x18\x04 \x01(\t\x12\x0f\n\x07variant\x18\x05 \x01(\tB\x0c\n\n_iteration\"}\n\x04Plot\x12\x0e\n\x06metric\x18\x01 \x01(\t\x12\x0f\n\x07variant\x18\x02 \x01(\t\x12\x11\n\titeration\x18\x03 \x01(\x03\x12\x0c\n\x04kind\x18\x04 \x01(\t\x12\x13\n\x0b\x66igure_json\x18\x05 \x01(\t\x12\n\n\x02ts\x18\x06 \x01(\x01\x12\x12\n\niterations\x18\x07 \x01(\x04\"2\n\rPlotsResponse\x12!\n\x05plots\x18\x01 \x03(\x0b\x32\x12.tracklane.v1.Plot\"\x99\x01\n\x13\x44\x65\x62ugSamplesRequest\x12\x11\n\tworkspace\x18\x01 \x01(\t\x12\x15\n\rexperiment_id\x18\x02 \x01(\t\x12\x0e\n\x06metric\x18\x03 \x01(\t\x12\x0f\n\x07variant\x18\x04 \x01(\t\x12\x16\n\titeration\x18\x05 \x01(\x03H\x00\x88\x01\x01\x12\x11\n\tkeep_last\x18\x06 \x01(\rB\x0c\n\n_iteration\"\xb8\x02\n\x10\x44\x65\x62ugSampleEntry\x12\x0e\n\x06metric\x18\x01 \x01(\t\x12\x0f\n\x07variant\x18\x02 \x01(\t\x12\x11\n\titeration\x18\x03 \x01(\x03\x12\x0c\n\x04kind\x18\x04 \x01(\t\x12\x0b\n\x03key\x18\x05 \x01(\t\x12\x0c\n\x04size\x18\x06 \x01(\x04\x12\x0e\n\x06sha256\x18\x07 \x01(\t\x12\x14\n\x0c\x63ontent_type\x18\x08 \x01(\t\x12\n\n\x02ts\x18\t \x01(\x01\x12\x1f\n\x12previous_iteration\x18\n \x01(\x03H\x00\x88\x01\x01\x12\x1b\n\x0enext_iteration\x18\x0b \x01(\x03H\x01\x88\x01\x01\x12\x12\n\niterations\x18\x0c \x01(\x04\x12\x19\n\x11stored_iterations\x18\r \x03(\x03\x42\x15\n\x13_previous_iterationB\x11\n\x0f_next_iteration\"G\n\x14\x44\x65\x62ugSamplesResponse\x12/\n\x07samples\x18\x01 \x03(\x0b\x32\x1e.tracklane.v1.DebugSampleEntry\"\x9f\x01\n\x11ReadPointsRequest\x12\x11\n\tworkspace\x18\x01 \x01(\t\x12\x15\n\rexperiment_id\x18\x02 \x01(\t\x12\x0e\n\x06metric\x18\x03 \x01(\t\x12\x0f\n\x07variant\x18\x04 \x01(\t\x12\x1c\n\x0f\x61\x66ter_iteration\x18\x05 \x01(\x03H\x00\x88\x01\x01\x12\r\n\x05limit\x18\x06 \x01(\rB\x12\n\x10_after_iteration\"Q\n\tPointPage\x12\x12\n\niterations\x18\x01 \x03(\x03\x12\x0e\n\x06values\x18\x02 \x03(\x01\x12\x12\n\ntimestamps\x18\x03 \x03(\x01\x12\x0c\n\x04more\x18\x04 \x01(\x08\"\xc9\x01\n\x0bScalarQuery\x12\x11\n\tworkspace\x18\x01 \x01(\t\x12\x15\n\rexperiment_id\x18\x02 \x01(\t\x12\x0e\n\x06metric\x18\x03 \x01(\t\x12\x0f\n\x07variant\x18\x04 \x01(\t\x12\"\n\x05xaxis\x18\x05 \x01(\x0e\x32\x13.tracklane.v1.XAxis\x12\x0f\n\x07samples\x18\x06 \x01(\r\x12\x12\n\x05x_min\x18\x07 \x01(\x01H\x00\x88\x01\x01\x12\x12\n\x05x_max\x18\x08 \x01(\x01H\x01\x88\x01\x01\x42\x08\n\x06_x_minB\x08\n\x06_x_max\"\xaa\x01\n\x0cScalarSeries\x12\x0e\n\x06metric\x18\x01 \x01(\t\x12\x0f\n\x07variant\x18\x02 \x01(\t\x12\x14\n\x0ctotal_points\x18\x03 \x01(\x04\x12\x13\n\x0b\x64ownsampled\x18\x04 \x01(\x08\x12\t\n\x01x\x18\x05 \x03(\x01\x12\x0b\n\x03min\x18\x06 \x03(\x01\x12\x0b\n\x03max\x18\x07 \x03(\x01\x12\x0c\n\x04mean\x18\x08 \x03(\x01\x12\x0c\n\x04last\x18\t \x03(\x01\x12\r\n\x05\x63ount\x18\n \x03(\x04\"=\n\x11ListSeriesRequest\x12\x11\n\tworkspace\x18\x01 \x01(\t\x12\x15\n\rexperiment_id\x18\x02 \x01(\t\"=\n\nSeriesInfo\x12\x0e\n\x06metric\x18\x01 \x01(\t\x12\x0f\n\x07variant\x18\x02 \x01(\t\x12\x0e\n\x06points\x18\x03 \x01(\x04\">\n\x12ListSeriesResponse\x12(\n\x06series\x18\x01 \x03(\x0b\x32\x18.tracklane.v1.SeriesInfo*>\n\x05XAxis\x12\x0f\n\x0bX_AXIS_ITER\x10\x00\x12\x13\n\x0fX_AXIS_RELATIVE\x10\x01\x12\x0f\n\x0bX_AXIS_WALL\x10\x02\x32\xd7\x03\n\x0eMetricsService\x12\x45\n\x0cQueryScalars\x12\x19.tracklane.v1.ScalarQuery\x1a\x1a.tracklane.v1.ScalarSeries\x12O\n\nListSeries\x12\x1f.tracklane.v1.ListSeriesRequest\x1a .tracklane.v1.ListSeriesResponse\x12\x46\n\nReadPoints\x12\x1f.tracklane.v1.ReadPointsRequest\x1a\x17.tracklane.v1.PointPage\x12\x46\n\x0bReadConsole\x12\x1c.tracklane.v1.ConsoleRequest\x1a\x19.tracklane.v1.ConsolePage\x12\x43\n\x08GetPlots\x12\x1a.tracklane.v1.PlotsRequest\x1a\x1b.tracklane.v1.PlotsResponse\x12X\n\x0fGetDebugSamples\x12!.tracklane.v1.DebugSamplesRequest\x1a\".tracklane.v1.DebugSamplesResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1dtracklane_proto/metrics.proto\x12\x0ctracklane.v1\"v\n\x0e\x43onsoleRequest\x12\x11\n\tworkspace\x18\x01 \x01(\t\x12\x15\n\rexperiment_id\x18\x02 \x01(\t\x12\r\n\x05\x61\x66ter\x18\x03 \x01(\x04\x12\r\n\x05limit\x18\x04 \x01(\r\x12\x0c\n\x04tail\x18\x05 \x01(\x08\x12\x0e\n\x06search\x18\x06 \x01(\t\"V\n\x0b\x43onsoleLine\x12\x0e\n\x06\x63ursor\x18\x01 \x01(\x04\x12\n\n\x02ts\x18\x02 \x01(\x01\x12\r\n\x05level\x18\x03 \x01(\r\x12\x0e\n\x06source\x18\x04 \x01(\r\x12\x0c\n\x04text\x18\x05 \x01(\t\"T\n\x0b\x43onsolePage\x12(\n\x05lines\x18\x01 \x03(\x0b\x32\x19.tracklane.v1.ConsoleLine\x12\x0c\n\x04more\x18\x02 \x01(\x08\x12\r\n\x05total\x18\x03 \x01(\x04\"\x90\x01\n\x0cPlotsRequest\x12\x11\n\tworkspace\x18\x01 \x01(\t\x12\x15\n\rexperiment_id\x18\x02 \x01(\t\x12\x16\n\titeration\x18\x03 \x01(\x03H\x00\x88\x01\x01\x12\x0e\n\x06metric\x18\x04 \x01(\t\x12\x0f\n\x07variant\x18\x05 \x01(\t\x12\x0f\n\x07history\x18\x06 \x01(\rB\x0c\n\n_iteration\"\x98\x01\n\x04Plot\x12\x0e\n\x06metric\x18\x01 \x01(\t\x12\x0f\n\x07variant\x18\x02 \x01(\t\x12\x11\n\titeration\x18\x03 \x01(\x03\x12\x0c\n\x04kind\x18\x04 \x01(\t\x12\x13\n\x0b\x66igure_json\x18\x05 \x01(\t\x12\n\n\x02ts\x18\x06 \x01(\x01\x12\x12\n\niterations\x18\x07 \x01(\x04\x12\x19\n\x11stored_iterations\x18\x08 \x03(\x03\"2\n\rPlotsResponse\x12!\n\x05plots\x18\x01 \x03(\x0b\x32\x12.tracklane.v1.Plot\"\x99\x01\n\x13\x44\x65\x62ugSamplesRequest\x12\x11\n\tworkspace\x18\x01 \x01(\t\x12\x15\n\rexperiment_id\x18\x02 \x01(\t\x12\x0e\n\x06metric\x18\x03 \x01(\t\x12\x0f\n\x07variant\x18\x04 \x01(\t\x12\x16\n\titeration\x18\x05 \x01(\x03H\x00\x88\x01\x01\x12\x11\n\tkeep_last\x18\x06 \x01(\rB\x0c\n\n_iteration\"\xb8\x02\n\x10\x44\x65\x62ugSampleEntry\x12\x0e\n\x06metric\x18\x01 \x01(\t\x12\x0f\n\x07variant\x18\x02 \x01(\t\x12\x11\n\titeration\x18\x03 \x01(\x03\x12\x0c\n\x04kind\x18\x04 \x01(\t\x12\x0b\n\x03key\x18\x05 \x01(\t\x12\x0c\n\x04size\x18\x06 \x01(\x04\x12\x0e\n\x06sha256\x18\x07 \x01(\t\x12\x14\n\x0c\x63ontent_type\x18\x08 \x01(\t\x12\n\n\x02ts\x18\t \x01(\x01\x12\x1f\n\x12previous_iteration\x18\n \x01(\x03H\x00\x88\x01\x01\x12\x1b\n\x0enext_iteration\x18\x0b \x01(\x03H\x01\x88\x01\x01\x12\x12\n\niterations\x18\x0c \x01(\x04\x12\x19\n\x11stored_iterations\x18\r \x03(\x03\x42\x15\n\x13_previous_iterationB\x11\n\x0f_next_iteration\"G\n\x14\x44\x65\x62ugSamplesResponse\x12/\n\x07samples\x18\x01 \x03(\x0b\x32\x1e.tracklane.v1.DebugSampleEntry\"\x9f\x01\n\x11ReadPointsRequest\x12\x11\n\tworkspace\x18\x01 \x01(\t\x12\x15\n\rexperiment_id\x18\x02 \x01(\t\x12\x0e\n\x06metric\x18\x03 \x01(\t\x12\x0f\n\x07variant\x18\x04 \x01(\t\x12\x1c\n\x0f\x61\x66ter_iteration\x18\x05 \x01(\x03H\x00\x88\x01\x01\x12\r\n\x05limit\x18\x06 \x01(\rB\x12\n\x10_after_iteration\"Q\n\tPointPage\x12\x12\n\niterations\x18\x01 \x03(\x03\x12\x0e\n\x06values\x18\x02 \x03(\x01\x12\x12\n\ntimestamps\x18\x03 \x03(\x01\x12\x0c\n\x04more\x18\x04 \x01(\x08\"\xc9\x01\n\x0bScalarQuery\x12\x11\n\tworkspace\x18\x01 \x01(\t\x12\x15\n\rexperiment_id\x18\x02 \x01(\t\x12\x0e\n\x06metric\x18\x03 \x01(\t\x12\x0f\n\x07variant\x18\x04 \x01(\t\x12\"\n\x05xaxis\x18\x05 \x01(\x0e\x32\x13.tracklane.v1.XAxis\x12\x0f\n\x07samples\x18\x06 \x01(\r\x12\x12\n\x05x_min\x18\x07 \x01(\x01H\x00\x88\x01\x01\x12\x12\n\x05x_max\x18\x08 \x01(\x01H\x01\x88\x01\x01\x42\x08\n\x06_x_minB\x08\n\x06_x_max\"\xaa\x01\n\x0cScalarSeries\x12\x0e\n\x06metric\x18\x01 \x01(\t\x12\x0f\n\x07variant\x18\x02 \x01(\t\x12\x14\n\x0ctotal_points\x18\x03 \x01(\x04\x12\x13\n\x0b\x64ownsampled\x18\x04 \x01(\x08\x12\t\n\x01x\x18\x05 \x03(\x01\x12\x0b\n\x03min\x18\x06 \x03(\x01\x12\x0b\n\x03max\x18\x07 \x03(\x01\x12\x0c\n\x04mean\x18\x08 \x03(\x01\x12\x0c\n\x04last\x18\t \x03(\x01\x12\r\n\x05\x63ount\x18\n \x03(\x04\"=\n\x11ListSeriesRequest\x12\x11\n\tworkspace\x18\x01 \x01(\t\x12\x15\n\rexperiment_id\x18\x02 \x01(\t\"=\n\nSeriesInfo\x12\x0e\n\x06metric\x18\x01 \x01(\t\x12\x0f\n\x07variant\x18\x02 \x01(\t\x12\x0e\n\x06points\x18\x03 \x01(\x04\">\n\x12ListSeriesResponse\x12(\n\x06series\x18\x01 \x03(\x0b\x32\x18.tracklane.v1.SeriesInfo*>\n\x05XAxis\x12\x0f\n\x0bX_AXIS_ITER\x10\x00\x12\x13\n\x0fX_AXIS_RELATIVE\x10\x01\x12\x0f\n\x0bX_AXIS_WALL\x10\x02\x32\xd7\x03\n\x0eMetricsService\x12\x45\n\x0cQueryScalars\x12\x19.tracklane.v1.ScalarQuery\x1a\x1a.tracklane.v1.ScalarSeries\x12O\n\nListSeries\x12\x1f.tracklane.v1.ListSeriesRequest\x1a .tracklane.v1.ListSeriesResponse\x12\x46\n\nReadPoints\x12\x1f.tracklane.v1.ReadPointsRequest\x1a\x17.tracklane.v1.PointPage\x12\x46\n\x0bReadConsole\x12\x1c.tracklane.v1.ConsoleRequest\x1a\x19.tracklane.v1.ConsolePage\x12\x43\n\x08GetPlots\x12\x1a.tracklane.v1.PlotsRequest\x1a\x1b.tracklane.v1.PlotsResponse\x12X\n\x0fGetDebugSamples\x12!.tracklane.v1.DebugSamplesRequest\x1a\".tracklane.v1.DebugSamplesResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'tracklane_proto.metrics_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_XAXIS']._serialized_start=2005
-  _globals['_XAXIS']._serialized_end=2067
+  _globals['_XAXIS']._serialized_start=2051
+  _globals['_XAXIS']._serialized_end=2113
   _globals['_CONSOLEREQUEST']._serialized_start=47
   _globals['_CONSOLEREQUEST']._serialized_end=165
   _globals['_CONSOLELINE']._serialized_start=167
   _globals['_CONSOLELINE']._serialized_end=253
   _globals['_CONSOLEPAGE']._serialized_start=255
   _globals['_CONSOLEPAGE']._serialized_end=339
-  _globals['_PLOTSREQUEST']._serialized_start=341
-  _globals['_PLOTSREQUEST']._serialized_end=468
-  _globals['_PLOT']._serialized_start=470
-  _globals['_PLOT']._serialized_end=595
-  _globals['_PLOTSRESPONSE']._serialized_start=597
-  _globals['_PLOTSRESPONSE']._serialized_end=647
-  _globals['_DEBUGSAMPLESREQUEST']._serialized_start=650
-  _globals['_DEBUGSAMPLESREQUEST']._serialized_end=803
-  _globals['_DEBUGSAMPLEENTRY']._serialized_start=806
-  _globals['_DEBUGSAMPLEENTRY']._serialized_end=1118
-  _globals['_DEBUGSAMPLESRESPONSE']._serialized_start=1120
-  _globals['_DEBUGSAMPLESRESPONSE']._serialized_end=1191
-  _globals['_READPOINTSREQUEST']._serialized_start=1194
-  _globals['_READPOINTSREQUEST']._serialized_end=1353
-  _globals['_POINTPAGE']._serialized_start=1355
-  _globals['_POINTPAGE']._serialized_end=1436
-  _globals['_SCALARQUERY']._serialized_start=1439
-  _globals['_SCALARQUERY']._serialized_end=1640
-  _globals['_SCALARSERIES']._serialized_start=1643
-  _globals['_SCALARSERIES']._serialized_end=1813
-  _globals['_LISTSERIESREQUEST']._serialized_start=1815
-  _globals['_LISTSERIESREQUEST']._serialized_end=1876
-  _globals['_SERIESINFO']._serialized_start=1878
-  _globals['_SERIESINFO']._serialized_end=1939
-  _globals['_LISTSERIESRESPONSE']._serialized_start=1941
-  _globals['_LISTSERIESRESPONSE']._serialized_end=2003
-  _globals['_METRICSSERVICE']._serialized_start=2070
-  _globals['_METRICSSERVICE']._serialized_end=2541
+  _globals['_PLOTSREQUEST']._serialized_start=342
+  _globals['_PLOTSREQUEST']._serialized_end=486
+  _globals['_PLOT']._serialized_start=489
+  _globals['_PLOT']._serialized_end=641
+  _globals['_PLOTSRESPONSE']._serialized_start=643
+  _globals['_PLOTSRESPONSE']._serialized_end=693
+  _globals['_DEBUGSAMPLESREQUEST']._serialized_start=696
+  _globals['_DEBUGSAMPLESREQUEST']._serialized_end=849
+  _globals['_DEBUGSAMPLEENTRY']._serialized_start=852
+  _globals['_DEBUGSAMPLEENTRY']._serialized_end=1164
+  _globals['_DEBUGSAMPLESRESPONSE']._serialized_start=1166
+  _globals['_DEBUGSAMPLESRESPONSE']._serialized_end=1237
+  _globals['_READPOINTSREQUEST']._serialized_start=1240
+  _globals['_READPOINTSREQUEST']._serialized_end=1399
+  _globals['_POINTPAGE']._serialized_start=1401
+  _globals['_POINTPAGE']._serialized_end=1482
+  _globals['_SCALARQUERY']._serialized_start=1485
+  _globals['_SCALARQUERY']._serialized_end=1686
+  _globals['_SCALARSERIES']._serialized_start=1689
+  _globals['_SCALARSERIES']._serialized_end=1859
+  _globals['_LISTSERIESREQUEST']._serialized_start=1861
+  _globals['_LISTSERIESREQUEST']._serialized_end=1922
+  _globals['_SERIESINFO']._serialized_start=1924
+  _globals['_SERIESINFO']._serialized_end=1985
+  _globals['_LISTSERIESRESPONSE']._serialized_start=1987
+  _globals['_LISTSERIESRESPONSE']._serialized_end=2049
+  _globals['_METRICSSERVICE']._serialized_start=2116
+  _globals['_METRICSSERVICE']._serialized_end=2587
 # @@protoc_insertion_point(module_scope)

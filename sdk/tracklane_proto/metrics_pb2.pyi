@@ -145,12 +145,15 @@ class PlotsRequest(_message.Message):
     ITERATION_FIELD_NUMBER: _builtins.int
     METRIC_FIELD_NUMBER: _builtins.int
     VARIANT_FIELD_NUMBER: _builtins.int
+    HISTORY_FIELD_NUMBER: _builtins.int
     workspace: _builtins.str
     experiment_id: _builtins.str
     iteration: _builtins.int
     metric: _builtins.str
     """empty: every metric"""
     variant: _builtins.str
+    history: _builtins.int
+    """> 0: each series' newest N iterations (at most 500), oldest first, instead of one"""
     def __init__(
         self,
         *,
@@ -159,10 +162,11 @@ class PlotsRequest(_message.Message):
         iteration: _builtins.int | None = ...,
         metric: _builtins.str = ...,
         variant: _builtins.str = ...,
+        history: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["_iteration", b"_iteration", "iteration", b"iteration"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_iteration", b"_iteration", "experiment_id", b"experiment_id", "iteration", b"iteration", "metric", b"metric", "variant", b"variant", "workspace", b"workspace"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_iteration", b"_iteration", "experiment_id", b"experiment_id", "history", b"history", "iteration", b"iteration", "metric", b"metric", "variant", b"variant", "workspace", b"workspace"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__iteration: _TypeAlias = _typing.Literal["iteration"]  # noqa: Y015
     _WhichOneofArgType__iteration: _TypeAlias = _typing.Literal["_iteration", b"_iteration"]  # noqa: Y015
@@ -181,6 +185,7 @@ class Plot(_message.Message):
     FIGURE_JSON_FIELD_NUMBER: _builtins.int
     TS_FIELD_NUMBER: _builtins.int
     ITERATIONS_FIELD_NUMBER: _builtins.int
+    STORED_ITERATIONS_FIELD_NUMBER: _builtins.int
     metric: _builtins.str
     variant: _builtins.str
     iteration: _builtins.int
@@ -189,6 +194,10 @@ class Plot(_message.Message):
     ts: _builtins.float
     iterations: _builtins.int
     """how many iterations of this plot exist"""
+    @_builtins.property
+    def stored_iterations(self) -> _containers.RepeatedScalarFieldContainer[_builtins.int]:
+        """which ones, ascending (the newest 1,000)"""
+
     def __init__(
         self,
         *,
@@ -199,10 +208,11 @@ class Plot(_message.Message):
         figure_json: _builtins.str = ...,
         ts: _builtins.float = ...,
         iterations: _builtins.int = ...,
+        stored_iterations: _abc.Iterable[_builtins.int] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["figure_json", b"figure_json", "iteration", b"iteration", "iterations", b"iterations", "kind", b"kind", "metric", b"metric", "ts", b"ts", "variant", b"variant"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["figure_json", b"figure_json", "iteration", b"iteration", "iterations", b"iterations", "kind", b"kind", "metric", b"metric", "stored_iterations", b"stored_iterations", "ts", b"ts", "variant", b"variant"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -77,6 +77,7 @@ class PlotRow:
     figure_json: str
     ts: float
     iterations: int  # how many iterations of this metric/variant have a plot
+    stored_iterations: tuple[int, ...] = ()  # which ones, ascending (the newest MAX_PLOT_ITERATIONS)
 
 
 @dataclass(frozen=True)

@@ -99,7 +99,13 @@ class MetricsApi(metrics_pb2_grpc.MetricsServiceServicer):
     ) -> metrics_pb2.PlotsResponse:
         iteration = request.iteration if request.HasField("iteration") else None
         rows = await self._run(
-            self.store.get_plots, request.workspace, request.experiment_id, request.metric, request.variant, iteration
+            self.store.get_plots,
+            request.workspace,
+            request.experiment_id,
+            request.metric,
+            request.variant,
+            iteration,
+            request.history,
         )
         return metrics_pb2.PlotsResponse(
             plots=[
@@ -111,6 +117,7 @@ class MetricsApi(metrics_pb2_grpc.MetricsServiceServicer):
                     figure_json=r.figure_json,
                     ts=r.ts,
                     iterations=r.iterations,
+                    stored_iterations=r.stored_iterations,
                 )
                 for r in rows
             ]

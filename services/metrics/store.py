@@ -68,8 +68,10 @@ class ScalarStore(Protocol):
         """(lines in order, more after them, total lines matching)."""
 
     def get_plots(
-        self, workspace: str, experiment_id: str, metric: str, variant: str, iteration: int | None
-    ) -> list[PlotRow]: ...
+        self, workspace: str, experiment_id: str, metric: str, variant: str, iteration: int | None, history: int = 0
+    ) -> list[PlotRow]:
+        """The latest plot of each metric/variant (or the one at ``iteration``); with ``history``,
+        each series' newest ``history`` iterations, oldest first (a histogram over time)."""
 
     def get_samples(
         self, workspace: str, experiment_id: str, metric: str, variant: str, iteration: int | None, keep_last: int
@@ -78,6 +80,8 @@ class ScalarStore(Protocol):
     def close(self) -> None: ...
 
 
+MAX_PLOT_ITERATIONS = 1000  # the iterations a plot lists for its picker (the newest)
+MAX_PLOT_HISTORY = 500  # the iterations one request returns of a series over time
 BLOCK_BITS = 6  # rollup blocks of 64 iterations (migrations/0003_scalar_blocks.sql)
 ROLLUP_MIN_WIDTH = 4 * (1 << BLOCK_BITS)  # so a block spans at most a quarter of a bucket
 _X_EXPR = {"iter": "toFloat64(iteration)", "wall": "ts", "relative": "(ts - {t0:Float64})"}
@@ -349,25 +353,40 @@ class ClickHouseScalarStore:
         return where
 
     def get_plots(
-        self, workspace: str, experiment_id: str, metric: str, variant: str, iteration: int | None
+        self, workspace: str, experiment_id: str, metric: str, variant: str, iteration: int | None, history: int = 0
     ) -> list[PlotRow]:
+        history = min(max(history, 0), MAX_PLOT_HISTORY)
         params: dict[str, Any] = {"ws": workspace, "exp": experiment_id, "metric": metric, "variant": variant,
-                                  "it": iteration or 0}  # fmt: skip
+                                  "it": iteration or 0, "keep": MAX_PLOT_ITERATIONS, "history": history}  # fmt: skip
         where = self._series_filter(metric, variant)
-        counts = {
-            (m, v): int(n)
-            for m, v, n in self.client.query(
-                f"SELECT metric, variant, uniqExact(iteration) FROM plots WHERE {where} GROUP BY metric, variant",
+        stored = {
+            (m, v): (int(n), tuple(int(i) for i in its))
+            for m, v, n, its in self.client.query(
+                "SELECT metric, variant, uniqExact(iteration),"
+                " arraySlice(arraySort(groupUniqArray(iteration)), -{keep:UInt32})"
+                f" FROM plots WHERE {where} GROUP BY metric, variant",
                 parameters=params,
             ).result_rows
         }
-        at = " AND iteration = {it:Int64}" if iteration is not None else ""
-        rows = self.client.query(
-            f"SELECT metric, variant, iteration, kind, figure, ts FROM plots WHERE {where}{at}"
-            " ORDER BY metric, variant, iteration DESC, seq DESC LIMIT 1 BY metric, variant",
-            parameters=params,
-        ).result_rows
-        return [PlotRow(m, v, int(i), k, f, float(t), counts.get((m, v), 0)) for m, v, i, k, f, t in rows]
+        if history:  # one row per iteration: the newest ``history`` of them, oldest first
+            sql = (
+                "SELECT * FROM (SELECT * FROM (SELECT metric, variant, iteration, kind, figure, ts FROM plots"
+                f" WHERE {where} ORDER BY metric, variant, iteration DESC, seq DESC"
+                " LIMIT 1 BY metric, variant, iteration)"
+                " ORDER BY metric, variant, iteration DESC LIMIT {history:UInt32} BY metric, variant)"
+                " ORDER BY metric, variant, iteration"
+            )
+        else:
+            at = " AND iteration = {it:Int64}" if iteration is not None else ""
+            sql = (
+                f"SELECT metric, variant, iteration, kind, figure, ts FROM plots WHERE {where}{at}"
+                " ORDER BY metric, variant, iteration DESC, seq DESC LIMIT 1 BY metric, variant"
+            )
+        out = []
+        for m, v, i, k, f, t in self.client.query(sql, parameters=params).result_rows:
+            count, its = stored.get((m, v), (0, ()))
+            out.append(PlotRow(m, v, int(i), k, f, float(t), count, its))
+        return out
 
     # -- debug samples ------------------------------------------------------------------------------
     def insert_sample(

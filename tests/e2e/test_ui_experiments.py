@@ -426,6 +426,44 @@ def test_the_tour_run_in_every_tab(stack: Stack, tmp_path: Path) -> None:
                 expect(panel.get_by_role("tabpanel")).to_contain_text(text)
             shot(page, f"tour-{tab.lower()}")
             accessible(page, f"the tour's {tab} tab")
+        panel.get_by_role("tab", name="Plots").click()  # each kind drawn; what is drawn read from plotly's own data
+        for title in ("weights", "roc", "confusion", "per class"):
+            expect(panel.get_by_role("region", name=f"Plots titled {title}")).to_be_visible()
+        drawn = "el => el.data.map(t => ({type: t.type, z: t.z, text: t.text, name: t.name}))"
+        expect(panel.get_by_role("button", name="Share chart...")).to_have_count(0)  # nothing goes to plotly's cloud
+        card = panel.get_by_role("region", name="Plot weights / layer1")
+        card.scroll_into_view_if_needed()  # plots mount as they come near the view
+        weights = panel.get_by_role("figure", name="weights / layer1, iteration 1")
+        expect(weights).to_have_attribute("data-state", "iteration:1")
+        assert weights.evaluate(drawn)[0]["type"] == "bar"
+        card.get_by_label("Iteration of weights / layer1", exact=True).select_option("0")
+        at0 = panel.get_by_role("figure", name="weights / layer1, iteration 0")
+        expect(at0).to_have_attribute("data-state", "iteration:0")
+        card.get_by_label("over time (3-D)").check()
+        ridges = panel.get_by_role("figure", name="weights / layer1, over time")
+        expect(ridges).to_have_attribute("data-state", "history:2")
+        assert [t["name"] for t in ridges.evaluate(drawn)] == ["iteration 0", "iteration 1"]  # steps in depth
+        confusion = panel.get_by_role("figure", name="confusion / validation, iteration 0")
+        expect(confusion).to_have_attribute("data-state", "iteration:0")
+        assert confusion.evaluate(drawn)[0]["z"][0] == [50, 3, 1]
+        panel.get_by_role("region", name="Plot confusion / validation").get_by_label("Show").select_option("row")
+        expect(confusion).to_have_attribute("data-state", "iteration:0")
+        page.wait_for_function(
+            "() => document.querySelector('[aria-label=\"confusion / validation, iteration 0\"]').data[0].zmax === 100"
+        )
+        by_row = confusion.evaluate(drawn)[0]
+        assert abs(by_row["z"][0][0] - 100 * 50 / 54) < 1e-9 and by_row["text"][0][0].startswith("92.6%")
+        panel.get_by_role("region", name="Plot roc / validation").scroll_into_view_if_needed()
+        roc = panel.get_by_role("figure", name="roc / validation, iteration 0")
+        expect(roc).to_have_attribute("data-state", "iteration:0")
+        assert roc.evaluate(drawn)[0]["type"] == "scatter"
+        panel.get_by_role("region", name="Plot per class / validation").scroll_into_view_if_needed()
+        table = panel.get_by_role("region", name="Table per class / validation")
+        expect(table).to_contain_text("precision")
+        expect(table.get_by_role("row").nth(1)).to_contain_text("0.93")
+        shot(page, "tour-plots")
+        accessible(page, "the tour's Plots tab")
+
         panel.get_by_role("tab", name="Debug samples").click()  # the latest sample, and every stored one
         digit = panel.get_by_role("listitem", name="predictions / digit")
         expect(digit).to_have_attribute("data-iteration", "1")

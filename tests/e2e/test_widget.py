@@ -317,6 +317,9 @@ def test_the_page_is_self_contained_safe_and_framable_where_allowed(gw: httpx.Cl
         assert asset.headers["content-encoding"] == "gzip"
         assert gw.get(f"/widget/{src}", headers={"if-none-match": asset.headers["etag"]}).status_code == 304
     assert gw.get("/widget/static/plotly-0000.js").status_code == 404
+    alias = gw.get("/widget/static/plotly.js", follow_redirects=False)  # the web UI's stable name
+    assert alias.status_code == 302 and alias.headers["cache-control"] == "no-cache"
+    assert f"static/{alias.headers['location']}" == next(s for s in srcs if "plotly-" in s)
 
     ws = gw.get("/api/v1/workspaces").json()["workspaces"][0]["id"]
     r = gw.patch(f"/api/v1/workspaces/{ws}", json={"embed_origins": ["https://grafana.example.com"]})

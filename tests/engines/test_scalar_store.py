@@ -165,6 +165,19 @@ def test_plots_latest_and_by_iteration(store: ScalarStore) -> None:
     [at0] = store.get_plots("ws", exp, "roc", "", 0)
     assert '"n": 1' in at0.figure_json
     assert store.get_plots("ws", exp, "", "", 99) == []
+    assert latest["roc"].stored_iterations == (0, 5)  # the iteration picker's choices
+
+
+def test_a_plot_over_time_is_each_iteration_once_oldest_first(store: ScalarStore) -> None:
+    exp = new_id()
+    for seq, it in enumerate([3, 1, 2, 2, 0], start=1):  # iteration 2 logged twice: the later one counts
+        store.insert_plot("ws", exp, seq, _plot("hist", it, seq), float(seq))
+    store.insert_plot("ws", exp, 9, _plot("other", 7, 9), 9.0)
+    rows = store.get_plots("ws", exp, "hist", "v", None, history=3)
+    assert [r.iteration for r in rows] == [1, 2, 3]  # the newest three, oldest first
+    assert '"n": 4' in rows[1].figure_json
+    assert all(r.stored_iterations == (0, 1, 2, 3) and r.iterations == 4 for r in rows)
+    assert len(store.get_plots("ws", exp, "", "", None, history=500)) == 5  # every series' history
 
 
 def _sample(iteration: int, key: str) -> events_pb2.DebugSample:

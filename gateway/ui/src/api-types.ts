@@ -374,7 +374,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The latest plot of each metric/variant, or those at one iteration */
+        /** The latest plot of each metric/variant, those at one iteration, or each one's history */
         get: operations["get_plots"];
         put?: never;
         post?: never;
@@ -777,7 +777,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The widget page's scripts (content-hashed, cached for a year) */
+        /** The widget page's scripts (content-hashed, cached for a year); plotly.js redirects to the current one */
         get: operations["get_static"];
         put?: never;
         post?: never;
@@ -1223,6 +1223,8 @@ export interface components {
             figure: Record<string, never>;
             ts: number;
             iterations: number;
+            /** @default [] */
+            stored_iterations: number[];
         };
         /** Plots */
         Plots: {
@@ -2269,6 +2271,8 @@ export interface operations {
                 metric?: string;
                 variant?: string;
                 iteration?: number | null;
+                /** @description > 0: each series' newest N iterations, oldest first (histograms in time) */
+                history?: number;
             };
             header?: {
                 /** @description the ETag of an earlier answer: 304 when nothing changed */
@@ -3178,6 +3182,13 @@ export interface operations {
                 content: {
                     "text/javascript; charset=utf-8": string;
                 };
+            };
+            /** @description see the body */
+            302: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description see the body */
             304: {

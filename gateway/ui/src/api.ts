@@ -137,6 +137,8 @@ export const api = {
     get<Schemas["Preview"]>(`${exp(id)}/${kind}s/${encodeURIComponent(name)}/preview?max_bytes=16384`),
   scalars: (id: string, params: { metric?: string; variant?: string; samples?: number; xaxis?: string; x_min?: number; x_max?: number }) =>
     get<Schemas["Scalars"]>(`${exp(id)}/scalars?${q(params)}`),
+  plots: (id: string, params: { metric?: string; variant?: string; iteration?: number; history?: number }) =>
+    get<Schemas["Plots"]>(`${exp(id)}/plots?${q(params)}`),
   debugSamples: (id: string, params: { metric?: string; variant?: string; iteration?: number }) =>
     get<Schemas["Samples"]>(`${exp(id)}/debug-samples?${q(params)}`),
   compare: (params: { ids: string; metric?: string; variant?: string; samples?: number; workspace?: string }) =>

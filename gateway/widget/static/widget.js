@@ -43,7 +43,7 @@
     }
     const nodes = root.querySelectorAll(".tl-chart");
     charts.forEach((chart, i) => {
-      Plotly.react(nodes[i], chart.data, layoutOf(chart, charts.length), { displaylogo: false, responsive: true });
+      Plotly.react(nodes[i], chart.data, layoutOf(chart, charts.length), { displaylogo: false, responsive: true, showSendToCloud: false, modeBarButtonsToRemove: ["sendDataToCloud", "sendChartToCloud"] });
     });
     if (!charts.length) root.replaceChildren(el("p", { class: "tl-empty" }, "Nothing to show yet."));
   }

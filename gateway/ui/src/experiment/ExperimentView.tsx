@@ -17,11 +17,12 @@ import { InfoTab } from "./InfoTab";
 
 // the charts (uPlot) load with the first chart tab opened, not with the app
 const ScalarsTab = lazy(() => import("./ScalarsTab").then((m) => ({ default: m.ScalarsTab })));
+const PlotsTab = lazy(() => import("./PlotsTab").then((m) => ({ default: m.PlotsTab })));
 const DebugSamplesTab = lazy(() => import("./DebugSamplesTab").then((m) => ({ default: m.DebugSamplesTab })));
 const SystemTab = lazy(() => import("./SystemTab").then((m) => ({ default: m.SystemTab })));
 
 const TAB_NAMES: Record<Tab, string> = {
-  info: "Info", scalars: "Scalars", samples: "Debug samples", execution: "Execution", configuration: "Configuration", artifacts: "Artifacts",
+  info: "Info", scalars: "Scalars", plots: "Plots", samples: "Debug samples", execution: "Execution", configuration: "Configuration", artifacts: "Artifacts",
   console: "Console", system: "System",
 };
 
@@ -87,6 +88,7 @@ export function ExperimentView({ id, tab, full, onTab, onFull, onClose }: {
       case "console": return <ConsoleTab experiment={e} />;
       case "scalars": return <ScalarsTab experiment={e} />;
       case "system": return <SystemTab experiment={e} />;
+      case "plots": return <PlotsTab experiment={e} />;
       case "samples": return <DebugSamplesTab experiment={e} />;
       default: return <InfoTab experiment={e} act={act} />;
     }

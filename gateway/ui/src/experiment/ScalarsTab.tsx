@@ -9,7 +9,8 @@ import type { Smoother } from "../charts/series";
 import { toCsv, join } from "../charts/series";
 import { useTick } from "../live";
 import { navigate, withParams } from "../route";
-import { CopyButton } from "../ui/Dialog";
+import { useEmbed } from "../charts/EmbedBox";
+import { download, useNear } from "../charts/lazy";
 
 export const PALETTE = ["#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1", "#ff9da7", "#9c755f", "#8cd17d"];
 const MONITOR = ":monitor:";
@@ -129,16 +130,7 @@ export function ScalarsTab({ experiment, system = false }: { experiment: Experim
 /** A chart's frame, which mounts and fetches the chart only once it comes near the view. */
 function LazyChart(props: { chart: Chart; experiment: Experiment; xaxis: Settings["xaxis"]; options: ChartOptions; system: boolean }) {
   const frame = useRef<HTMLElement>(null);
-  const [near, setNear] = useState(false);
-  useEffect(() => {
-    const el = frame.current;
-    if (!el || near) return;
-    const seen = new IntersectionObserver((entries) => {
-      if (entries.some((e) => e.isIntersecting)) setNear(true);
-    }, { rootMargin: "300px" });
-    seen.observe(el);
-    return () => seen.disconnect();
-  }, [near]);
+  const near = useNear(frame);
   return (
     <section ref={frame} className="chart-frame" aria-label={`Chart ${props.chart.title}`} data-mounted={near}>
       <h3 title={props.chart.title}>{props.chart.title}</h3>
@@ -153,7 +145,6 @@ function LoadedChart({ chart, experiment, xaxis, options, system }: { chart: Cha
   const [series, setSeries] = useState<ChartSeries[] | null>(null);
   const [downsampled, setDownsampled] = useState(false);
   const [problem, setProblem] = useState<string | null>(null);
-  const [embed, setEmbed] = useState<string | null>(null);
   const live = experiment.status === "running" && range === null;
   const last = useRef<unknown>(null);
   useEffect(() => setRange(null), [xaxis]);
@@ -177,27 +168,16 @@ function LoadedChart({ chart, experiment, xaxis, options, system }: { chart: Cha
   }, [experiment.id, chart, xaxis, range, live ? tick : 0]); // eslint-disable-line react-hooks/exhaustive-deps
 
   const box = useRef<HTMLDivElement>(null);
+  const embed = useEmbed(() => ({ objects: experiment.id, type: "scalar", metrics: chart.metric, ...(chart.single ? { variants: chart.single } : {}), xaxis: WIDGET_XAXIS[xaxis] }));
   if (problem && !series) return <p role="alert" className="notice">{problem}</p>;
   if (!series) return <div className="chart-placeholder" aria-busy="true" />;
   const base = `${experiment.name || experiment.id}-${chart.title}`.replace(/[^\w.-]+/g, "_");
-  const download = (name: string, blob: Blob) => {
-    const a = document.createElement("a");
-    a.href = URL.createObjectURL(blob);
-    a.download = name;
-    a.click();
-    setTimeout(() => URL.revokeObjectURL(a.href), 1000);
-  };
   const png = () => box.current?.querySelector("canvas")?.toBlob((b) => b && download(`${base}.png`, b));
   const csv = () => {
     const j = join(series);
     download(`${base}.csv`, new Blob([toCsv(j.x, series.map((s) => s.name), j.line, j.min, j.max)], { type: "text/csv" }));
   };
   const json = () => download(`${base}.json`, new Blob([JSON.stringify({ experiment: experiment.id, metric: chart.metric, xaxis, series }, null, 1)], { type: "application/json" }));
-  const askEmbed = () => {
-    api.embedCode({ objects: experiment.id, type: "scalar", metrics: chart.metric, ...(chart.single ? { variants: chart.single } : {}), xaxis: WIDGET_XAXIS[xaxis] }).then(
-      (code) => setEmbed(code.code), (e: unknown) => setEmbed(`Could not make the embed code: ${e instanceof Error ? e.message : String(e)}`),
-    );
-  };
   return (
     <div ref={box}>
       <ScalarChart
@@ -210,14 +190,9 @@ function LoadedChart({ chart, experiment, xaxis, options, system }: { chart: Cha
         <button type="button" onClick={png}>PNG</button>
         <button type="button" onClick={csv}>CSV</button>
         <button type="button" onClick={json}>JSON</button>
-        <button type="button" onClick={askEmbed}>Embed</button>
+        {embed.button}
       </div>
-      {embed && (
-        <div className="embed-code">
-          <code>{embed}</code> <CopyButton text={embed} label="Copy embed code" />
-          <button type="button" onClick={() => setEmbed(null)}>Close</button>
-        </div>
-      )}
+      {embed.box}
     </div>
   );
 }
