@@ -59,8 +59,13 @@ def json_for_html(data: Any) -> str:
 
 _STYLE = """
 html, body { margin: 0; padding: 0; height: 100%; font-family: system-ui, sans-serif; }
-body { background: #1e1f22; color: #ddd; }
-body.light { background: #fff; color: #222; }
+body { background: #202226; color: #e8e9eb; }
+body.light { background: #ffffff; color: #16181b; }
+.tl-table { padding: 0.5em; overflow: auto; max-height: 100vh; box-sizing: border-box; }
+.tl-table h2 { font-size: 13px; margin: 0 0 0.5em; }
+.tl-table table { border-collapse: collapse; font-size: 13px; }
+.tl-table th, .tl-table td { padding: 0.3em 0.8em; border-bottom: 1px solid #34373d; text-align: left; }
+body.light .tl-table th, body.light .tl-table td { border-bottom-color: #d6d9de; }
 .tl-chart { width: 100%; }
 .tl-empty { padding: 1em; opacity: 0.7; }
 .tl-sample { margin: 0.5em; display: inline-block; vertical-align: top; max-width: 100%; }

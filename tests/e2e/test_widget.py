@@ -5,6 +5,7 @@ Chromium loading the widget in an iframe of another origin) is in test_widget_br
 from __future__ import annotations
 
 import hashlib
+import html
 import json
 import os
 import secrets
@@ -351,3 +352,52 @@ def test_a_run_that_logged_nan_and_infinity_draws(stack: Stack, gw: httpx.Client
     data = json.loads(page.text.split('id="tl-data">', 1)[1].split("</script>", 1)[0])
     values = [v for chart in data["charts"] for trace in chart["data"] for v in trace.get("y", [])]
     assert "NaN" in values and "Infinity" in values and 1.0 in values
+
+
+WIDGETS: dict[str, dict[str, Any]] = {
+    "scalar": {"metrics": "loss"},
+    "plot": {"metrics": "conf"},
+    "single": {},
+    "sample": {"metrics": "samples"},
+    "parcoords": {"metrics": "accuracy/val", "variants": ["Args.lr", "Args.opt"], "value_type": "max_value"},
+}
+
+
+@pytest.mark.parametrize("theme", ["dark", "light"])
+def test_every_widget_type_renders_in_both_themes(gw: httpx.Client, runs: dict[str, str], theme: str) -> None:
+    """As a person embedding them would see them in Debian's headless Chromium (no GPU, so no
+    WebGL): each type drawn, readable (axe's contrast rules), no console error."""
+    from tests.e2e.browser import accessible, chromium, shot
+
+    ids = [runs["alpha"], runs["beta"]]
+    with chromium() as browser:
+        page = browser.new_page(viewport={"width": 900, "height": 700})
+        errors: list[str] = []
+        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        for kind, params in WIDGETS.items():
+            code = gw.get("/api/v1/embeds/code", params={"objects": ids, "type": kind, **params})
+            assert code.status_code == 200, code.text
+            page.goto(code.json()["url"] + ("&light=" if theme == "light" else ""))
+            page.locator("body[data-state=drawn]").wait_for(timeout=30_000)
+            assert "WebGL" not in page.inner_text("body")
+            if kind == "scalar":
+                assert page.locator(".tl-chart .scatterlayer .trace").count() == 4  # loss train/val × 2 runs
+                title, legend = page.locator(".xtitle").bounding_box(), page.locator(".legend").bounding_box()
+                assert title and legend and title["y"] + title["height"] <= legend["y"]  # the legend below, not over it
+            elif kind == "plot":
+                assert page.evaluate("() => document.querySelector('.tl-chart').data[0].type") == "heatmap"
+            elif kind == "single":
+                cells = page.get_by_role("region").get_by_role("cell").all_text_contents()
+                assert "0.9" in cells and "0.8" in cells and EVIL in cells  # the name as text, not markup
+            elif kind == "sample":
+                assert page.evaluate("() => document.querySelector('.tl-sample img').naturalWidth") == 8
+            else:  # parallel coordinates in 2-D: a line per run over the three axes
+                drawn = page.evaluate("() => document.querySelector('.tl-chart').data.map(t => [t.name, t.y])")
+                assert sorted(name for name, _ in drawn) == sorted(["alpha", html.escape(EVIL)])  # plotly shows it as text
+                assert all(len(y) == 3 and all(v is None or 0 <= v <= 1 for v in y) for _, y in drawn)
+                axes = page.evaluate("() => document.querySelector('.tl-chart').layout.xaxis.ticktext")
+                assert axes == ["Args.lr", "Args.opt", "accuracy/val"]
+            shot(page, f"widget-{kind}-{theme}")
+            accessible(page, f"the {kind} widget, {theme}")
+        assert errors == []
