@@ -382,7 +382,7 @@ def test_every_widget_type_renders_in_both_themes(gw: httpx.Client, runs: dict[s
             page.locator("body[data-state=drawn]").wait_for(timeout=30_000)
             assert "WebGL" not in page.inner_text("body")
             if kind == "scalar":
-                assert page.locator(".tl-chart .scatterlayer .trace").count() == 4  # loss train/val × 2 runs
+                assert page.locator(".tl-chart .scatterlayer .trace").count() == 4  # loss train/val for 2 runs
                 title, legend = page.locator(".xtitle").bounding_box(), page.locator(".legend").bounding_box()
                 assert title and legend and title["y"] + title["height"] <= legend["y"]  # the legend below, not over it
             elif kind == "plot":
@@ -394,7 +394,7 @@ def test_every_widget_type_renders_in_both_themes(gw: httpx.Client, runs: dict[s
                 assert page.evaluate("() => document.querySelector('.tl-sample img').naturalWidth") == 8
             else:  # parallel coordinates in 2-D: a line per run over the three axes
                 drawn = page.evaluate("() => document.querySelector('.tl-chart').data.map(t => [t.name, t.y])")
-                assert sorted(name for name, _ in drawn) == sorted(["alpha", html.escape(EVIL)])  # plotly shows it as text
+                assert sorted(name for name, _ in drawn) == sorted(["alpha", html.escape(EVIL)])  # shown as text
                 assert all(len(y) == 3 and all(v is None or 0 <= v <= 1 for v in y) for _, y in drawn)
                 axes = page.evaluate("() => document.querySelector('.tl-chart').layout.xaxis.ticktext")
                 assert axes == ["Args.lr", "Args.opt", "accuracy/val"]
