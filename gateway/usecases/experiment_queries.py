@@ -100,14 +100,20 @@ async def scalars(st: GatewayState, who: Principal, experiment_id: str, q: s.Sca
         if (q.metric is None or x.metric == q.metric) and (q.variant is None or x.variant == q.variant)
     ][:MAX_SERIES_PER_REQUEST]
 
-    async def one(metric: str, variant: str) -> s.Series:
+    def one(metric: str, variant: str) -> metrics_pb2.ScalarQuery:
         query = metrics_pb2.ScalarQuery()
         query.CopyFrom(base)
         query.metric, query.variant = metric, variant
-        return views.series(await st.metrics.QueryScalars(query, timeout=30))
+        return query
 
-    series = await asyncio.gather(*(one(x.metric, x.variant) for x in wanted))
-    return s.Scalars(experiment_id=experiment_id, xaxis=q.xaxis, samples=q.samples, series=list(series))
+    by_metric: dict[str, list[metrics_pb2.ScalarQuery]] = {}
+    for x in wanted:  # a chart per metric: its variants share one bucket grid
+        by_metric.setdefault(x.metric, []).append(one(x.metric, x.variant))
+    charts = await asyncio.gather(
+        *(st.metrics.QueryChart(metrics_pb2.ChartQuery(series=qs), timeout=30) for qs in by_metric.values())
+    )
+    series = [views.series(r) for chart in charts for r in chart.series]
+    return s.Scalars(experiment_id=experiment_id, xaxis=q.xaxis, samples=q.samples, series=series)
 
 
 def compare_ids(raw: str) -> list[str]:
@@ -141,18 +147,23 @@ async def compare(st: GatewayState, who: Principal, q: s.CompareQuery) -> s.Comp
     )
     if q.metric is not None:
         variant = q.metric if q.variant is None else q.variant  # as in the filter language: loss = loss/loss
-        series = await asyncio.gather(
-            *(
-                st.metrics.QueryScalars(
+        chart = await st.metrics.QueryChart(
+            metrics_pb2.ChartQuery(
+                series=[
                     metrics_pb2.ScalarQuery(
-                        workspace=e.workspace, experiment_id=e.id, metric=q.metric, variant=variant,
-                        xaxis=clients.XAXIS[q.xaxis], samples=q.samples,
-                    ),
-                    timeout=30,
-                )
-                for e in experiments
-            )
-        )  # fmt: skip
+                        workspace=e.workspace,
+                        experiment_id=e.id,
+                        metric=q.metric,
+                        variant=variant,
+                        xaxis=clients.XAXIS[q.xaxis],
+                        samples=q.samples,
+                    )
+                    for e in experiments
+                ]
+            ),
+            timeout=30,
+        )  # fmt: skip — the runs on one bucket grid, whatever their lengths
+        series = list(chart.series)
         out.scalars = [
             s.ComparedSeries(
                 experiment_id=e.id, name=e.name, total_points=r.total_points, x=list(r.x), min=views.reals(r.min),

@@ -156,24 +156,30 @@ async def _scalar_charts(
             f"metrics: {len(wanted)} series; a widget draws at most {MAX_TRACES}: name metrics and variants",
             "metrics",
         )
-    results = await asyncio.gather(
+    per_chart: dict[str, list[tuple[metadata_pb2.Experiment, str, str]]] = {}
+    for w in wanted:  # a chart per metric, its series (every run's) on one bucket grid
+        per_chart.setdefault(w[1], []).append(w)
+    answers = await asyncio.gather(
         *(
-            st.metrics.QueryScalars(
-                metrics_pb2.ScalarQuery(
-                    workspace=exp.workspace,
-                    experiment_id=exp.id,
-                    metric=m,
-                    variant=v,
-                    xaxis=XAXIS[spec.xaxis],
-                    samples=SAMPLES,
+            st.metrics.QueryChart(
+                metrics_pb2.ChartQuery(
+                    series=[
+                        metrics_pb2.ScalarQuery(
+                            workspace=exp.workspace, experiment_id=exp.id, metric=m, variant=v,
+                            xaxis=XAXIS[spec.xaxis], samples=SAMPLES,
+                        )
+                        for exp, m, v in group
+                    ]
                 ),
                 timeout=30,
             )
-            for exp, m, v in wanted
+            for group in per_chart.values()
         )
-    )
+    )  # fmt: skip
+    results = [r for answer in answers for r in answer.series]
+    ordered = [w for group in per_chart.values() for w in group]
     charts: dict[str, dict[str, Any]] = {}
-    for (exp, metric, variant), r in zip(wanted, results, strict=True):
+    for (exp, metric, variant), r in zip(ordered, results, strict=True):
         chart = charts.setdefault(metric, _chart(metric, spec))
         name = variant if len(exps) == 1 else f"{_label(exp, exps)} · {variant}"
         x = [v * 1000 for v in r.x] if spec.xaxis == "wall" else list(r.x)  # plotly dates are ms

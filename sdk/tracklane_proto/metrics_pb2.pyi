@@ -577,6 +577,59 @@ class SeriesInfo(_message.Message):
 Global___SeriesInfo: _TypeAlias = SeriesInfo  # noqa: Y015
 
 @_typing.final
+class ChartQuery(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SERIES_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def series(self) -> _containers.RepeatedCompositeFieldContainer[Global___ScalarQuery]: ...
+    def __init__(
+        self,
+        *,
+        series: _abc.Iterable[Global___ScalarQuery] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["series", b"series"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ChartQuery: _TypeAlias = ChartQuery  # noqa: Y015
+
+@_typing.final
+class ChartSeries(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SERIES_FIELD_NUMBER: _builtins.int
+    SHARED_GRID_FIELD_NUMBER: _builtins.int
+    GRID_LO_FIELD_NUMBER: _builtins.int
+    GRID_WIDTH_FIELD_NUMBER: _builtins.int
+    shared_grid: _builtins.bool
+    """false: no series needed buckets (every point is there)"""
+    grid_lo: _builtins.float
+    """the grid's low edge and bucket width; x = the bucket's centre"""
+    grid_width: _builtins.float
+    @_builtins.property
+    def series(self) -> _containers.RepeatedCompositeFieldContainer[Global___ScalarSeries]:
+        """in the order asked"""
+
+    def __init__(
+        self,
+        *,
+        series: _abc.Iterable[Global___ScalarSeries] | None = ...,
+        shared_grid: _builtins.bool = ...,
+        grid_lo: _builtins.float = ...,
+        grid_width: _builtins.float = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["grid_lo", b"grid_lo", "grid_width", b"grid_width", "series", b"series", "shared_grid", b"shared_grid"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ChartSeries: _TypeAlias = ChartSeries  # noqa: Y015
+
+@_typing.final
 class ListSeriesResponse(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 

@@ -39,6 +39,11 @@ class MetricsServiceStub:
                 request_serializer=tracklane__proto_dot_metrics__pb2.ScalarQuery.SerializeToString,
                 response_deserializer=tracklane__proto_dot_metrics__pb2.ScalarSeries.FromString,
                 _registered_method=True)
+        self.QueryChart = channel.unary_unary(
+                '/tracklane.v1.MetricsService/QueryChart',
+                request_serializer=tracklane__proto_dot_metrics__pb2.ChartQuery.SerializeToString,
+                response_deserializer=tracklane__proto_dot_metrics__pb2.ChartSeries.FromString,
+                _registered_method=True)
         self.ListSeries = channel.unary_unary(
                 '/tracklane.v1.MetricsService/ListSeries',
                 request_serializer=tracklane__proto_dot_metrics__pb2.ListSeriesRequest.SerializeToString,
@@ -72,6 +77,14 @@ class MetricsServiceServicer:
     def QueryScalars(self, request, context):
         """One series downsampled to at most `samples` buckets (min/max/mean/last per bucket, so that
         spikes and dips survive), or at full resolution when it has no more points than that.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def QueryChart(self, request, context):
+        """The series of one chart (up to 100; the same xaxis, samples and range) on one bucket grid:
+        the union of their extents, so runs of different lengths share buckets.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -120,6 +133,11 @@ def add_MetricsServiceServicer_to_server(servicer, server):
                     servicer.QueryScalars,
                     request_deserializer=tracklane__proto_dot_metrics__pb2.ScalarQuery.FromString,
                     response_serializer=tracklane__proto_dot_metrics__pb2.ScalarSeries.SerializeToString,
+            ),
+            'QueryChart': grpc.unary_unary_rpc_method_handler(
+                    servicer.QueryChart,
+                    request_deserializer=tracklane__proto_dot_metrics__pb2.ChartQuery.FromString,
+                    response_serializer=tracklane__proto_dot_metrics__pb2.ChartSeries.SerializeToString,
             ),
             'ListSeries': grpc.unary_unary_rpc_method_handler(
                     servicer.ListSeries,
@@ -174,6 +192,33 @@ class MetricsService:
             '/tracklane.v1.MetricsService/QueryScalars',
             tracklane__proto_dot_metrics__pb2.ScalarQuery.SerializeToString,
             tracklane__proto_dot_metrics__pb2.ScalarSeries.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def QueryChart(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tracklane.v1.MetricsService/QueryChart',
+            tracklane__proto_dot_metrics__pb2.ChartQuery.SerializeToString,
+            tracklane__proto_dot_metrics__pb2.ChartSeries.FromString,
             options,
             channel_credentials,
             insecure,

@@ -35,6 +35,10 @@ class MetricsServiceStub:
     """One series downsampled to at most `samples` buckets (min/max/mean/last per bucket, so that
     spikes and dips survive), or at full resolution when it has no more points than that.
     """
+    QueryChart: _grpc.UnaryUnaryMultiCallable[_metrics_pb2.ChartQuery, _metrics_pb2.ChartSeries]
+    """The series of one chart (up to 100; the same xaxis, samples and range) on one bucket grid:
+    the union of their extents, so runs of different lengths share buckets.
+    """
     ListSeries: _grpc.UnaryUnaryMultiCallable[_metrics_pb2.ListSeriesRequest, _metrics_pb2.ListSeriesResponse]
     """The (metric, variant) pairs an experiment has, with point counts."""
     ReadPoints: _grpc.UnaryUnaryMultiCallable[_metrics_pb2.ReadPointsRequest, _metrics_pb2.PointPage]
@@ -54,6 +58,10 @@ class MetricsServiceAsyncStub(MetricsServiceStub):
     QueryScalars: _aio.UnaryUnaryMultiCallable[_metrics_pb2.ScalarQuery, _metrics_pb2.ScalarSeries]  # type: ignore[assignment]
     """One series downsampled to at most `samples` buckets (min/max/mean/last per bucket, so that
     spikes and dips survive), or at full resolution when it has no more points than that.
+    """
+    QueryChart: _aio.UnaryUnaryMultiCallable[_metrics_pb2.ChartQuery, _metrics_pb2.ChartSeries]  # type: ignore[assignment]
+    """The series of one chart (up to 100; the same xaxis, samples and range) on one bucket grid:
+    the union of their extents, so runs of different lengths share buckets.
     """
     ListSeries: _aio.UnaryUnaryMultiCallable[_metrics_pb2.ListSeriesRequest, _metrics_pb2.ListSeriesResponse]  # type: ignore[assignment]
     """The (metric, variant) pairs an experiment has, with point counts."""
@@ -77,6 +85,16 @@ class MetricsServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_metrics_pb2.ScalarSeries, _abc.Awaitable[_metrics_pb2.ScalarSeries]]:
         """One series downsampled to at most `samples` buckets (min/max/mean/last per bucket, so that
         spikes and dips survive), or at full resolution when it has no more points than that.
+        """
+
+    @_abc_1.abstractmethod
+    def QueryChart(
+        self,
+        request: _metrics_pb2.ChartQuery,
+        context: _ServicerContext,
+    ) -> _typing.Union[_metrics_pb2.ChartSeries, _abc.Awaitable[_metrics_pb2.ChartSeries]]:
+        """The series of one chart (up to 100; the same xaxis, samples and range) on one bucket grid:
+        the union of their extents, so runs of different lengths share buckets.
         """
 
     @_abc_1.abstractmethod

@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 import grpc
 from tracklane_proto import metrics_pb2, metrics_pb2_grpc
 
-from services.metrics.domain import DEFAULT_SAMPLES, SeriesQuery
+from services.metrics.domain import DEFAULT_SAMPLES, SeriesQuery, SeriesResult
 from services.metrics.store import ScalarStore
 
 MAX_PAGE_POINTS = 500_000
@@ -30,31 +30,30 @@ class MetricsApi(metrics_pb2_grpc.MetricsServiceServicer):
     async def QueryScalars(  # noqa: N802 (gRPC method name)
         self, request: metrics_pb2.ScalarQuery, context: grpc.aio.ServicerContext
     ) -> metrics_pb2.ScalarSeries:
-        try:
-            query = SeriesQuery(
-                workspace=request.workspace,
-                experiment_id=request.experiment_id,
-                metric=request.metric,
-                variant=request.variant,
-                xaxis=_XAXIS.get(request.xaxis, "?"),
-                samples=request.samples or DEFAULT_SAMPLES,
-                x_min=request.x_min if request.HasField("x_min") else None,
-                x_max=request.x_max if request.HasField("x_max") else None,
-            )
-        except ValueError as exc:
-            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
-        result = await self._run(self.store.query_series, query)
-        return metrics_pb2.ScalarSeries(
-            metric=result.metric,
-            variant=result.variant,
-            total_points=result.total_points,
-            downsampled=result.downsampled,
-            x=result.x,
-            min=result.min,
-            max=result.max,
-            mean=result.mean,
-            last=result.last,
-            count=result.count,
+        query = await _series_query(request, context)
+        return _series_message(await self._run(self.store.query_series, query))
+
+    async def QueryChart(  # noqa: N802
+        self, request: metrics_pb2.ChartQuery, context: grpc.aio.ServicerContext
+    ) -> metrics_pb2.ChartSeries:
+        if not 1 <= len(request.series) <= MAX_CHART_SERIES:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"series: 1 to {MAX_CHART_SERIES} per chart")
+        first = request.series[0]
+        same = ("xaxis", "samples", "x_min", "x_max")
+        for q in request.series:
+            if any(q.HasField(f) != first.HasField(f) for f in ("x_min", "x_max")) or any(
+                getattr(q, f) != getattr(first, f) for f in same
+            ):
+                await context.abort(
+                    grpc.StatusCode.INVALID_ARGUMENT, "series: one chart's series share xaxis, samples and range"
+                )
+        queries = [await _series_query(q, context) for q in request.series]
+        results, grid = await self._run(self.store.query_chart, queries)
+        return metrics_pb2.ChartSeries(
+            series=[_series_message(r) for r in results],
+            shared_grid=grid is not None,
+            grid_lo=grid[0] if grid else 0.0,
+            grid_width=grid[1] if grid else 0.0,
         )
 
     async def ListSeries(  # noqa: N802
@@ -153,3 +152,38 @@ async def _limit(requested: int, default: int, maximum: int, context: grpc.aio.S
     if requested > maximum:
         await context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"limit: at most {maximum}")
     return requested or default
+
+
+MAX_CHART_SERIES = 100
+
+
+async def _series_query(request: metrics_pb2.ScalarQuery, context: grpc.aio.ServicerContext) -> SeriesQuery:
+    try:
+        return SeriesQuery(
+            workspace=request.workspace,
+            experiment_id=request.experiment_id,
+            metric=request.metric,
+            variant=request.variant,
+            xaxis=_XAXIS.get(request.xaxis, "?"),
+            samples=request.samples or DEFAULT_SAMPLES,
+            x_min=request.x_min if request.HasField("x_min") else None,
+            x_max=request.x_max if request.HasField("x_max") else None,
+        )
+    except ValueError as exc:
+        await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
+        raise  # abort raises; this line only tells the type checker
+
+
+def _series_message(result: SeriesResult) -> metrics_pb2.ScalarSeries:
+    return metrics_pb2.ScalarSeries(
+        metric=result.metric,
+        variant=result.variant,
+        total_points=result.total_points,
+        downsampled=result.downsampled,
+        x=result.x,
+        min=result.min,
+        max=result.max,
+        mean=result.mean,
+        last=result.last,
+        count=result.count,
+    )

@@ -35,7 +35,10 @@ class ScalarStore(Protocol):
     def insert(self, workspace: str, experiment_id: str, event_id: str, columns: ScalarColumns) -> None:
         """Stores one event's points; a second insert of the same event id stores nothing."""
 
-    def query_series(self, query: SeriesQuery) -> SeriesResult: ...
+    def query_series(self, query: SeriesQuery, grid: tuple[float, float] | None = None) -> SeriesResult: ...
+
+    def query_chart(self, queries: list[SeriesQuery]) -> tuple[list[SeriesResult], tuple[float, float] | None]:
+        """A chart's series on one bucket grid (the union of their extents)."""
 
     def list_series(self, workspace: str, experiment_id: str) -> list[SeriesInfo]: ...
 
@@ -129,11 +132,33 @@ class ClickHouseScalarStore:
             settings={"insert_deduplication_token": event_id, "deduplicate_blocks_in_dependent_materialized_views": 1},
         )
 
-    def query_series(self, query: SeriesQuery) -> SeriesResult:
-        if query.xaxis == "iter":
-            rolled = self._query_blocks(query)
-            if rolled is not None:
-                return rolled
+    def query_chart(self, queries: list[SeriesQuery]) -> tuple[list[SeriesResult], tuple[float, float] | None]:
+        """The series of one chart on one bucket grid: ``samples`` buckets over the union of
+        their extents, so the runs' buckets line up whatever their lengths (a series with no
+        more points than ``samples`` comes whole: its points are exact). Returns the results
+        and the grid (low edge, bucket width), None when nothing needed buckets."""
+        extents = [self._extent(q) for q in queries]
+        filled = [(lo, hi) for n, lo, hi in extents if n]
+        if not queries or not filled or all(n <= q.samples for q, (n, _, _) in zip(queries, extents, strict=True)):
+            return [self.query_series(q) for q in queries], None
+        lo, hi = min(e[0] for e in filled), max(e[1] for e in filled)
+        if queries[0].x_min is not None:  # a zoom: the grid spans the range asked for
+            lo = max(lo, queries[0].x_min) if queries[0].x_max is None else queries[0].x_min
+        if queries[0].x_max is not None:
+            hi = queries[0].x_max
+        samples = queries[0].samples
+        grid = (float(lo), (float(hi) - float(lo)) / samples or 1.0)
+        return [self.query_series(q, grid) for q in queries], grid
+
+    def _extent(self, query: SeriesQuery) -> tuple[int, float, float]:
+        """(points, lowest x, highest x) of a series within its range."""
+        where, params, x = self._series_sql(query)
+        row = self.client.query(f"SELECT count(), min({x}), max({x}) FROM scalars WHERE {where}", parameters=params)
+        n, lo, hi = row.first_row if row.first_row else (0, 0.0, 0.0)
+        return int(n), float(lo or 0.0), float(hi or 0.0)
+
+    def _series_sql(self, query: SeriesQuery) -> tuple[str, dict[str, Any], str]:
+        """(WHERE clause, its parameters, the x expression) of a series and its range."""
         params: dict[str, Any] = {
             "ws": query.workspace,
             "exp": query.experiment_id,
@@ -157,6 +182,17 @@ class ClickHouseScalarStore:
         if query.x_max is not None:
             where += f" AND {bound} <= {{x_max:{kind}}}"
             params["x_max"] = math.floor(query.x_max) if query.xaxis == "iter" else query.x_max
+        return where, params, x
+
+    def query_series(self, query: SeriesQuery, grid: tuple[float, float] | None = None) -> SeriesResult:
+        """One series: whole when it has at most ``samples`` points, else in buckets — of its own
+        extent, or of ``grid`` (low edge, width) shared by a chart's series, whose x is then the
+        bucket's centre so that the series line up."""
+        if query.xaxis == "iter":
+            rolled = self._query_blocks(query, grid)
+            if rolled is not None:
+                return rolled
+        where, params, x = self._series_sql(query)
         stats = self.client.query(
             f"SELECT count(), min({x}), max({x}) FROM scalars WHERE {where}", parameters=params
         ).first_row
@@ -173,13 +209,14 @@ class ClickHouseScalarStore:
             return SeriesResult(
                 query.metric, query.variant, count, False, xs, values, values, values, values, [1] * count
             )
-        params["lo"] = float(lo)
-        params["width"] = (float(hi) - float(lo)) / query.samples or 1.0
+        params["lo"], params["width"] = grid or (float(lo), (float(hi) - float(lo)) / query.samples or 1.0)
         params["top"] = query.samples - 1
+        at = "{lo:Float64} + (bucket + 0.5) * {width:Float64}" if grid else f"argMax({x}, {order})"
         cols = self.client.query(
             f"""
-            SELECT least(toUInt32(floor(({x} - {{lo:Float64}}) / {{width:Float64}})), {{top:UInt32}}) AS bucket,
-                   argMax({x}, {order}), min(value), max(value), avg(value), argMax(value, {order}), count()
+            SELECT least(toUInt32(greatest(floor(({x} - {{lo:Float64}}) / {{width:Float64}}), 0)), {{top:UInt32}})
+                     AS bucket,
+                   {at}, min(value), max(value), avg(value), argMax(value, {order}), count()
             FROM scalars WHERE {where}
             GROUP BY bucket ORDER BY bucket
             """,
@@ -188,7 +225,7 @@ class ClickHouseScalarStore:
         _, xs, mins, maxs, means, lasts, counts = [list(c) for c in cols]
         return SeriesResult(query.metric, query.variant, count, True, xs, mins, maxs, means, lasts, counts)
 
-    def _query_blocks(self, query: SeriesQuery) -> SeriesResult | None:
+    def _query_blocks(self, query: SeriesQuery, grid: tuple[float, float] | None = None) -> SeriesResult | None:
         """The iteration axis from the block rollups (whole blocks inside the range) and the points
         of the range's partial edge blocks; None when the buckets would be narrower than
         ``rollup_min_width`` iterations (the points are then read directly)."""
@@ -217,13 +254,16 @@ class ClickHouseScalarStore:
             )
         stats = self.client.query(f"SELECT sum(n), min(first_it), max(last).1 FROM ({merged})", parameters=params)
         count, lo, hi = stats.first_row if stats.first_row else (0, 0, 0)
-        if count <= query.samples or (hi - lo) / query.samples < self.rollup_min_width:
+        x0, width = grid or (float(lo), (hi - lo) / query.samples)
+        if count <= query.samples or width < self.rollup_min_width:
             return None
-        params.update(x0=float(lo), width=(hi - lo) / query.samples, top=query.samples - 1)
+        params.update(x0=x0, width=width, top=query.samples - 1)
+        at = "{x0:Float64} + (bucket + 0.5) * {width:Float64}" if grid else "toFloat64(max(last).1)"
         cols = self.client.query(
             f"""
-            SELECT least(toUInt32(floor((first_it - {{x0:Float64}}) / {{width:Float64}})), {{top:UInt32}}) AS bucket,
-                   toFloat64(max(last).1), min(lo), max(hi), sum(total) / sum(n), max(last).2, sum(n)
+            SELECT least(toUInt32(greatest(floor((first_it - {{x0:Float64}}) / {{width:Float64}}), 0)), {{top:UInt32}})
+                     AS bucket,
+                   {at}, min(lo), max(hi), sum(total) / sum(n), max(last).2, sum(n)
             FROM ({merged})
             GROUP BY bucket ORDER BY bucket
             """,

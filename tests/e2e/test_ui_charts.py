@@ -146,3 +146,30 @@ def test_band_zoom_smoothing_log_and_system(stack: Stack, charted: dict[str, Any
         shot(page, "system-tab")
         accessible(page, "the system tab")
         assert not errors, errors
+
+
+def test_runs_of_different_lengths_share_the_buckets_of_one_chart(stack: Stack, charted: dict[str, Any]) -> None:
+    """Compare overlays the 100,000-point run with one of 60,000: both on one grid of buckets
+    (the union of their extents), so the chart's x values are the longer run's buckets and the
+    shorter run's are the first of them — not two grids interleaved (clearml#1266)."""
+    from playwright.sync_api import expect
+
+    shorter = new_id()
+    open_experiment(stack, shorter, project=charted["project"], name="shorter")
+    points = [("loss", "train", i, 0.5 + (i % 5) * 0.01) for i in range(60_000)]
+    ingest(stack).Append(batch(shorter, scalar_event(1, points)), metadata=AUTH, timeout=60)
+    with gateway(stack) as gw:
+        wait_for("the shorter run", lambda: total_points(gw, shorter, "loss", "train") == 60_000, timeout=120)
+        answer = gw.get(
+            "/api/v1/compare", params={"ids": f"{charted['id']},{shorter}", "metric": "loss", "variant": "train"}
+        )
+        long_x, short_x = (s["x"] for s in answer.json()["scalars"])
+        assert short_x == long_x[: len(short_x)] and 550 <= len(short_x) <= 650  # the first 60% of the buckets
+    with chromium() as browser:
+        page = signed_in(browser, stack)
+        page.goto(f"{stack.gateway_url}/compare?ids={charted['id']},{shorter}&metric=loss/train")
+        chart = page.get_by_role("region", name="loss/train").locator(".scalar-chart")
+        expect(chart).to_have_attribute("data-series", "2")
+        assert _attr(chart, "points") == len(long_x)  # one grid: the runs' x values coincide
+        assert _attr(chart, "band-max") == SPIKE
+        shot(page, "compare-shared-buckets")

@@ -60,6 +60,39 @@ def test_downsampling_covers_every_point_and_keeps_extremes(store: ScalarStore) 
     assert r.mean[0] == pytest.approx(float(values[: r.count[0]].mean()))
 
 
+@pytest.mark.parametrize("xaxis", ["iter", "relative"])
+def test_a_charts_runs_share_one_bucket_grid(store: ScalarStore, xaxis: str) -> None:
+    """Two runs of different lengths in one chart: the same bucket edges (the union of their
+    extents), so bucket k of one is bucket k of the other; a spike stays inside its bucket."""
+    long_run, short_run = new_id(), new_id()
+    t0 = 1_700_000_000.0
+    for exp, n in ((long_run, 30_000), (short_run, 12_000)):
+        values = np.sin(np.arange(n) / 500.0)
+        if exp == short_run:
+            values[7_777] = 50.0
+        points = [("loss", "train", i, float(v)) for i, v in enumerate(values)]
+        stamps = [t0 + i * 0.01 for i in range(n)]
+        for k in range(0, n, 10_000):
+            store.insert("ws", exp, f"{exp}.{k}", columns(points[k : k + 10_000], stamps[k : k + 10_000]))
+    queries = [SeriesQuery("ws", e, "loss", "train", xaxis=xaxis, samples=300) for e in (long_run, short_run)]
+    (long_r, short_r), grid = store.query_chart(queries)
+    assert grid is not None
+    lo, width = grid
+    span = 29_999 if xaxis == "iter" else 299.99
+    assert lo == 0 and width == pytest.approx(span / 300)
+    assert len(long_r.x) == 300 and sum(long_r.count) == 30_000 and sum(short_r.count) == 12_000
+    assert short_r.x == long_r.x[: len(short_r.x)]  # the same buckets, the short run's are the first ones
+    assert len(short_r.x) == math.ceil(11_999 / (29_999 / 300)) if xaxis == "iter" else len(short_r.x) > 100
+    assert max(short_r.max) == 50.0  # the spike, in the band
+    spike_x = 7_777 if xaxis == "iter" else 77.77
+    k = next(i for i, m in enumerate(short_r.max) if m == 50.0)
+    assert short_r.x[k] - width / 2 <= spike_x <= short_r.x[k] + width / 2
+    alone, grid2 = store.query_chart([queries[0], SeriesQuery("ws", new_id(), "loss", "train", xaxis=xaxis)])
+    assert grid2 is not None and alone[1].total_points == 0  # a run without the series draws nothing
+    few = store.query_chart([SeriesQuery("ws", short_run, "loss", "train", xaxis=xaxis, samples=20_000)])
+    assert few[1] is None and not few[0][0].downsampled  # every point: no grid needed
+
+
 def test_few_points_come_back_at_full_resolution_and_zoom_works(store: ScalarStore) -> None:
     exp = new_id()
     store.insert("ws", exp, f"{exp}.1", columns([("acc", "val", i * 10, i / 10) for i in range(10)]))
@@ -261,6 +294,14 @@ def test_block_rollups_answer_like_the_points(chdb_url: str) -> None:
             mean = sum(m * c for m, c in zip(r.mean, r.count, strict=True)) / r.total_points
             assert mean == pytest.approx(float(values[inside].mean()), abs=1e-9)
             assert r.x == sorted(r.x) and len(r.x) <= 50
+        grid = (lo - 100.0, (hi - lo + 200) / 50)  # a chart's shared grid, wider than this run
+        rg, dg = (
+            rolled.query_series(SeriesQuery("ws", exp, "m", "v", samples=50), grid),
+            direct.query_series(SeriesQuery("ws", exp, "m", "v", samples=50), grid),
+        )
+        # the same buckets; a rollup block falls whole into the bucket of its first iteration
+        assert rg.x == dg.x and sum(rg.count) == sum(dg.count) == n and min(rg.min) == min(dg.min)
+        assert all(grid[0] < x < grid[0] + 50 * grid[1] for x in rg.x)  # the buckets' centres
     assert direct._query_blocks(SeriesQuery("ws", exp, "m", "v", samples=50)) is None  # narrow buckets: points
     rolled.delete_experiment("ws", exp)
     assert rolled.query_series(SeriesQuery("ws", exp, "m", "v")).total_points == 0

@@ -78,8 +78,8 @@ class RecordingLog:
 
 
 class FakeMetrics(metrics_pb2_grpc.MetricsServiceServicer):
-    """Series by experiment: ListSeries names them, QueryScalars answers one bucket per point
-    and records each query (the zoom and the series asked for)."""
+    """Series by experiment: ListSeries names them, QueryScalars (and QueryChart, series by
+    series) answers one bucket per point and records each query (the zoom and the series)."""
 
     def __init__(self) -> None:
         self.series: dict[str, list[tuple[str, str]]] = {}
@@ -100,6 +100,11 @@ class FakeMetrics(metrics_pb2_grpc.MetricsServiceServicer):
             metric=request.metric, variant=request.variant, total_points=2, x=[0, 1], min=[1, float("nan")],
             max=[1, float("nan")], mean=[1, float("nan")], last=[1, float("nan")], count=[1, 1],
         )  # fmt: skip
+
+    async def QueryChart(
+        self, request: metrics_pb2.ChartQuery, context: grpc.aio.ServicerContext
+    ) -> metrics_pb2.ChartSeries:
+        return metrics_pb2.ChartSeries(series=[await self.QueryScalars(q, context) for q in request.series])
 
 
 @dataclass
