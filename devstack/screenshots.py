@@ -1,6 +1,7 @@
 """``make screenshots``: the README's pictures, made from a seeded stack of its own (free ports,
 a temporary data folder): the tour run and a small sweep, then the experiments table and an
-experiment photographed in Debian's Chromium into ``docs/images/``."""
+experiment, the tour's Scalars and Plots tabs and Compare of the sweep's best runs photographed
+in Debian's Chromium into ``docs/images/``."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ import sys
 import tempfile
 import textwrap
 from pathlib import Path
+
+import httpx
 
 from devstack import Ports, Stack
 
@@ -81,6 +84,22 @@ def main() -> None:
             page.get_by_role("tab", name="Execution").click()
             page.get_by_role("heading", name="Reproduce").wait_for()
             page.screenshot(path=str(OUT / "experiment-execution.png"))
+            page.get_by_role("tab", name="Scalars").click()
+            page.locator(".scalar-chart").nth(1).wait_for()
+            page.wait_for_timeout(500)
+            page.screenshot(path=str(OUT / "scalars.png"))
+            page.get_by_role("tab", name="Plots").click()
+            page.locator(".plotly-view[data-state^=iteration]").nth(1).wait_for()
+            page.screenshot(path=str(OUT / "plots.png"))
+            best = httpx.get(
+                f"{stack.gateway_url}/api/v1/experiments",
+                params={"project": "vision/resnet-sweep", "order_by": "metrics.loss/val.min", "page_size": 4},
+                headers={"Authorization": f"Bearer {KEY}"},
+            ).json()["experiments"]
+            page.goto(f"{stack.gateway_url}/compare?ids={','.join(e['id'] for e in best)}&metric=loss/val")
+            page.locator(".scalar-chart").wait_for()
+            page.wait_for_timeout(500)
+            page.screenshot(path=str(OUT / "compare.png"), full_page=True)
             browser.close()
         print(f"Saved the screenshots in {OUT}")
     finally:

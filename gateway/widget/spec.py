@@ -145,6 +145,11 @@ def parse(params: Sequence[tuple[str, str]]) -> WidgetSpec:
     kind = _choice(params, "type", "scalar")
     if kind not in TYPES:
         raise _bad("type", f"one of {', '.join(TYPES)}")
+    given = [v for k, v in params if k in ("objects", "objects[]")]
+    if any(v.strip(",") == "" for v in given):
+        raise _bad("objects", "an empty id: give experiment ids, or leave objects out for a dynamic query")
+    if len(given) > MAX_OBJECTS:
+        raise _bad("objects", f"at most {MAX_OBJECTS}")
     objects = tuple(dict.fromkeys(_list(params, "objects")))
     if len(objects) > MAX_OBJECTS:
         raise _bad("objects", f"at most {MAX_OBJECTS}")

@@ -605,7 +605,7 @@ class ChartSeries(_message.Message):
     GRID_LO_FIELD_NUMBER: _builtins.int
     GRID_WIDTH_FIELD_NUMBER: _builtins.int
     shared_grid: _builtins.bool
-    """false: no series needed buckets (every point is there)"""
+    """false: one series (its own buckets), or none needed buckets"""
     grid_lo: _builtins.float
     """the grid's low edge and bucket width; x = the bucket's centre"""
     grid_width: _builtins.float

@@ -136,7 +136,10 @@ class ClickHouseScalarStore:
         """The series of one chart on one bucket grid: ``samples`` buckets over the union of
         their extents, so the runs' buckets line up whatever their lengths (a series with no
         more points than ``samples`` comes whole: its points are exact). Returns the results
-        and the grid (low edge, bucket width), None when nothing needed buckets."""
+        and the grid (low edge, bucket width); None for a chart of one series (its own buckets,
+        each at its last point's x) or when nothing needed buckets."""
+        if len(queries) == 1:
+            return [self.query_series(queries[0])], None
         extents = [self._extent(q) for q in queries]
         filled = [(lo, hi) for n, lo, hi in extents if n]
         if not queries or not filled or all(n <= q.samples for q, (n, _, _) in zip(queries, extents, strict=True)):

@@ -208,6 +208,8 @@ def test_models_and_bad_parameters(gw: httpx.Client, runs: dict[str, str]) -> No
         ({"project": "x", "tags[]": "it's"}, "tags"),
         ({"objects": a, "type": "parcoords"}, "metrics"),
         ({"objects": a, "format": "xml"}, "format"),
+        ({"objects": ["", ""]}, "objects"),  # empty ids are a mistake, not a dynamic query
+        ({"objects": [a] * 51}, "objects"),  # 51 given, even the same one: over the limit
     ]:
         r = gw.get("/widget/", params=params)
         assert r.status_code == 400 and r.json()["error"]["field"] == field, (params, r.text)

@@ -141,7 +141,7 @@ export const api = {
     get<Schemas["Plots"]>(`${exp(id)}/plots?${q(params)}`),
   debugSamples: (id: string, params: { metric?: string; variant?: string; iteration?: number }) =>
     get<Schemas["Samples"]>(`${exp(id)}/debug-samples?${q(params)}`),
-  compare: (params: { ids: string; metric?: string; variant?: string; samples?: number; workspace?: string }) =>
+  compare: (params: { ids: string; metric?: string; variant?: string; samples?: number; xaxis?: string; workspace?: string }) =>
     get<Schemas["Comparison"]>(`/api/v1/compare?${q(params)}`),
   embedCode: (params: Record<string, string>) => get<Schemas["EmbedCode"]>(`/api/v1/embeds/code?${q(params)}`),
   console: (id: string, params: { after?: number; limit?: number; tail?: number; search?: string }) =>

@@ -8,7 +8,7 @@ import { useEffect, useMemo, useRef, useState } from "react";
 import uPlot from "uplot";
 import "uplot/dist/uPlot.min.css";
 import { number } from "../format";
-import { extreme, join, smooth, type Num, type Points, type Smoother } from "./series";
+import { extreme, join, robustRange, smooth, type Num, type Points, type Smoother } from "./series";
 
 export interface ChartSeries extends Points {
   name: string;
@@ -22,6 +22,7 @@ export interface ChartOptions {
   log: boolean;
   xLabel: string;
   time: boolean; // x is wall-clock seconds
+  ignoreOutliers?: boolean; // the y-axis spans the lines' 2nd to 98th percentiles, not their extremes
 }
 
 const HEIGHT = 240;
@@ -79,6 +80,11 @@ export function ScalarChart({ title, series, options, sync, onZoom, onReset, zoo
     return out;
   }, [series, options.smoothing, options.band]);
 
+  const yRange = useMemo(
+    () => (options.ignoreOutliers && !options.log ? robustRange(drawn.line) : null),
+    [drawn, options.ignoreOutliers, options.log],
+  );
+
   useEffect(() => {
     const target = box.current;
     if (!target) return;
@@ -105,7 +111,10 @@ export function ScalarChart({ title, series, options, sync, onZoom, onReset, zoo
       width: Math.max(200, target.clientWidth),
       height: HEIGHT,
       legend: { show: false },
-      scales: { x: { time: options.time }, y: { distr: options.log ? 3 : 1 } },
+      scales: {
+        x: { time: options.time },
+        y: { distr: options.log ? 3 : 1, ...(yRange ? { range: (): uPlot.Range.MinMax => yRange } : {}) },
+      },
       axes: [
         { stroke: muted, grid: { stroke: grid, width: 1 }, ticks: { stroke: grid } },
         { stroke: muted, grid: { stroke: grid, width: 1 }, ticks: { stroke: grid }, size: 60, values: (_u, ticks) => ticks.map((t) => number(t)) },
@@ -141,7 +150,7 @@ export function ScalarChart({ title, series, options, sync, onZoom, onReset, zoo
       u.destroy();
       plot.current = null;
     };
-  }, [drawn, layout, hidden, options.time, options.log, options.xLabel, sync]); // eslint-disable-line react-hooks/exhaustive-deps
+  }, [drawn, layout, hidden, yRange, options.time, options.log, options.xLabel, sync]); // eslint-disable-line react-hooks/exhaustive-deps
 
   const shownMax = drawn.max.filter((_, k) => !hidden.has(series[k]!.name));
   const shownMin = drawn.min.filter((_, k) => !hidden.has(series[k]!.name));
@@ -152,7 +161,7 @@ export function ScalarChart({ title, series, options, sync, onZoom, onReset, zoo
       data-x-min={drawn.x[0] ?? ""} data-x-max={drawn.x[drawn.x.length - 1] ?? ""}
       data-band-max={options.band ? extreme(shownMax, "max") ?? "" : ""} data-band-min={options.band ? extreme(shownMin, "min") ?? "" : ""}
       data-line={JSON.stringify(drawn.line[0]?.slice(-20) ?? [])} data-smoothing={options.smoothing} data-zoomed={zoomed}
-      data-layers={layout.map((l) => l.kind).join(",")}
+      data-layers={layout.map((l) => l.kind).join(",")} data-y-range={yRange ? yRange.join(",") : ""}
     >
       <div ref={box} className="plot" role="img" aria-label={`${title}: ${series.map((s) => s.name).join(", ")}`} />
       <ul className="legend" aria-label={`Series of ${title}`}>

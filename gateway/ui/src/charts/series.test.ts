@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { extreme, join, smooth, toCsv } from "./series";
+import { extreme, join, robustRange, smooth, toCsv } from "./series";
 
 describe("join", () => {
   it("puts series of different lengths on one x grid, null where one has no point", () => {
@@ -43,5 +43,16 @@ describe("extreme and csv", () => {
     expect(toCsv([0, 1], ["loss, train"], [[1, 2]], [[0.5, null]], [[1.5, 2]])).toBe(
       'x,"loss, train","loss, train min","loss, train max"\n0,1,0.5,1.5\n1,2,,2\n',
     );
+  });
+});
+
+describe("robustRange", () => {
+  it("spans the bulk of the values, not a lone outlier", () => {
+    const line = Array.from({ length: 100 }, (_, i) => i / 100);
+    line[50] = 1000;
+    const [lo, hi] = robustRange([line])!;
+    expect(hi).toBeLessThan(2);
+    expect(lo).toBeLessThan(0.03);
+    expect(robustRange([[null, null]])).toBeNull();
   });
 });

@@ -106,3 +106,15 @@ export function toCsv(x: number[], names: string[], line: Num[][], min: Num[][],
 function csvCell(text: string): string {
   return /[",\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
 }
+
+/** A y range that leaves out the outliers: the 2nd to 98th percentile of every drawn value,
+ * padded by 5%; null when there is nothing to span. */
+export function robustRange(lines: Num[][]): [number, number] | null {
+  const values = lines.flat().filter((v): v is number => v !== null && Number.isFinite(v)).sort((a, b) => a - b);
+  if (!values.length) return null;
+  const at = (q: number) => values[Math.min(values.length - 1, Math.max(0, Math.round(q * (values.length - 1))))]!;
+  const lo = at(0.02);
+  const hi = at(0.98);
+  const pad = (hi - lo) * 0.05 || Math.abs(hi) * 0.05 || 1;
+  return [lo - pad, hi + pad];
+}

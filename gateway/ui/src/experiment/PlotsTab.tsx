@@ -3,11 +3,12 @@
 // picker per plot; a confusion matrix as counts or % by row / column; a histogram at one
 // iteration or over time (a ridgeline: steps in depth, drawn in 2-D so it needs no WebGL);
 // PNG, CSV, JSON and Embed. Plotly is loaded only when the tab opens, each plot only near view.
-import { useEffect, useMemo, useRef, useState, type RefObject } from "react";
+import { useEffect, useMemo, useRef, useState } from "react";
 import { ApiError, api, type Experiment, type Schemas } from "../api";
 import { confusionFigure, figureCsv, histogramOf, ridgeline, type ConfusionMode, type Histogram } from "../charts/figures";
 import { download, fileBase, useNear } from "../charts/lazy";
-import { CONFIG, loadPlotly, themed, type PlotlyApi, type PlotlyFigure } from "../charts/plotly";
+import { loadPlotly, type PlotlyFigure } from "../charts/plotly";
+import { PlotlyView } from "../charts/PlotlyView";
 import { datetime } from "../format";
 import { useTick } from "../live";
 import { navigate, withParams } from "../route";
@@ -101,12 +102,15 @@ function LoadedPlot({ experiment, latest }: { experiment: Experiment; latest: Pl
 
   const figure = shown.figure as unknown as PlotlyFigure;
   const isTable = (figure.data?.[0] as { type?: string } | undefined)?.type === "table";
-  let drawn: PlotlyFigure = figure;
-  if (shown.kind === "confusion_matrix") drawn = confusionFigure(figure, mode);
-  else if (isHistogram && overTime && history) {
-    const accent = getComputedStyle(document.documentElement).getPropertyValue("--accent").trim() || "#2563eb";
-    drawn = ridgeline(history, { line: getComputedStyle(document.documentElement).getPropertyValue("--panel").trim() || "#fff", fill: (t) => mix(accent, t) });
-  }
+  const drawn = useMemo<PlotlyFigure>(() => { // the same object until what it shows changes: no redraw on a refresh
+    if (shown.kind === "confusion_matrix") return confusionFigure(figure, mode);
+    if (isHistogram && overTime && history) {
+      const style = getComputedStyle(document.documentElement);
+      const accent = style.getPropertyValue("--accent").trim() || "#2563eb";
+      return ridgeline(history, { line: style.getPropertyValue("--panel").trim() || "#fff", fill: (t) => mix(accent, t) });
+    }
+    return figure;
+  }, [shown, mode, overTime, history]); // eslint-disable-line react-hooks/exhaustive-deps
   const base = fileBase(experiment.name || experiment.id, shown.metric, shown.variant, `iter${shown.iteration}`);
   const pickId = `pick-${fileBase(shown.metric, shown.variant)}`;
   const png = () => {
@@ -165,29 +169,6 @@ function mix(colour: string, t: number): string {
   if (hex.length !== 6) return colour;
   const [r, g, b] = [0, 2, 4].map((i) => parseInt(hex.slice(i, i + 2), 16));
   return `rgba(${r}, ${g}, ${b}, ${(0.25 + 0.6 * t).toFixed(2)})`;
-}
-
-/** A Plotly figure in the page's theme; what it drew is on ``el.data`` (Plotly's own), and
- * data-state says when it is drawn. */
-function PlotlyView({ figure, label, graph, state }: { figure: PlotlyFigure; label: string; graph: RefObject<HTMLDivElement>; state: string }) {
-  const [problem, setProblem] = useState<string | null>(null);
-  const [drawn, setDrawn] = useState("");
-  useEffect(() => {
-    let current = true;
-    let plotly: PlotlyApi | null = null;
-    const el = graph.current;
-    if (!el) return;
-    setDrawn("");
-    loadPlotly().then((p) => {
-      plotly = p;
-      if (!current) return;
-      return p.react(el, figure.data ?? [], themed(figure.layout), CONFIG).then(() => current && setDrawn(state));
-    }).catch((e: unknown) => current && setProblem(e instanceof Error ? e.message : String(e)));
-    return () => { current = false; void plotly; };
-  }, [figure, state, graph]);
-  useEffect(() => () => { const el = graph.current; if (el) void loadPlotly().then((p) => p.purge(el)); }, [graph]);
-  if (problem) return <p role="alert" className="notice">{problem}</p>;
-  return <div ref={graph} className="plotly-view" role="figure" aria-label={label} data-state={drawn || "drawing"} />;
 }
 
 /** A logged table as an HTML table (readable in both themes, selectable, searchable with the

@@ -29,7 +29,7 @@ function loadSizes(): ColumnSizingState {
   }
 }
 
-export function ExperimentTable({ params, columns, order, selected, selection, onSort, onReorder, onSelect, onOpen, height }: {
+export function ExperimentTable({ params, columns, order, selected, selection, onSort, onReorder, onSelect, onOpen, height, hidden = [], onHide }: {
   params: Record<string, string | boolean>;
   columns: string[];
   order: string;
@@ -40,6 +40,8 @@ export function ExperimentTable({ params, columns, order, selected, selection, o
   onSelect: (ids: string[], on: boolean, total: number | null) => void;
   onOpen: (experiment: Experiment) => void;
   height: string;
+  hidden?: string[]; // left out of the project panels
+  onHide?: (id: string) => void;
 }) {
   const tick = useTick();
   const rows = useRows(params, tick);
@@ -67,7 +69,7 @@ export function ExperimentTable({ params, columns, order, selected, selection, o
   const last = items[items.length - 1]?.index ?? 0;
   useEffect(() => { if (total) rows.need(first, last); }, [first, last, total, rows]);
 
-  const width = 44 + table.getVisibleLeafColumns().reduce((sum, c) => sum + c.getSize(), 0);
+  const width = (onHide ? 68 : 44) + table.getVisibleLeafColumns().reduce((sum, c) => sum + c.getSize(), 0);
   const descending = order.startsWith("-");
   const sortedBy = order.replace(/^-/, "");
 
@@ -113,7 +115,7 @@ export function ExperimentTable({ params, columns, order, selected, selection, o
         aria-label="Experiments" aria-multiselectable="true" data-total={rows.total ?? ""} onKeyDown={keys}
       >
         <div role="row" className="grid-head" style={{ width }} aria-rowindex={1}>
-          <div role="columnheader" className="cell check">
+          <div role="columnheader" className={onHide ? "cell check with-eye" : "cell check"}>
             <input
               type="checkbox" aria-label="Select all matching experiments"
               checked={selection.all} onChange={(e) => onSelect([], e.target.checked, rows.total)}
@@ -165,12 +167,20 @@ export function ExperimentTable({ params, columns, order, selected, selection, o
                   if (experiment && !(e.target as HTMLElement).closest("input,button,a")) onOpen(experiment);
                 }}
               >
-                <div role="gridcell" className="cell check">
+                <div role="gridcell" className={onHide ? "cell check with-eye" : "cell check"}>
                   {experiment && (
                     <input
                       type="checkbox" checked={checked} aria-label={`Select ${experiment.name}`} tabIndex={-1}
                       onClick={(e) => click(item.index, experiment, e)} onChange={() => undefined}
                     />
+                  )}
+                  {experiment && onHide && (
+                    <button
+                      type="button" className="eye" tabIndex={-1} aria-pressed={!hidden.includes(experiment.id)}
+                      aria-label={`Show ${experiment.name || experiment.id} in the panels`}
+                      title={hidden.includes(experiment.id) ? "Hidden from the panels: click to show" : "In the panels: click to hide"}
+                      onClick={() => onHide(experiment.id)}
+                    >{hidden.includes(experiment.id) ? "◌" : "◉"}</button>
                   )}
                 </div>
                 {table.getVisibleLeafColumns().map((column) => (

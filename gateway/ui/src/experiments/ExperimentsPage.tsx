@@ -11,6 +11,7 @@ import { BulkBar } from "./BulkBar";
 import { ColumnChooser } from "./ColumnChooser";
 import { ExperimentTable, type Selection } from "./ExperimentTable";
 import { FilterBar } from "./FilterBar";
+import { ProjectPanels } from "./ProjectPanels";
 import { label, literal } from "./querylang";
 import { STATUSES, effectiveFilter, readView, tableParams, viewUrl, type ViewState } from "./viewstate";
 
@@ -75,6 +76,7 @@ export function ExperimentsPage({ url, workspace }: { url: URL; workspace: strin
       params={extra.length ? { ...params, filter: effectiveFilter(view, extra).text } : params}
       columns={view.columns} order={view.order} selected={view.selected} selection={selection}
       onSort={sort} onReorder={(c) => go({ columns: c })} onSelect={select} onOpen={open} height={height}
+      hidden={view.hidden} onHide={(id) => go({ hidden: view.hidden.includes(id) ? view.hidden.filter((h) => h !== id) : [...view.hidden, id] }, true)}
     />
   );
 
@@ -129,6 +131,10 @@ export function ExperimentsPage({ url, workspace }: { url: URL; workspace: strin
             <button type="button" onClick={() => go({ statuses: [], tags: [], users: [] })}>Reset quick filters</button>
           )}
         </div>
+        <ProjectPanels
+          params={params} identifiers={columns.identifiers} raw={view.panels} hidden={view.hidden} labels={view.labels} still={view.still}
+          onChange={(change) => go({ ...(change.panels !== undefined ? { panels: change.panels } : {}), ...(change.labels ? { labels: change.labels } : {}), ...(change.still !== undefined ? { still: change.still } : {}) }, true)}
+        />
         {notice && <p role="status" className="notice">{notice} <button type="button" onClick={() => setNotice(null)}>Dismiss</button></p>}
         <BulkBar selection={selection} total={total} params={params} archive={view.archive} onDone={(m) => { setNotice(m); setSelection(NONE); }} />
         {view.group ? (

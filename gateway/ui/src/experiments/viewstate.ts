@@ -23,6 +23,10 @@ export interface ViewState {
   selected: string; // the experiment shown in the info panel
   tab: Tab;
   full: boolean; // the experiment full-screen instead of beside the table
+  panels: string; // the project panels (panels.ts), as JSON
+  hidden: string[]; // experiments left out of the panels (the eye toggle)
+  labels: "name" | "id"; // how panels name the runs
+  still: boolean; // the panels' 10 s refresh switched off
 }
 
 const list = (value: string | null): string[] => (value ? value.split(",").filter(Boolean) : []);
@@ -45,6 +49,10 @@ export function readView(url: URL): ViewState {
     selected: p.get("exp") ?? "",
     tab: tab && (TABS as readonly string[]).includes(tab) ? tab : "info",
     full: p.get("full") === "1",
+    panels: p.get("panels") ?? "",
+    hidden: list(p.get("hide")),
+    labels: p.get("labels") === "id" ? "id" : "name",
+    still: p.get("still") === "1",
   };
 }
 
@@ -63,6 +71,10 @@ export function viewUrl(view: ViewState): string {
   put("exp", view.selected);
   put("tab", view.selected && view.tab !== "info" ? view.tab : "");
   put("full", view.selected && view.full ? "1" : "");
+  put("panels", view.panels);
+  put("hide", view.hidden.join(","));
+  put("labels", view.labels === "id" ? "id" : "");
+  put("still", view.still ? "1" : "");
   const path = `/projects/${view.project.split("/").map(encodeURIComponent).join("/")}`;
   const query = p.toString();
   return query ? `${path}?${query}` : path;

@@ -1,0 +1,128 @@
+"""Project panels above the experiments table, in a real browser against the stack: a bar panel
+keyed by a hyperparameter shows one bar per value with its aggregation; the eye in a row takes a
+run out of every panel; panels come back after a reload (they live in the URL); scatter,
+parallel coordinates and a metric's line across runs draw what the runs logged. What is drawn is
+read from Plotly's own data and the uPlot chart's data-* attributes."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from typing import Any
+
+import pytest
+
+from devstack import Stack
+from tests.conftest import new_id
+from tests.e2e.browser import accessible, chromium, shot, signed_in
+from tests.e2e.helpers import gateway, wait_for
+from tests.e2e.test_ui_experiments import RUNS, SEED, _env
+from tests.e2e.test_widget_browser import needs_chromium
+
+pytestmark = [pytest.mark.engines, needs_chromium]
+
+
+@pytest.fixture(scope="module")
+def project(stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> str:
+    work = tmp_path_factory.mktemp("panel-runs")
+    name = f"panels-{new_id()[:6]}"
+    (work / "seed.py").write_text(SEED)
+    run = subprocess.run([sys.executable, "seed.py", json.dumps(RUNS), name], cwd=work, env=_env(stack, work),
+                         capture_output=True, text=True, timeout=240)  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    with gateway(stack) as gw:
+        wait_for(
+            "the runs",
+            lambda: (
+                sum(
+                    1
+                    for r in gw.get("/api/v1/experiments", params={"project": name}).json()["experiments"]
+                    if r["metrics"]
+                )
+                == len(RUNS)
+            ),
+            timeout=120,
+        )
+    return name
+
+
+def _drawn(page: Any, panel: int) -> Any:
+    figure = page.get_by_role("figure", name=f"Panel {panel} chart")
+    return figure, lambda: figure.evaluate("el => el.data.map(t => ({x: t.x, y: t.y, name: t.name}))")
+
+
+def test_panels_bar_by_hyperparameter_eye_reload_and_every_kind(stack: Stack, project: str) -> None:
+    from playwright.sync_api import expect
+
+    with chromium() as browser:
+        page = signed_in(browser, stack)
+        errors: list[str] = []
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.goto(f"{stack.gateway_url}/projects/{project}")
+        expect(page.get_by_role("grid", name="Experiments")).to_contain_text("charlie")
+
+        page.get_by_role("button", name="+ Add panel").click()
+        form = page.get_by_role("dialog", name="Add a panel")
+        form.get_by_label("Kind").select_option("bar")
+        form.get_by_label("Value").select_option("metrics.loss/train.min")
+        form.get_by_label("Key by").select_option("params.General/lr")
+        form.get_by_label("Aggregation").select_option("min")
+        form.get_by_role("button", name="Add").click()
+        bars, drawn = _drawn(page, 1)
+        expect(bars).to_have_attribute("data-state", f"runs:{len(RUNS)}")
+        [trace] = drawn()
+        assert trace["x"] == ["0.001", "0.01", "0.1"]  # one bar per value of lr, in numeric order
+        assert trace["y"] == pytest.approx([0.1, 0.2, 0.4])  # the lowest loss of each value's runs
+        expect(page.get_by_role("region", name="Panel 1: min of loss/train (min) by lr (General)")).to_be_visible()
+
+        page.get_by_role("button", name="Show charlie in the panels").click()  # the eye: out of the panels
+        expect(bars).to_have_attribute("data-state", f"runs:{len(RUNS) - 1}")
+        assert drawn()[0]["x"] == ["0.01", "0.1"]
+
+        page.reload()  # the panels and the hidden run live in the URL
+        bars, drawn = _drawn(page, 1)
+        expect(bars).to_have_attribute("data-state", f"runs:{len(RUNS) - 1}")
+        expect(page.get_by_role("button", name="Show charlie in the panels")).to_have_attribute("aria-pressed", "false")
+
+        page.get_by_role("button", name="+ Add panel").click()
+        form = page.get_by_role("dialog", name="Add a panel")
+        form.get_by_label("Kind").select_option("line")
+        form.get_by_label("Metric").select_option("metrics.loss/train")
+        form.get_by_label("Smoothing").fill("0.5")
+        form.get_by_role("button", name="Add").click()
+        line = page.get_by_role("region", name="Panel 2: loss/train by iteration").locator(".scalar-chart")
+        expect(line).to_have_attribute("data-series", str(len(RUNS) - 1))  # a line per run shown
+        expect(line).to_have_attribute("data-smoothing", "0.5")
+
+        page.get_by_role("button", name="+ Add panel").click()
+        form = page.get_by_role("dialog", name="Add a panel")
+        form.get_by_label("Kind").select_option("parcoords")
+        form.get_by_role("group", name="Axes (hyperparameters)").get_by_label("lr (General)").check()
+        form.get_by_role("group", name="Axes (hyperparameters)").get_by_label("batch (General)").check()
+        form.get_by_label("Metric").select_option("metrics.loss/train.min")
+        form.get_by_role("button", name="Add").click()
+        par, par_drawn = _drawn(page, 3)
+        expect(par).to_have_attribute("data-state", f"runs:{len(RUNS) - 1}")
+        lines = par_drawn()
+        assert len(lines) == len(RUNS) - 1 and all(len(t["y"]) == 3 for t in lines)
+        assert all(v is None or 0 <= v <= 1 for t in lines for v in t["y"])
+
+        page.get_by_role("button", name="Move panel 3 earlier").click()
+        expect(
+            page.get_by_role("region", name="Panel 2: batch (General), lr (General) → loss/train (min)")
+        ).to_be_visible()
+        page.get_by_role("button", name="Edit panel 1").click()
+        form = page.get_by_role("dialog", name="Edit the panel")
+        form.get_by_label("Aggregation").select_option("count")
+        form.get_by_role("button", name="Save").click()
+        bars, drawn = _drawn(page, 1)
+        page.wait_for_function(
+            "() => document.querySelector('[aria-label=\"Panel 1 chart\"]').data[0].y.join() === '2,2'"
+        )
+        page.get_by_label("Name runs by").select_option("id")
+        shot(page, "project-panels")
+        accessible(page, "the project panels")
+        page.get_by_role("button", name="Remove panel 3").click()
+        expect(page.get_by_role("region", name="Panel 3: loss/train by iteration")).to_have_count(0)
+        assert errors == []
