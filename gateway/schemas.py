@@ -135,6 +135,45 @@ class ProjectEdit(Body):
     description: ProjectDescription | UnsetType = UNSET
 
 
+# -- saved views ----------------------------------------------------------------------------------
+ViewName = Annotated[str, Meta(min_length=1, max_length=c.MAX_VIEW_NAME, pattern=NAME_PATTERN)]
+
+
+class ViewsQuery(Query):
+    project: ProjectPath
+    workspace: str = ""
+
+
+class SavedView(Struct):
+    name: str
+    state: str
+    user: str
+    updated_at: TimeS
+    default: bool
+
+
+class SavedViews(Struct):
+    project: str
+    views: list[SavedView]
+    default_view: str | None
+
+
+class ViewSave(Body):
+    examples: ClassVar[list[dict[str, Any]]] = [
+        {"project": "vision/resnet", "name": "best by val loss", "state": "order=metrics.loss/val.min", "default": True}
+    ]
+    project: ProjectPath
+    name: ViewName
+    state: Annotated[str, Meta(max_length=c.MAX_VIEW_STATE, description="the web UI's URL query of the view")]
+    default: bool = False
+
+
+class ViewRef(Body):
+    examples: ClassVar[list[dict[str, Any]]] = [{"project": "vision/resnet", "name": "best by val loss"}]
+    project: ProjectPath
+    name: Annotated[str, Meta(max_length=c.MAX_VIEW_NAME, description="empty with /default: no default view")]
+
+
 # -- experiments ------------------------------------------------------------------------------------
 class MetricSummary(Struct):
     metric: str

@@ -469,6 +469,97 @@ class ProjectEdited(_message.Message):
 Global___ProjectEdited: _TypeAlias = ProjectEdited  # noqa: Y015
 
 @_typing.final
+class ViewSaved(_message.Message):
+    """A saved view of a project's experiments — its table, groups and panels, as the web UI's URL
+    query — shared with the workspace. Saving under an existing name replaces that view.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PROJECT_FIELD_NUMBER: _builtins.int
+    NAME_FIELD_NUMBER: _builtins.int
+    STATE_FIELD_NUMBER: _builtins.int
+    MAKE_DEFAULT_FIELD_NUMBER: _builtins.int
+    BY_KEY_FIELD_NUMBER: _builtins.int
+    USER_FIELD_NUMBER: _builtins.int
+    project: _builtins.str
+    name: _builtins.str
+    state: _builtins.str
+    make_default: _builtins.bool
+    """also the project's default view: the one a plain visit opens"""
+    by_key: _builtins.str
+    user: _builtins.str
+    def __init__(
+        self,
+        *,
+        project: _builtins.str = ...,
+        name: _builtins.str = ...,
+        state: _builtins.str = ...,
+        make_default: _builtins.bool = ...,
+        by_key: _builtins.str = ...,
+        user: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["by_key", b"by_key", "make_default", b"make_default", "name", b"name", "project", b"project", "state", b"state", "user", b"user"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ViewSaved: _TypeAlias = ViewSaved  # noqa: Y015
+
+@_typing.final
+class ViewDeleted(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PROJECT_FIELD_NUMBER: _builtins.int
+    NAME_FIELD_NUMBER: _builtins.int
+    BY_KEY_FIELD_NUMBER: _builtins.int
+    project: _builtins.str
+    name: _builtins.str
+    by_key: _builtins.str
+    def __init__(
+        self,
+        *,
+        project: _builtins.str = ...,
+        name: _builtins.str = ...,
+        by_key: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["by_key", b"by_key", "name", b"name", "project", b"project"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ViewDeleted: _TypeAlias = ViewDeleted  # noqa: Y015
+
+@_typing.final
+class ViewDefaultSet(_message.Message):
+    """The project's default view; an empty name: none."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PROJECT_FIELD_NUMBER: _builtins.int
+    NAME_FIELD_NUMBER: _builtins.int
+    BY_KEY_FIELD_NUMBER: _builtins.int
+    project: _builtins.str
+    name: _builtins.str
+    by_key: _builtins.str
+    def __init__(
+        self,
+        *,
+        project: _builtins.str = ...,
+        name: _builtins.str = ...,
+        by_key: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["by_key", b"by_key", "name", b"name", "project", b"project"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ViewDefaultSet: _TypeAlias = ViewDefaultSet  # noqa: Y015
+
+@_typing.final
 class OriginList(_message.Message):
     """Origins allowed to frame the workspace's widgets (CSP frame-ancestors), e.g.
     "https://grafana.example.com"; "*" any; an empty list none but Tracklane itself.
@@ -1152,6 +1243,9 @@ class Event(_message.Message):
     EMBED_CREATED_FIELD_NUMBER: _builtins.int
     EMBED_REVOKED_FIELD_NUMBER: _builtins.int
     SIGN_IN_LINK_USED_FIELD_NUMBER: _builtins.int
+    VIEW_SAVED_FIELD_NUMBER: _builtins.int
+    VIEW_DELETED_FIELD_NUMBER: _builtins.int
+    VIEW_DEFAULT_SET_FIELD_NUMBER: _builtins.int
     event_id: _builtins.str
     workspace: _builtins.str
     experiment_id: _builtins.str
@@ -1212,6 +1306,12 @@ class Event(_message.Message):
     def embed_revoked(self) -> Global___EmbedRevoked: ...
     @_builtins.property
     def sign_in_link_used(self) -> Global___SignInLinkUsed: ...
+    @_builtins.property
+    def view_saved(self) -> Global___ViewSaved: ...
+    @_builtins.property
+    def view_deleted(self) -> Global___ViewDeleted: ...
+    @_builtins.property
+    def view_default_set(self) -> Global___ViewDefaultSet: ...
     def __init__(
         self,
         *,
@@ -1248,12 +1348,15 @@ class Event(_message.Message):
         embed_created: Global___EmbedCreated | None = ...,
         embed_revoked: Global___EmbedRevoked | None = ...,
         sign_in_link_used: Global___SignInLinkUsed | None = ...,
+        view_saved: Global___ViewSaved | None = ...,
+        view_deleted: Global___ViewDeleted | None = ...,
+        view_default_set: Global___ViewDefaultSet | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["artifact_registered", b"artifact_registered", "client_alive", b"client_alive", "configuration_set", b"configuration_set", "console_lines", b"console_lines", "debug_sample", b"debug_sample", "embed_created", b"embed_created", "embed_revoked", b"embed_revoked", "execution_reported", b"execution_reported", "experiment_cleared", b"experiment_cleared", "experiment_created", b"experiment_created", "experiment_edited", b"experiment_edited", "key_created", b"key_created", "key_revoked", b"key_revoked", "key_rotated", b"key_rotated", "member_removed", b"member_removed", "member_set", b"member_set", "params_set", b"params_set", "payload", b"payload", "plot_reported", b"plot_reported", "project_edited", b"project_edited", "properties_set", b"properties_set", "scalars", b"scalars", "sign_in_link_used", b"sign_in_link_used", "status_changed", b"status_changed", "stop_requested", b"stop_requested", "workspace_created", b"workspace_created", "workspace_edited", b"workspace_edited"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["artifact_registered", b"artifact_registered", "client_alive", b"client_alive", "configuration_set", b"configuration_set", "console_lines", b"console_lines", "debug_sample", b"debug_sample", "embed_created", b"embed_created", "embed_revoked", b"embed_revoked", "execution_reported", b"execution_reported", "experiment_cleared", b"experiment_cleared", "experiment_created", b"experiment_created", "experiment_edited", b"experiment_edited", "key_created", b"key_created", "key_revoked", b"key_revoked", "key_rotated", b"key_rotated", "member_removed", b"member_removed", "member_set", b"member_set", "params_set", b"params_set", "payload", b"payload", "plot_reported", b"plot_reported", "project_edited", b"project_edited", "properties_set", b"properties_set", "scalars", b"scalars", "sign_in_link_used", b"sign_in_link_used", "status_changed", b"status_changed", "stop_requested", b"stop_requested", "view_default_set", b"view_default_set", "view_deleted", b"view_deleted", "view_saved", b"view_saved", "workspace_created", b"workspace_created", "workspace_edited", b"workspace_edited"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["artifact_registered", b"artifact_registered", "client_alive", b"client_alive", "client_time", b"client_time", "configuration_set", b"configuration_set", "console_lines", b"console_lines", "debug_sample", b"debug_sample", "embed_created", b"embed_created", "embed_revoked", b"embed_revoked", "event_id", b"event_id", "execution_reported", b"execution_reported", "experiment_cleared", b"experiment_cleared", "experiment_created", b"experiment_created", "experiment_edited", b"experiment_edited", "experiment_id", b"experiment_id", "key_created", b"key_created", "key_revoked", b"key_revoked", "key_rotated", b"key_rotated", "member_removed", b"member_removed", "member_set", b"member_set", "params_set", b"params_set", "payload", b"payload", "plot_reported", b"plot_reported", "project_edited", b"project_edited", "properties_set", b"properties_set", "scalars", b"scalars", "schema_version", b"schema_version", "seq", b"seq", "server_time", b"server_time", "sign_in_link_used", b"sign_in_link_used", "status_changed", b"status_changed", "stop_requested", b"stop_requested", "workspace", b"workspace", "workspace_created", b"workspace_created", "workspace_edited", b"workspace_edited"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["artifact_registered", b"artifact_registered", "client_alive", b"client_alive", "client_time", b"client_time", "configuration_set", b"configuration_set", "console_lines", b"console_lines", "debug_sample", b"debug_sample", "embed_created", b"embed_created", "embed_revoked", b"embed_revoked", "event_id", b"event_id", "execution_reported", b"execution_reported", "experiment_cleared", b"experiment_cleared", "experiment_created", b"experiment_created", "experiment_edited", b"experiment_edited", "experiment_id", b"experiment_id", "key_created", b"key_created", "key_revoked", b"key_revoked", "key_rotated", b"key_rotated", "member_removed", b"member_removed", "member_set", b"member_set", "params_set", b"params_set", "payload", b"payload", "plot_reported", b"plot_reported", "project_edited", b"project_edited", "properties_set", b"properties_set", "scalars", b"scalars", "schema_version", b"schema_version", "seq", b"seq", "server_time", b"server_time", "sign_in_link_used", b"sign_in_link_used", "status_changed", b"status_changed", "stop_requested", b"stop_requested", "view_default_set", b"view_default_set", "view_deleted", b"view_deleted", "view_saved", b"view_saved", "workspace", b"workspace", "workspace_created", b"workspace_created", "workspace_edited", b"workspace_edited"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    _WhichOneofReturnType_payload: _TypeAlias = _typing.Literal["experiment_created", "status_changed", "scalars", "experiment_edited", "key_created", "key_rotated", "key_revoked", "workspace_created", "experiment_cleared", "client_alive", "stop_requested", "params_set", "configuration_set", "properties_set", "execution_reported", "console_lines", "plot_reported", "debug_sample", "artifact_registered", "member_set", "member_removed", "project_edited", "workspace_edited", "embed_created", "embed_revoked", "sign_in_link_used"]  # noqa: Y015
+    _WhichOneofReturnType_payload: _TypeAlias = _typing.Literal["experiment_created", "status_changed", "scalars", "experiment_edited", "key_created", "key_rotated", "key_revoked", "workspace_created", "experiment_cleared", "client_alive", "stop_requested", "params_set", "configuration_set", "properties_set", "execution_reported", "console_lines", "plot_reported", "debug_sample", "artifact_registered", "member_set", "member_removed", "project_edited", "workspace_edited", "embed_created", "embed_revoked", "sign_in_link_used", "view_saved", "view_deleted", "view_default_set"]  # noqa: Y015
     _WhichOneofArgType_payload: _TypeAlias = _typing.Literal["payload", b"payload"]  # noqa: Y015
     def WhichOneof(self, oneof_group: _WhichOneofArgType_payload) -> _WhichOneofReturnType_payload | None: ...
 

@@ -79,6 +79,11 @@ class MetadataServiceStub:
                 request_serializer=tracklane__proto_dot_metadata__pb2.ListEmbedsRequest.SerializeToString,
                 response_deserializer=tracklane__proto_dot_metadata__pb2.ListEmbedsResponse.FromString,
                 _registered_method=True)
+        self.ListViews = channel.unary_unary(
+                '/tracklane.v1.MetadataService/ListViews',
+                request_serializer=tracklane__proto_dot_metadata__pb2.ListViewsRequest.SerializeToString,
+                response_deserializer=tracklane__proto_dot_metadata__pb2.ListViewsResponse.FromString,
+                _registered_method=True)
         self.ListColumns = channel.unary_unary(
                 '/tracklane.v1.MetadataService/ListColumns',
                 request_serializer=tracklane__proto_dot_metadata__pb2.ListColumnsRequest.SerializeToString,
@@ -149,6 +154,13 @@ class MetadataServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListViews(self, request, context):
+        """A project's saved views, and which one is its default.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def ListColumns(self, request, context):
         """The columns seen in a project's experiments (metric series, hyperparameters, user
         properties) as identifiers of the query language.
@@ -204,6 +216,11 @@ def add_MetadataServiceServicer_to_server(servicer, server):
                     servicer.ListEmbeds,
                     request_deserializer=tracklane__proto_dot_metadata__pb2.ListEmbedsRequest.FromString,
                     response_serializer=tracklane__proto_dot_metadata__pb2.ListEmbedsResponse.SerializeToString,
+            ),
+            'ListViews': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListViews,
+                    request_deserializer=tracklane__proto_dot_metadata__pb2.ListViewsRequest.FromString,
+                    response_serializer=tracklane__proto_dot_metadata__pb2.ListViewsResponse.SerializeToString,
             ),
             'ListColumns': grpc.unary_unary_rpc_method_handler(
                     servicer.ListColumns,
@@ -454,6 +471,33 @@ class MetadataService:
             '/tracklane.v1.MetadataService/ListEmbeds',
             tracklane__proto_dot_metadata__pb2.ListEmbedsRequest.SerializeToString,
             tracklane__proto_dot_metadata__pb2.ListEmbedsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListViews(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tracklane.v1.MetadataService/ListViews',
+            tracklane__proto_dot_metadata__pb2.ListViewsRequest.SerializeToString,
+            tracklane__proto_dot_metadata__pb2.ListViewsResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -46,6 +46,8 @@ class MetadataServiceStub:
     """The workspace's members and their roles."""
     ListEmbeds: _grpc.UnaryUnaryMultiCallable[_metadata_pb2.ListEmbedsRequest, _metadata_pb2.ListEmbedsResponse]
     """Embed grants of the workspace (all, or the one named); NOT_FOUND for an unknown id."""
+    ListViews: _grpc.UnaryUnaryMultiCallable[_metadata_pb2.ListViewsRequest, _metadata_pb2.ListViewsResponse]
+    """A project's saved views, and which one is its default."""
     ListColumns: _grpc.UnaryUnaryMultiCallable[_metadata_pb2.ListColumnsRequest, _metadata_pb2.ListColumnsResponse]
     """The columns seen in a project's experiments (metric series, hyperparameters, user
     properties) as identifiers of the query language.
@@ -69,6 +71,8 @@ class MetadataServiceAsyncStub(MetadataServiceStub):
     """The workspace's members and their roles."""
     ListEmbeds: _aio.UnaryUnaryMultiCallable[_metadata_pb2.ListEmbedsRequest, _metadata_pb2.ListEmbedsResponse]  # type: ignore[assignment]
     """Embed grants of the workspace (all, or the one named); NOT_FOUND for an unknown id."""
+    ListViews: _aio.UnaryUnaryMultiCallable[_metadata_pb2.ListViewsRequest, _metadata_pb2.ListViewsResponse]  # type: ignore[assignment]
+    """A project's saved views, and which one is its default."""
     ListColumns: _aio.UnaryUnaryMultiCallable[_metadata_pb2.ListColumnsRequest, _metadata_pb2.ListColumnsResponse]  # type: ignore[assignment]
     """The columns seen in a project's experiments (metric series, hyperparameters, user
     properties) as identifiers of the query language.
@@ -143,6 +147,14 @@ class MetadataServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_metadata_pb2.ListEmbedsResponse, _abc.Awaitable[_metadata_pb2.ListEmbedsResponse]]:
         """Embed grants of the workspace (all, or the one named); NOT_FOUND for an unknown id."""
+
+    @_abc_1.abstractmethod
+    def ListViews(
+        self,
+        request: _metadata_pb2.ListViewsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_metadata_pb2.ListViewsResponse, _abc.Awaitable[_metadata_pb2.ListViewsResponse]]:
+        """A project's saved views, and which one is its default."""
 
     @_abc_1.abstractmethod
     def ListColumns(

@@ -37,6 +37,9 @@ MAX_TAG = 128
 MAX_KEY_NAME = 128  # an API key's or a workspace's display name
 MAX_EXPERIMENT_DESCRIPTION = 10_000
 MAX_PROJECT_DESCRIPTION = 10_000
+MAX_VIEW_NAME = 100  # a saved view's name
+MAX_VIEW_STATE = 16_384  # a saved view's state: the web UI's URL query, in bytes
+MAX_VIEWS = 100  # saved views per project
 MAX_PARAM_DESCRIPTION = 4096  # a hyperparameter's or configuration object's description
 MAX_EXECUTION_FIELD = 4096  # repository, branch, commit, entry point, working dir, python, argv
 MAX_REASON = 4096  # a status change's reason, as the client reports it
@@ -165,6 +168,9 @@ KIND_OF_PAYLOAD = {
     "embed_created": "access",
     "embed_revoked": "access",
     "sign_in_link_used": "access",
+    "view_saved": "access",
+    "view_deleted": "access",
+    "view_default_set": "access",
     "client_alive": "alive",
     "stop_requested": "control",
     "params_set": "meta",

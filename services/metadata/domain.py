@@ -17,6 +17,7 @@ kept as the text "NaN", "Infinity" or "-Infinity", and min/max are over the fini
 from __future__ import annotations
 
 import copy
+import json
 import math
 from dataclasses import dataclass
 from typing import Any
@@ -488,6 +489,43 @@ def apply_project_edited(doc: Doc | None, workspace: str, payload: Any, at: floa
             out[field], out[f"{field}_seq"] = getattr(payload, field), stream_seq
             changed = True
     return out if changed else doc  # type: ignore[return-value]
+
+
+def apply_default_view(doc: Doc | None, workspace: str, project: str, name: str | None, at: float,
+                       stream_seq: int, only_if: str | None = None) -> Doc:  # fmt: skip
+    """The project's default view, last-writer-wins by stream sequence; ``only_if``: change it only
+    while it is that view (a deleted view stops being the default)."""
+    out = copy.deepcopy(doc) if doc else new_project(workspace, project, at)
+    changed = doc is None
+    if at < out["created_at"] or at > out["updated_at"]:  # the same times in whatever order events come
+        out["created_at"], out["updated_at"], changed = min(at, out["created_at"]), max(at, out["updated_at"]), True
+    if stream_seq > out.get("default_view_seq", -1) and (only_if is None or out.get("default_view") == only_if):
+        out.update(default_view=name or None, default_view_seq=stream_seq)
+        changed = True
+    return out if changed else doc  # type: ignore[return-value]
+
+
+def view_id(workspace: str, project: str, name: str) -> str:
+    return json.dumps([workspace, project, name], separators=(",", ":"))  # unambiguous whatever the name
+
+
+def apply_view(doc: Doc | None, workspace: str, project: str, name: str, state: str | None, user: str, at: float,
+               stream_seq: int) -> Doc:  # fmt: skip
+    """A saved view (``state`` None: deleted, kept as a tombstone): the newest event by stream
+    sequence wins, so a redelivered or late older one changes nothing."""
+    if doc is not None and stream_seq <= doc.get("seq", -1):
+        return doc
+    return {
+        "_id": view_id(workspace, project, name),
+        "workspace": workspace,
+        "project": project,
+        "name": name,
+        "state": state or "",
+        "deleted": state is None,
+        "user": user,
+        "updated_at": at,
+        "seq": stream_seq,
+    }
 
 
 def visible(path: str, public_paths: set[str]) -> bool:

@@ -205,6 +205,20 @@ class MetadataApi(metadata_pb2_grpc.MetadataServiceServicer):
             embed_origins_set=origins is not None, embed_origins=origins or [],
         )  # fmt: skip
 
+    async def ListViews(  # noqa: N802
+        self, request: metadata_pb2.ListViewsRequest, context: grpc.aio.ServicerContext
+    ) -> metadata_pb2.ListViewsResponse:
+        views, default = await self.store.list_views(request.workspace, request.project)
+        return metadata_pb2.ListViewsResponse(
+            views=[
+                metadata_pb2.SavedView(
+                    name=v["name"], state=v["state"], user=v["user"], updated_at=v["updated_at"],
+                )
+                for v in views
+            ],
+            default_view=default or "",
+        )  # fmt: skip
+
     async def ListEmbeds(  # noqa: N802
         self, request: metadata_pb2.ListEmbedsRequest, context: grpc.aio.ServicerContext
     ) -> metadata_pb2.ListEmbedsResponse:

@@ -116,6 +116,33 @@ class MetadataProjection:
         elif kind == "embed_revoked":
             er = event.embed_revoked
             await self.store.mutate_embed(er.embed_id, lambda d: domain.apply_embed_revoked(d, ws, er.embed_id))
+        elif kind == "view_saved":
+            vs = event.view_saved
+            await self.store.mutate_view(
+                ws, vs.project, vs.name,
+                lambda d: domain.apply_view(d, ws, vs.project, vs.name, vs.state, vs.user, at, stream_seq),
+            )  # fmt: skip
+            if vs.make_default:
+                await self.store.mutate_project(
+                    ws, vs.project, lambda d: domain.apply_default_view(d, ws, vs.project, vs.name, at, stream_seq)
+                )
+        elif kind == "view_deleted":
+            vd = event.view_deleted
+            await self.store.mutate_view(
+                ws,
+                vd.project,
+                vd.name,
+                lambda d: domain.apply_view(d, ws, vd.project, vd.name, None, "", at, stream_seq),
+            )
+            await self.store.mutate_project(
+                ws, vd.project,
+                lambda d: domain.apply_default_view(d, ws, vd.project, None, at, stream_seq, only_if=vd.name),
+            )  # fmt: skip
+        elif kind == "view_default_set":
+            vds = event.view_default_set
+            await self.store.mutate_project(
+                ws, vds.project, lambda d: domain.apply_default_view(d, ws, vds.project, vds.name, at, stream_seq)
+            )
         elif kind == "project_edited":
             pe = event.project_edited
             await self.store.touch_project(ws, pe.project, at)

@@ -25,7 +25,16 @@ from pymongo import AsyncMongoClient
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from services.metadata import migrations
-from services.metadata.domain import Doc, column_doc, member_id, new_key, new_project, project_id, visible
+from services.metadata.domain import (
+    Doc,
+    column_doc,
+    member_id,
+    new_key,
+    new_project,
+    project_id,
+    view_id,
+    visible,
+)
 from services.metadata.table import ExperimentTable, TableQuery
 
 Mutation = Callable[[Doc | None], Doc]
@@ -60,6 +69,8 @@ class MetadataStore(Protocol):
     async def list_members(self, workspace: str) -> list[Doc]: ...
     async def mutate_workspace(self, workspace: str, change: Mutation) -> Doc: ...
     async def mutate_embed(self, embed_id: str, change: Mutation) -> Doc: ...
+    async def mutate_view(self, workspace: str, project: str, name: str, change: Mutation) -> Doc: ...
+    async def list_views(self, workspace: str, project: str) -> tuple[list[Doc], str | None]: ...
     async def list_embeds(self, workspace: str, embed_id: str = "") -> list[Doc]: ...
     async def ensure_key(self, key_hash: str, workspace: str, role: str) -> None: ...
     async def close(self) -> None: ...
@@ -213,6 +224,17 @@ class MongoMetadataStore:
 
     async def mutate_embed(self, embed_id: str, change: Mutation) -> Doc:
         return await self._mutate("embeds", embed_id, change)
+
+    async def mutate_view(self, workspace: str, project: str, name: str, change: Mutation) -> Doc:
+        return await self._mutate("views", view_id(workspace, project, name), change)
+
+    async def list_views(self, workspace: str, project: str) -> tuple[list[Doc], str | None]:
+        """The project's saved views by name, and the name of its default one."""
+        views = [d async for d in self.db.views.find({"workspace": workspace, "project": project, "deleted": False})]
+        views.sort(key=lambda d: d["name"].lower())
+        doc = await self.db.projects.find_one({"_id": project_id(workspace, project)}, {"default_view": 1})
+        default = (doc or {}).get("default_view")
+        return views, default if any(v["name"] == default for v in views) else None
 
     async def list_embeds(self, workspace: str, embed_id: str = "") -> list[Doc]:
         query: Doc = {"workspace": workspace, "created": True}

@@ -126,3 +126,50 @@ def test_panels_bar_by_hyperparameter_eye_reload_and_every_kind(stack: Stack, pr
         page.get_by_role("button", name="Remove panel 3").click()
         expect(page.get_by_role("region", name="Panel 3: loss/train by iteration")).to_have_count(0)
         assert errors == []
+
+
+def test_a_saved_view_comes_back_after_a_reload_and_in_another_browser(stack: Stack, project: str) -> None:
+    from urllib.parse import quote
+
+    from playwright.sync_api import expect
+
+    panels = quote(json.dumps([{"kind": "bar", "y": "metrics.loss/train.min", "x": "run", "agg": "avg"}]))
+    with chromium() as browser:
+        page = signed_in(browser, stack)
+        page.goto(f"{stack.gateway_url}/projects/{project}?order=-metrics.loss/train&group=&panels={panels}")
+        expect(page.get_by_role("figure", name="Panel 1 chart")).to_have_attribute("data-state", f"runs:{len(RUNS)}")
+        page.get_by_role("button", name="Save as…").click()
+        form = page.get_by_role("dialog", name="Save the view")
+        form.get_by_label("Name").fill("worst first")
+        form.get_by_label("the project's default view").check()
+        form.get_by_role("button", name="Save").click()
+        expect(form).to_be_hidden()
+        views = page.get_by_role("group", name="Saved views")
+        expect(views.get_by_role("combobox", name="Saved view")).to_have_value("worst first")
+        assert "sv=worst" in page.url
+
+        page.get_by_role("grid", name="Experiments").get_by_role("button", name="name", exact=True).click()
+        expect(views.get_by_role("status")).to_have_text("unsaved changes")  # the change lives in the URL only
+        views.get_by_role("button", name="Discard").click()
+        expect(views.get_by_role("status")).to_have_count(0)
+        assert "order=-metrics.loss" in page.url
+
+        page.reload()
+        expect(views.get_by_role("combobox", name="Saved view")).to_have_value("worst first")
+        expect(page.get_by_role("figure", name="Panel 1 chart")).to_have_attribute("data-state", f"runs:{len(RUNS)}")
+        shot(page, "saved-view")
+
+        other = signed_in(browser, stack)  # another browser context: its own cookies, nothing in common but the server
+        other.goto(f"{stack.gateway_url}/projects/{project}")  # a plain visit opens the default view
+        expect(other.get_by_role("group", name="Saved views").get_by_role("combobox", name="Saved view")).to_have_value(
+            "worst first"
+        )
+        expect(other.get_by_role("figure", name="Panel 1 chart")).to_be_visible()
+        assert "order=-metrics.loss" in other.url
+        first = other.get_by_role("grid", name="Experiments").locator(".name-cell a").first
+        expect(first).to_have_text("alpha")  # the highest loss first
+
+        views.get_by_role("button", name="Delete view").click()
+        page.get_by_role("dialog").get_by_role("button", name="Delete").click()
+        expect(views.get_by_role("combobox", name="Saved view")).to_have_value("")
+        accessible(page, "saved views")

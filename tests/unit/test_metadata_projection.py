@@ -15,7 +15,7 @@ from tracklane_proto import events_pb2
 
 from services.common import bus, contract
 from services.common.projections import Positioned
-from services.metadata.domain import Doc, column_doc
+from services.metadata.domain import Doc, column_doc, view_id
 from services.metadata.projection import MetadataProjection
 from tests.conftest import scalar_event
 from tests.unit.test_projections import _stored
@@ -71,6 +71,9 @@ class MemoryWrites:
 
     async def mutate_project(self, workspace: str, path: str, change: Mutation) -> Doc:
         return self._mutate("projects", f"{workspace}/{path}", change)
+
+    async def mutate_view(self, workspace: str, project: str, name: str, change: Mutation) -> Doc:
+        return self._mutate("views", view_id(workspace, project, name), change)
 
 
 def _history() -> list[Positioned]:
@@ -131,3 +134,44 @@ async def test_other_batches_other_orders_and_redeliveries_converge() -> None:
         cuts = sorted(rng.sample(range(1, len(again)), k=2))
         batches = [again[: cuts[0]], again[cuts[0] : cuts[1]], again[cuts[1] :]]
         assert _docs(await _project(batches)) == expected
+
+
+def _view_events() -> list[Positioned]:
+    """Views of project a/b: "mine" saved as the default, "theirs" saved, "mine" saved again with
+    another state, then deleted (so the project has no default), "theirs" made the default."""
+    t = 1_700_000_000.0
+    lvl = contract.WORKSPACE_LEVEL
+
+    def ev(i: int, **payload: Any) -> events_pb2.Event:
+        return contract.new_event(WS, lvl, f"view.{i}", server_time=t + i, **payload)
+
+    events = [
+        ev(
+            1,
+            view_saved=events_pb2.ViewSaved(
+                project="a/b", name="mine", state="filter=x", make_default=True, user="ann"
+            ),
+        ),
+        ev(2, view_saved=events_pb2.ViewSaved(project="a/b", name="theirs", state="order=name", user="bob")),
+        ev(3, view_saved=events_pb2.ViewSaved(project="a/b", name="mine", state="filter=y", user="ann")),
+        ev(4, view_deleted=events_pb2.ViewDeleted(project="a/b", name="mine")),
+        ev(5, view_default_set=events_pb2.ViewDefaultSet(project="a/b", name="theirs")),
+    ]
+    return [Positioned(e, i + 1) for i, e in enumerate(events)]
+
+
+async def test_saved_views_and_the_default_converge_in_any_order() -> None:
+    history = _view_events()
+    writes = await _project([history[:3]])
+    views = {v["name"]: v for v in writes.collections["views"].values()}
+    assert views["mine"]["state"] == "filter=y" and not views["mine"]["deleted"]
+    assert writes.collections["projects"][f"{WS}/a/b"]["default_view"] == "mine"
+    expected = _docs(await _project([history]))
+    views = {v["name"]: v for v in expected["views"].values()}
+    assert views["mine"]["deleted"] and views["theirs"]["state"] == "order=name"
+    assert expected["projects"][f"{WS}/a/b"]["default_view"] == "theirs"
+    rng = random.Random(3)
+    for _ in range(20):
+        again = history + rng.sample(history, k=2)
+        rng.shuffle(again)
+        assert _docs(await _project([again])) == expected  # the views, and the project's default and creation

@@ -649,6 +649,58 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/views": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A project's saved views (filter, columns, sort, groups, panels) and its default one */
+        get: operations["get_list_views"];
+        put?: never;
+        /** Save a view under a name (replacing one of that name), shared with the workspace */
+        post: operations["post_save_view"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/views/default": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Choose the project's default view (an empty name: none) */
+        post: operations["post_default_view"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/views/delete": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Delete a saved view (if it was the default, the project has none) */
+        post: operations["post_delete_view"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/workspaces": {
         parameters: {
             query?: never;
@@ -1319,6 +1371,21 @@ export interface components {
             experiment_id: string;
             samples: components["schemas"]["Sample"][];
         };
+        /** SavedView */
+        SavedView: {
+            name: string;
+            state: string;
+            user: string;
+            /** @description seconds since the Unix epoch */
+            updated_at: number;
+            default: boolean;
+        };
+        /** SavedViews */
+        SavedViews: {
+            project: string;
+            views: components["schemas"]["SavedView"][];
+            default_view: string | null;
+        };
         /** Scalars */
         Scalars: {
             experiment_id: string;
@@ -1410,6 +1477,23 @@ export interface components {
             add: unknown;
         } | {
             remove: unknown;
+        };
+        /** ViewRef */
+        ViewRef: {
+            /** @description nested: a/b/c */
+            project: string;
+            /** @description empty with /default: no default view */
+            name: string;
+        };
+        /** ViewSave */
+        ViewSave: {
+            /** @description nested: a/b/c */
+            project: string;
+            name: string;
+            /** @description the web UI's URL query of the view */
+            state: string;
+            /** @default false */
+            default: boolean;
         };
         /** Workspace */
         Workspace: {
@@ -2855,6 +2939,143 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["SignInLink"];
+                };
+            };
+            "4XX": components["responses"]["Error"];
+        };
+    };
+    get_list_views: {
+        parameters: {
+            query: {
+                /** @description nested: a/b/c */
+                project: string;
+                workspace?: string;
+            };
+            header?: {
+                /** @description the ETag of an earlier answer: 304 when nothing changed */
+                "If-None-Match"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SavedViews"];
+                };
+            };
+            /** @description Not Modified: the If-None-Match ETag is still current */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            "4XX": components["responses"]["Error"];
+        };
+    };
+    post_save_view: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ViewSave"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SavedViews"];
+                };
+            };
+            /** @description Accepted: on the log, not applied yet (the projection lags) */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Accepted"];
+                };
+            };
+            "4XX": components["responses"]["Error"];
+        };
+    };
+    post_default_view: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ViewRef"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SavedViews"];
+                };
+            };
+            /** @description Accepted: on the log, not applied yet (the projection lags) */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Accepted"];
+                };
+            };
+            "4XX": components["responses"]["Error"];
+        };
+    };
+    post_delete_view: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ViewRef"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SavedViews"];
+                };
+            };
+            /** @description Accepted: on the log, not applied yet (the projection lags) */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Accepted"];
                 };
             };
             "4XX": components["responses"]["Error"];

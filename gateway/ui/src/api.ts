@@ -143,6 +143,13 @@ export const api = {
     get<Schemas["Samples"]>(`${exp(id)}/debug-samples?${q(params)}`),
   compare: (params: { ids: string; metric?: string; variant?: string; samples?: number; xaxis?: string; workspace?: string }) =>
     get<Schemas["Comparison"]>(`/api/v1/compare?${q(params)}`),
+  views: (project: string, workspace?: string) => get<Schemas["SavedViews"]>(`/api/v1/views?${q({ project, workspace })}`),
+  saveView: (view: { project: string; name: string; state: string; default?: boolean }) =>
+    request<Schemas["SavedViews"] | Schemas["Accepted"]>("POST", "/api/v1/views", view),
+  deleteView: (project: string, name: string) =>
+    request<Schemas["SavedViews"] | Schemas["Accepted"]>("POST", "/api/v1/views/delete", { project, name }),
+  defaultView: (project: string, name: string) =>
+    request<Schemas["SavedViews"] | Schemas["Accepted"]>("POST", "/api/v1/views/default", { project, name }),
   embedCode: (params: Record<string, string>) => get<Schemas["EmbedCode"]>(`/api/v1/embeds/code?${q(params)}`),
   console: (id: string, params: { after?: number; limit?: number; tail?: number; search?: string }) =>
     get<ConsolePage>(`${exp(id)}/console?${q(params)}`),

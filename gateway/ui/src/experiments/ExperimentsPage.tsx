@@ -12,6 +12,7 @@ import { ColumnChooser } from "./ColumnChooser";
 import { ExperimentTable, type Selection } from "./ExperimentTable";
 import { FilterBar } from "./FilterBar";
 import { ProjectPanels } from "./ProjectPanels";
+import { SavedViews } from "./SavedViews";
 import { label, literal } from "./querylang";
 import { STATUSES, effectiveFilter, readView, tableParams, viewUrl, type ViewState } from "./viewstate";
 
@@ -103,6 +104,7 @@ export function ExperimentsPage({ url, workspace }: { url: URL; workspace: strin
             <button type="button" aria-pressed={!view.archive} onClick={() => go({ archive: false, selected: "" })}>Active</button>
             <button type="button" aria-pressed={view.archive} onClick={() => go({ archive: true, selected: "" })}>Archive</button>
           </div>
+          <SavedViews view={view} workspace={workspace} plainVisit={[...url.searchParams.keys()].every((k) => k === "workspace")} />
         </div>
         <FilterBar
           value={view.filter} identifiers={columns.identifiers} error={filterError}

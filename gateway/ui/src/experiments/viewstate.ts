@@ -27,6 +27,7 @@ export interface ViewState {
   hidden: string[]; // experiments left out of the panels (the eye toggle)
   labels: "name" | "id"; // how panels name the runs
   still: boolean; // the panels' 10 s refresh switched off
+  saved: string; // the saved view this one started from ("" none)
 }
 
 const list = (value: string | null): string[] => (value ? value.split(",").filter(Boolean) : []);
@@ -53,6 +54,7 @@ export function readView(url: URL): ViewState {
     hidden: list(p.get("hide")),
     labels: p.get("labels") === "id" ? "id" : "name",
     still: p.get("still") === "1",
+    saved: p.get("sv") ?? "",
   };
 }
 
@@ -75,6 +77,7 @@ export function viewUrl(view: ViewState): string {
   put("hide", view.hidden.join(","));
   put("labels", view.labels === "id" ? "id" : "");
   put("still", view.still ? "1" : "");
+  put("sv", view.saved);
   const path = `/projects/${view.project.split("/").map(encodeURIComponent).join("/")}`;
   const query = p.toString();
   return query ? `${path}?${query}` : path;
@@ -104,4 +107,17 @@ export function tableParams(view: ViewState, extra: string[] = []): Record<strin
     columns: wanted.join(","),
     archived: view.archive,
   };
+}
+
+/** What a saved view keeps: the view's URL query without the experiment opened, its tab, and
+ * the saved view's own name. Two views are the same when this is. */
+export function savedState(view: ViewState): string {
+  const url = new URL(viewUrl({ ...view, selected: "", tab: "info", full: false, saved: "" }), "http://x");
+  return url.searchParams.toString();
+}
+
+/** The view a saved state opens (in ``project``, starting from the saved view ``name``). */
+export function fromSaved(project: string, state: string, name: string): ViewState {
+  const url = new URL(`http://x/projects/${project.split("/").map(encodeURIComponent).join("/")}?${state}`);
+  return { ...readView(url), saved: name };
 }
