@@ -29,7 +29,7 @@ function loadSizes(): ColumnSizingState {
   }
 }
 
-export function ExperimentTable({ params, columns, order, selected, selection, onSort, onReorder, onSelect, onOpen, height, hidden = [], onHide }: {
+export function ExperimentTable({ params, columns, order, selected, selection, onSort, onReorder, onSelect, onOpen, height, hidden = [], onHide, widths, onWidths }: {
   params: Record<string, string | boolean>;
   columns: string[];
   order: string;
@@ -42,11 +42,22 @@ export function ExperimentTable({ params, columns, order, selected, selection, o
   height: string;
   hidden?: string[]; // left out of the project panels
   onHide?: (id: string) => void;
+  widths?: Record<string, number>; // the view's column widths (a saved view keeps them)
+  onWidths?: (widths: Record<string, number>) => void; // after a resize has settled
 }) {
   const tick = useTick();
   const rows = useRows(params, tick);
   const scroller = useRef<HTMLDivElement>(null);
-  const [sizing, setSizing] = useState<ColumnSizingState>(loadSizes);
+  const [sizing, setSizing] = useState<ColumnSizingState>(() => ({ ...loadSizes(), ...widths }));
+  const viewWidths = JSON.stringify(widths ?? {});
+  useEffect(() => { if (widths && Object.keys(widths).length) setSizing((s) => ({ ...s, ...widths })); }, [viewWidths]); // eslint-disable-line react-hooks/exhaustive-deps
+  useEffect(() => { // a resize goes into the view once the pointer has rested
+    if (!onWidths) return;
+    const mine = Object.fromEntries(columns.filter((c) => sizing[c] !== undefined).map((c) => [c, Math.round(sizing[c]!)]));
+    if (JSON.stringify(mine) === viewWidths || !Object.keys(mine).length) return;
+    const timer = setTimeout(() => onWidths(mine), 600);
+    return () => clearTimeout(timer);
+  }, [sizing]); // eslint-disable-line react-hooks/exhaustive-deps
   const [focus, setFocus] = useState(0);
   const lastClicked = useRef<number | null>(null);
   const dragged = useRef<string | null>(null);

@@ -77,6 +77,7 @@ export function ExperimentsPage({ url, workspace }: { url: URL; workspace: strin
       params={extra.length ? { ...params, filter: effectiveFilter(view, extra).text } : params}
       columns={view.columns} order={view.order} selected={view.selected} selection={selection}
       onSort={sort} onReorder={(c) => go({ columns: c })} onSelect={select} onOpen={open} height={height}
+      widths={view.widths} onWidths={(widths) => go({ widths }, true)}
       hidden={view.hidden} onHide={(id) => go({ hidden: view.hidden.includes(id) ? view.hidden.filter((h) => h !== id) : [...view.hidden, id] }, true)}
     />
   );

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { DEFAULT_COLUMNS, effectiveFilter, readView, tableParams, viewUrl } from "./viewstate";
+import { DEFAULT_COLUMNS, effectiveFilter, fromSaved, readView, savedState, tableParams, viewUrl } from "./viewstate";
 
 const at = (path: string) => new URL(`http://x${path}`);
 
@@ -40,5 +40,18 @@ describe("the request", () => {
   it("asks only for the columns rows do not carry", () => {
     const view = readView(at("/projects/p?cols=attributes.name,metrics.loss.max&view=archive"));
     expect(tableParams(view)).toMatchObject({ columns: "metrics.loss.max", archived: true, project: "p" });
+  });
+});
+
+describe("a view's saved parts", () => {
+  it("keeps column widths, panels and the hidden runs in the URL, round-trip", () => {
+    const url = "/projects/p?cols=attributes.name,metrics.`a,b`/v&widths=attributes.name:220,metrics.`a,b`/v:90,bad:5&panels=%5B%5D&hide=x,y&sv=mine";
+    const view = readView(at(url));
+    expect(view.widths).toEqual({ "attributes.name": 220, "metrics.`a,b`/v": 90 }); // 5 px is no width
+    expect(view.hidden).toEqual(["x", "y"]);
+    expect(view.saved).toBe("mine");
+    expect(readView(at(viewUrl(view)))).toEqual(view);
+    expect(savedState(view)).not.toContain("sv=");
+    expect(fromSaved("p", savedState(view), "mine")).toEqual({ ...view, selected: "", tab: "info", full: false });
   });
 });

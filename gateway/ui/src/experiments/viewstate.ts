@@ -28,6 +28,7 @@ export interface ViewState {
   labels: "name" | "id"; // how panels name the runs
   still: boolean; // the panels' 10 s refresh switched off
   saved: string; // the saved view this one started from ("" none)
+  widths: Record<string, number>; // columns resized in this view, in pixels
 }
 
 const list = (value: string | null): string[] => (value ? value.split(",").filter(Boolean) : []);
@@ -55,6 +56,11 @@ export function readView(url: URL): ViewState {
     labels: p.get("labels") === "id" ? "id" : "name",
     still: p.get("still") === "1",
     saved: p.get("sv") ?? "",
+    widths: Object.fromEntries(splitIdentifiers(p.get("widths") ?? "").flatMap((w) => {
+      const at = w.lastIndexOf(":");
+      const px = Number(w.slice(at + 1));
+      return at > 0 && Number.isFinite(px) && px >= 40 && px <= 2000 ? [[w.slice(0, at), px]] : [];
+    })),
   };
 }
 
@@ -77,6 +83,7 @@ export function viewUrl(view: ViewState): string {
   put("hide", view.hidden.join(","));
   put("labels", view.labels === "id" ? "id" : "");
   put("still", view.still ? "1" : "");
+  put("widths", Object.entries(view.widths).map(([c, px]) => `${c}:${px}`).join(","));
   put("sv", view.saved);
   const path = `/projects/${view.project.split("/").map(encodeURIComponent).join("/")}`;
   const query = p.toString();
