@@ -89,6 +89,7 @@ BLOCK_BITS = 6  # rollup blocks of 64 iterations (migrations/0003_scalar_blocks.
 ROLLUP_MIN_WIDTH = 4 * (1 << BLOCK_BITS)  # so a block spans at most a quarter of a bucket
 _X_EXPR = {"iter": "toFloat64(iteration)", "wall": "ts", "relative": "(ts - {t0:Float64})"}
 _ORDER_EXPR = {"iter": "iteration", "wall": "ts", "relative": "ts"}
+_KEYS_TYPE = "Array(Tuple(String, String, String, String))"  # (workspace, experiment, metric, variant)s
 _SERIES_WHERE = (
     "workspace = {ws:String} AND experiment_id = {exp:String}"
     " AND metric = {metric:String} AND variant = {variant:String}"
@@ -135,30 +136,109 @@ class ClickHouseScalarStore:
     def query_chart(self, queries: list[SeriesQuery]) -> tuple[list[SeriesResult], tuple[float, float] | None]:
         """The series of one chart on one bucket grid: ``samples`` buckets over the union of
         their extents, so the runs' buckets line up whatever their lengths (a series with no
-        more points than ``samples`` comes whole: its points are exact). Returns the results
-        and the grid (low edge, bucket width); None for a chart of one series (its own buckets,
-        each at its last point's x) or when nothing needed buckets."""
+        more points than ``samples`` comes whole: its points are exact). Three statements for
+        the whole chart — the extents, the whole series, the bucketed ones — not three per
+        series; a long series on iterations reads its block rollups instead. Returns the
+        results and the grid (low edge, bucket width); None for a chart of one series (its own
+        buckets, each at its last point's x) or when nothing needed buckets."""
         if len(queries) == 1:
             return [self.query_series(queries[0])], None
-        extents = [self._extent(q) for q in queries]
-        filled = [(lo, hi) for n, lo, hi in extents if n]
-        if not queries or not filled or all(n <= q.samples for q, (n, _, _) in zip(queries, extents, strict=True)):
-            return [self.query_series(q) for q in queries], None
-        lo, hi = min(e[0] for e in filled), max(e[1] for e in filled)
-        if queries[0].x_min is not None:  # a zoom: the grid spans the range asked for
-            lo = max(lo, queries[0].x_min) if queries[0].x_max is None else queries[0].x_min
-        if queries[0].x_max is not None:
-            hi = queries[0].x_max
-        samples = queries[0].samples
-        grid = (float(lo), (float(hi) - float(lo)) / samples or 1.0)
-        return [self.query_series(q, grid) for q in queries], grid
+        q0 = queries[0]
+        where, params, x = self._chart_sql(queries)
+        keys = "workspace, experiment_id, metric, variant"
+        extents = {
+            (w, e, m, v): (int(n), float(lo), float(hi))
+            for w, e, m, v, n, lo, hi in self.client.query(
+                f"SELECT {keys}, count(), min({x}), max({x}) FROM scalars WHERE {where} GROUP BY {keys}",
+                parameters=params,
+            ).result_rows
+        }
+        wanted = [(q.workspace, q.experiment_id, q.metric, q.variant) for q in queries]
+        found = [extents[k] for k in wanted if k in extents]
+        results: dict[tuple[str, str, str, str], SeriesResult] = {}
+        whole = [k for k in wanted if k in extents and extents[k][0] <= q0.samples]
+        if whole:
+            order = _ORDER_EXPR[q0.xaxis]
+            rows = self.client.query(
+                f"SELECT {keys}, {x}, value FROM scalars WHERE {where}"
+                f" AND ({keys}) IN {{whole:{_KEYS_TYPE}}} ORDER BY {keys}, {order}",
+                parameters={**params, "whole": whole},
+            ).result_rows
+            for k in whole:
+                results[k] = SeriesResult(k[2], k[3], extents[k][0], False)
+            for w, e, m, v, xv, value in rows:
+                _add(results[(w, e, m, v)], xv, value, value, value, value, 1)
+        grid: tuple[float, float] | None = None
+        bucketed = [k for k in wanted if k in extents and extents[k][0] > q0.samples]
+        if bucketed:
+            lo, hi = min(f[1] for f in found), max(f[2] for f in found)
+            if q0.x_min is not None:  # a zoom: the grid spans the range asked for
+                lo = q0.x_min if q0.x_max is not None else max(lo, q0.x_min)
+            if q0.x_max is not None:
+                hi = q0.x_max
+            grid = (float(lo), (float(hi) - float(lo)) / q0.samples or 1.0)
+            by_key = dict(zip(wanted, queries, strict=True))
+            rolled = [k for k in bucketed if q0.xaxis == "iter" and grid[1] >= self.rollup_min_width]
+            for k in rolled:  # long series: from their per-block rollups
+                results[k] = self.query_series(by_key[k], grid)
+            rest = [k for k in bucketed if k not in results]
+            if rest:
+                for k in rest:
+                    results[k] = SeriesResult(k[2], k[3], extents[k][0], True)
+                self._bucket_many(rest, where, params, x, grid, q0, results)
+        out = [results.get(k) or SeriesResult(k[2], k[3], 0, False) for k in wanted]
+        return out, grid
 
-    def _extent(self, query: SeriesQuery) -> tuple[int, float, float]:
-        """(points, lowest x, highest x) of a series within its range."""
-        where, params, x = self._series_sql(query)
-        row = self.client.query(f"SELECT count(), min({x}), max({x}) FROM scalars WHERE {where}", parameters=params)
-        n, lo, hi = row.first_row if row.first_row else (0, 0.0, 0.0)
-        return int(n), float(lo or 0.0), float(hi or 0.0)
+    def _chart_sql(self, queries: list[SeriesQuery]) -> tuple[str, dict[str, Any], str]:
+        """(WHERE clause, its parameters, the x expression) of a chart's series and its range; on
+        relative time each experiment counts from its own first point."""
+        q0 = queries[0]
+        series = [(q.workspace, q.experiment_id, q.metric, q.variant) for q in queries]
+        params: dict[str, Any] = {"series": series}
+        where = f"(workspace, experiment_id, metric, variant) IN {{series:{_KEYS_TYPE}}}"
+        x = _X_EXPR[q0.xaxis]
+        if q0.xaxis == "relative":
+            exps = sorted({(q.workspace, q.experiment_id) for q in queries})
+            starts = dict(
+                ((w, e), float(t0))
+                for w, e, t0 in self.client.query(
+                    "SELECT workspace, experiment_id, min(ts) FROM scalars WHERE (workspace, experiment_id) IN"
+                    " {exps:Array(Tuple(String, String))} GROUP BY workspace, experiment_id",
+                    parameters={"exps": exps},
+                ).result_rows
+            )
+            params["t0_ids"] = [e for _, e in exps]
+            params["t0s"] = [starts.get(k, 0.0) for k in exps]
+            x = "(ts - transform(experiment_id, {t0_ids:Array(String)}, {t0s:Array(Float64)}, 0.))"
+        return where + _range(q0, x, params), params, x
+
+    def _bucket_many(
+        self,
+        keys: list[tuple[str, str, str, str]],
+        where: str,
+        params: dict[str, Any],
+        x: str,
+        grid: tuple[float, float],
+        q0: SeriesQuery,
+        results: dict[tuple[str, str, str, str], SeriesResult],
+    ) -> None:
+        """Every series of ``keys`` in ``grid``'s buckets, in one statement."""
+        cols = "workspace, experiment_id, metric, variant"
+        order = _ORDER_EXPR[q0.xaxis]
+        rows = self.client.query(
+            f"""
+            SELECT {cols},
+                   least(toUInt32(greatest(floor(({x} - {{lo:Float64}}) / {{width:Float64}}), 0)), {{top:UInt32}})
+                     AS bucket,
+                   {{lo:Float64}} + (bucket + 0.5) * {{width:Float64}}, min(value), max(value), avg(value),
+                   argMax(value, {order}), count()
+            FROM scalars WHERE {where} AND ({cols}) IN {{bucketed:{_KEYS_TYPE}}}
+            GROUP BY {cols}, bucket ORDER BY {cols}, bucket
+            """,
+            parameters={**params, "bucketed": keys, "lo": grid[0], "width": grid[1], "top": q0.samples - 1},
+        ).result_rows
+        for w, e, m, v, _, xv, lo, hi, mean, last, n in rows:
+            _add(results[(w, e, m, v)], xv, lo, hi, mean, last, int(n))
 
     def _series_sql(self, query: SeriesQuery) -> tuple[str, dict[str, Any], str]:
         """(WHERE clause, its parameters, the x expression) of a series and its range."""
@@ -176,16 +256,7 @@ class ClickHouseScalarStore:
             ).first_row
             params["t0"] = float(row[0] or 0.0) if row else 0.0
         x = _X_EXPR[query.xaxis]
-        where = _SERIES_WHERE
-        # on iterations, a range on the column itself (the end of the primary key) reads only it
-        bound, kind = ("iteration", "Int64") if query.xaxis == "iter" else (x, "Float64")
-        if query.x_min is not None:
-            where += f" AND {bound} >= {{x_min:{kind}}}"
-            params["x_min"] = math.ceil(query.x_min) if query.xaxis == "iter" else query.x_min
-        if query.x_max is not None:
-            where += f" AND {bound} <= {{x_max:{kind}}}"
-            params["x_max"] = math.floor(query.x_max) if query.xaxis == "iter" else query.x_max
-        return where, params, x
+        return _SERIES_WHERE + _range(query, x, params), params, x
 
     def query_series(self, query: SeriesQuery, grid: tuple[float, float] | None = None) -> SeriesResult:
         """One series: whole when it has at most ``samples`` points, else in buckets — of its own
@@ -497,6 +568,30 @@ class ClickHouseScalarStore:
                 )
             )
         return out
+
+
+def _range(query: SeriesQuery, x: str, params: dict[str, Any]) -> str:
+    """The zoom's conditions (and their parameters, into ``params``). On iterations the range is
+    on the column itself, the end of the primary key, so only its rows are read."""
+    bound, kind = ("iteration", "Int64") if query.xaxis == "iter" else (x, "Float64")
+    where = ""
+    if query.x_min is not None:
+        where += f" AND {bound} >= {{x_min:{kind}}}"
+        params["x_min"] = math.ceil(query.x_min) if query.xaxis == "iter" else query.x_min
+    if query.x_max is not None:
+        where += f" AND {bound} <= {{x_max:{kind}}}"
+        params["x_max"] = math.floor(query.x_max) if query.xaxis == "iter" else query.x_max
+    return where
+
+
+def _add(r: SeriesResult, x: float, lo: float, hi: float, mean: float, last: float, n: int) -> None:
+    """One more bucket (or point) at the end of ``r``."""
+    r.x.append(x)
+    r.min.append(lo)
+    r.max.append(hi)
+    r.mean.append(mean)
+    r.last.append(last)
+    r.count.append(n)
 
 
 def migrate(client: Client) -> list[str]:

@@ -1,8 +1,10 @@
-"""Project panels above the experiments table, in a real browser against the stack: a bar panel
-keyed by a hyperparameter shows one bar per value with its aggregation; the eye in a row takes a
-run out of every panel; panels come back after a reload (they live in the URL); scatter,
-parallel coordinates and a metric's line across runs draw what the runs logged. What is drawn is
-read from Plotly's own data and the uPlot chart's data-* attributes."""
+"""Project panels, saved views and Compare's sections, in a real browser against the stack: a
+bar panel keyed by a hyperparameter shows one bar per value with its aggregation; the eye in a
+row takes a run out of every panel; panels come back after a reload (they live in the URL);
+parallel coordinates and a metric's line across runs draw what the runs logged; a saved view
+comes back after a reload and in another browser context; Compare shows plots and debug
+samples side by side and, for two runs, their diff. What is drawn is read from Plotly's own
+data and the uPlot chart's data-* attributes."""
 
 from __future__ import annotations
 
@@ -173,3 +175,65 @@ def test_a_saved_view_comes_back_after_a_reload_and_in_another_browser(stack: St
         page.get_by_role("dialog").get_by_role("button", name="Delete").click()
         expect(views.get_by_role("combobox", name="Saved view")).to_have_value("")
         accessible(page, "saved views")
+
+
+PAIR = r"""
+import json, sys
+import numpy as np
+import tracklane
+ids = []
+for name, lr in (("first", 0.1), ("second", 0.01)):
+    with tracklane.init(project=sys.argv[1], name=name, capture_console=False, monitor_interval=None) as exp:
+        exp.log_params({"lr": lr, "batch": 32}, section="General")
+        for i in range(5):
+            exp.log_scalar("loss", "loss", 1.0 / (i + 1) + lr, iteration=i)
+        exp.log_confusion_matrix("conf", "val", [[9, 1], [2, 8]] if lr > 0.05 else [[7, 3], [1, 9]], labels=["a", "b"])
+        for it in range(2):
+            exp.log_image("pics", "grid", np.full((6, 6), (it + 1) / 3.0), iteration=it)
+        ids.append(exp.id)
+print(json.dumps(ids))
+"""
+
+
+def test_compare_plots_samples_parallel_coordinates_and_the_diff_of_two(stack: Stack, tmp_path: Any) -> None:
+    from playwright.sync_api import expect
+
+    (tmp_path / "pair.py").write_text(PAIR)
+    run = subprocess.run([sys.executable, "pair.py", f"pair-{new_id()[:6]}"], cwd=tmp_path, env=_env(stack, tmp_path),
+                         capture_output=True, text=True, timeout=240)  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    first, second = json.loads(run.stdout.strip().splitlines()[-1])
+    with gateway(stack) as gw:
+        for exp in (first, second):
+            wait_for(
+                "the samples",
+                lambda e=exp: len(gw.get(f"/api/v1/experiments/{e}/debug-samples").json()["samples"]) == 1,  # type: ignore[misc]
+            )
+    with chromium() as browser:
+        page = signed_in(browser, stack)
+        page.goto(f"{stack.gateway_url}/compare?ids={first},{second}&metric=loss/loss")
+        diff = page.get_by_role("region", name="Diff from first (\u2212) to second (+)")
+        hyper = diff.get_by_label("Hyperparameters: diff")
+        expect(hyper).to_contain_text("- General/lr = 0.1")
+        expect(hyper).to_contain_text("+ General/lr = 0.01")
+        expect(hyper.locator(".diff-del")).to_have_count(1)
+        expect(diff.get_by_label("Metrics (last): diff")).to_contain_text("+ loss/loss = 0.21")
+
+        parallel = page.get_by_role("figure", name="Hyperparameters against loss/loss")
+        expect(parallel).to_have_attribute("data-state", "axes:1")  # lr: the one that differs
+        lines = parallel.evaluate("el => el.data.map(t => t.y)")
+        assert sorted(lines) == [[0, 0], [1, 1]]  # the lower lr has the lower loss
+
+        for name, matrix in (("first", [[9, 1], [2, 8]]), ("second", [[7, 3], [1, 9]])):
+            plot = page.get_by_role("figure", name=f"conf / val of {name}, iteration 0")
+            expect(plot).to_have_attribute("data-state", "iteration:0")
+            assert plot.evaluate("el => el.data[0].z") == matrix
+
+        samples = page.get_by_role("region", name="Debug samples")
+        for name in ("first", "second"):
+            expect(samples.get_by_role("group", name=f"pics / grid of {name}")).to_have_attribute("data-iteration", "1")
+        samples.get_by_role("button", name="Previous iteration of every run").click()
+        for name in ("first", "second"):
+            expect(samples.get_by_role("group", name=f"pics / grid of {name}")).to_have_attribute("data-iteration", "0")
+        shot(page, "compare-two")
+        accessible(page, "compare with its diff, plots and samples")

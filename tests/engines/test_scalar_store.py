@@ -87,6 +87,13 @@ def test_a_charts_runs_share_one_bucket_grid(store: ScalarStore, xaxis: str) -> 
     spike_x = 7_777 if xaxis == "iter" else 77.77
     k = next(i for i, m in enumerate(short_r.max) if m == 50.0)
     assert short_r.x[k] - width / 2 <= spike_x <= short_r.x[k] + width / 2
+    few_points = new_id()
+    store.insert("ws", few_points, f"{few_points}.1", columns([("loss", "train", i * 100, 1.0) for i in range(50)],
+                                                               [t0 + i for i in range(50)]))  # fmt: skip
+    *_, whole = store.query_chart([*queries, SeriesQuery("ws", few_points, "loss", "train", xaxis=xaxis, samples=300)])[
+        0
+    ]
+    assert not whole.downsampled and len(whole.x) == 50 and whole.total_points == 50  # exact points, in the same chart
     alone, grid2 = store.query_chart([queries[0], SeriesQuery("ws", new_id(), "loss", "train", xaxis=xaxis)])
     assert grid2 is not None and alone[1].total_points == 0  # a run without the series draws nothing
     few = store.query_chart([SeriesQuery("ws", short_run, "loss", "train", xaxis=xaxis, samples=20_000)])
@@ -302,6 +309,13 @@ def test_block_rollups_answer_like_the_points(chdb_url: str) -> None:
         # the same buckets; a rollup block falls whole into the bucket of its first iteration
         assert rg.x == dg.x and sum(rg.count) == sum(dg.count) == n and min(rg.min) == min(dg.min)
         assert all(grid[0] < x < grid[0] + 50 * grid[1] for x in rg.x)  # the buckets' centres
+        other = new_id()  # a chart of this run and a short one: rollups for the long, one statement for the short
+        rolled.insert("ws", other, f"{other}.1", columns([("m", "v", int(i), 1.0) for i in its[:3000]]))
+        pair = [SeriesQuery("ws", e, "m", "v", samples=50) for e in (exp, other)]
+        (r_long, r_short), r_grid = rolled.query_chart(pair)
+        (d_long, d_short), d_grid = direct.query_chart(pair)
+        assert r_grid == d_grid and r_long.x == d_long.x and r_short.x == d_short.x
+        assert sum(r_long.count) == n and sum(r_short.count) == 3000 == r_short.total_points
     assert direct._query_blocks(SeriesQuery("ws", exp, "m", "v", samples=50)) is None  # narrow buckets: points
     rolled.delete_experiment("ws", exp)
     assert rolled.query_series(SeriesQuery("ws", exp, "m", "v")).total_points == 0

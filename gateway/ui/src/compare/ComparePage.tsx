@@ -10,6 +10,10 @@ import { StatusBadge } from "../experiments/ExperimentTable";
 import { best, lowerIsBetter, rows, splitPackage, type Row } from "./diff";
 
 const Overlay = lazy(() => import("./Overlay").then((m) => ({ default: m.Overlay })));
+const ComparePlots = lazy(() => import("./Sections").then((m) => ({ default: m.ComparePlots })));
+const CompareSamples = lazy(() => import("./Sections").then((m) => ({ default: m.CompareSamples })));
+const CompareParcoords = lazy(() => import("./Sections").then((m) => ({ default: m.CompareParcoords })));
+const DiffOfTwo = lazy(() => import("./Sections").then((m) => ({ default: m.DiffOfTwo })));
 
 type Comparison = Schemas["Comparison"];
 
@@ -126,8 +130,27 @@ export function ComparePage({ url, workspace }: { url: URL; workspace: string })
           <DiffTable title="Properties" rows={props} onlyDiff={onlyDiff} names={experiments.map((e) => e.name)} />
           <DiffTable title="Execution" rows={exec} onlyDiff={onlyDiff} names={experiments.map((e) => e.name)} />
           <DiffTable title="Packages" rows={packages} onlyDiff={onlyDiff} names={experiments.map((e) => e.name)} />
+          <Suspense fallback={<div className="chart-placeholder" aria-busy="true" />}>
+            {metric && (
+              <CompareParcoords
+                experiments={experiments} params={order.map((id) => flatten(byIndex(details.config, id)))} metric={metric}
+                values={order.map((id) => {
+                  const v = metricRows.find((m) => `${m.metric}/${m.variant}` === metric)?.values[id]?.last;
+                  return typeof v === "number" ? v : null;
+                })}
+              />
+            )}
+            {experiments.length === 2 && (
+              <DiffOfTwo experiments={experiments} config={order.map((id) => byIndex(details.config, id))}
+                execution={order.map((id) => byIndex(details.execution, id))} metrics={metricRows} />
+            )}
+          </Suspense>
         </>
       )}
+      <Suspense fallback={<div className="chart-placeholder" aria-busy="true" />}>
+        <ComparePlots experiments={experiments} />
+        <CompareSamples experiments={experiments} />
+      </Suspense>
     </section>
   );
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { best, lowerIsBetter, rows, splitPackage } from "./diff";
+import { best, lowerIsBetter, rows, splitPackage, keyedLines, lineDiff } from "./diff";
 
 describe("rows", () => {
   it("lines values up by key and marks the differing rows", () => {
@@ -32,5 +32,18 @@ describe("splitPackage", () => {
     expect(splitPackage("NumPy==2.1.0")).toEqual(["numpy", "2.1.0"]);
     expect(splitPackage("torch @ file:///wheels/torch.whl")).toEqual(["torch", "file:///wheels/torch.whl"]);
     expect(splitPackage("editable-thing")).toEqual(["editable-thing", ""]);
+  });
+});
+
+describe("lineDiff", () => {
+  it("keeps common lines and marks what each side alone has", () => {
+    const d = lineDiff(["a", "b", "c", "d"], ["a", "c", "x", "d"]);
+    expect(d.map((l) => l.op + l.text)).toEqual([" a", "-b", " c", "+x", " d"]);
+    expect(lineDiff([], ["n"])).toEqual([{ op: "+", text: "n" }]);
+    expect(lineDiff(["k = 1"], ["k = 2"]).map((l) => l.op + l.text)).toEqual(["-k = 1", "+k = 2"]); // removed first
+    expect(lineDiff(["same"], ["same"])).toEqual([{ op: " ", text: "same" }]);
+  });
+  it("writes keyed values as sorted lines", () => {
+    expect(keyedLines({ b: "2", a: "1" })).toEqual(["a = 1", "b = 2"]);
   });
 });

@@ -131,7 +131,7 @@ function SampleCard({ experiment, latest }: { experiment: Experiment; latest: Sa
   );
 }
 
-function Media({ sample, onOpen }: { sample: Sample; onOpen: () => void }) {
+export function Media({ sample, onOpen }: { sample: Sample; onOpen: () => void }) {
   switch (sample.kind) {
     case "image":
       return (

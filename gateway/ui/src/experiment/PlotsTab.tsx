@@ -173,7 +173,7 @@ function mix(colour: string, t: number): string {
 
 /** A logged table as an HTML table (readable in both themes, selectable, searchable with the
  * browser's find), scrolled inside the card. */
-function PlotTable({ figure, title }: { figure: PlotlyFigure; title: string }) {
+export function PlotTable({ figure, title }: { figure: PlotlyFigure; title: string }) {
   const trace = (figure.data[0] ?? {}) as { header?: { values?: unknown[] }; cells?: { values?: unknown[][] } };
   const header = (trace.header?.values ?? []).map(String);
   const columns = trace.cells?.values ?? [];
