@@ -101,11 +101,13 @@ def total_points(gw: httpx.Client, exp: str, metric: str = "loss", variant: str 
     return int(r.json()["series"][0]["total_points"])
 
 
-def wait_queryable(gw: httpx.Client, expected: dict[str, int], timeout: float = 600) -> None:
+def wait_queryable(
+    gw: httpx.Client, expected: dict[str, int], timeout: float = 600, metric: str = "loss", variant: str = "train"
+) -> None:
     deadline = time.monotonic() + timeout
     pending = dict(expected)
     while pending and time.monotonic() < deadline:
-        pending = {e: n for e, n in pending.items() if total_points(gw, e) < n}
+        pending = {e: n for e, n in pending.items() if total_points(gw, e, metric, variant) < n}
         time.sleep(0.02)
     if pending:
         raise TimeoutError(f"points never became queryable: {pending}")
@@ -219,6 +221,15 @@ def bench_queries(stack: Stack, gw: httpx.Client, scale: Scale) -> list[Figure]:
     for n in scale.series_sizes:
         r = worker(stack.ingestion_addr, "raw_grpc", n, "bench-series")
         wait_queryable(gw, {r["experiment"]: n})
+        if Path(ui.CHROMIUM).exists() and n == max(scale.series_sizes):
+            repeats = max(3, scale.query_repeats // 4)
+            opened, zoomed = ui.long_series(stack, KEY, "bench-series", r["experiment"], repeats)
+            name = f"web UI, a {n / 1e6:g}M-point series"
+            figures.append(Figure(f"{name}: chart drawn after navigation", "s", "Tracklane", opened))
+            figures.append(Figure(f"{name}: a zoom drawn", "s", "Tracklane", zoomed))
+            progress(
+                f"{name}: drawn p50 {figures[-2].median * 1000:.0f} ms, zoom p50 {figures[-1].median * 1000:.0f} ms"
+            )
         url = f"/api/v1/experiments/{r['experiment']}/scalars"
         cases: list[tuple[str, dict[str, str | int]]] = [
             (f"{n / 1e6:g}M points -> 2,000 buckets", {"metric": "loss", "variant": "train", "samples": 2000}),
@@ -255,6 +266,22 @@ def bench_table(stack: Stack, gw: httpx.Client, scale: Scale) -> list[Figure]:
         return [fig, rebuild, shown, size]
     progress("web UI figures skipped: no Chromium (make browser-engine installs it)")
     return [fig, rebuild]
+
+
+def bench_charts(stack: Stack, gw: httpx.Client, scale: Scale) -> list[Figure]:
+    """The Scalars tab of an experiment with 50 metrics of 5 series each (2,000 points each):
+    how long until the charts in the window are drawn."""
+    if not Path(ui.CHROMIUM).exists():
+        return []
+    metrics, variants, points = 50, 5, 2_000
+    r = worker(stack.ingestion_addr, "many_series", metrics, variants, points, "bench-charts")
+    wait_queryable(gw, {r["experiment"]: points}, metric="metric_49", variant="v4")
+    fig = Figure(
+        f"web UI, Scalars tab of {metrics} metrics x {variants} series: charts in view drawn", "s", "Tracklane"
+    )
+    fig.samples = ui.scalars_tab(stack, KEY, "bench-charts", r["experiment"], max(5, scale.query_repeats // 2))
+    progress(f"{fig.name}: p50 {fig.median * 1000:.0f} ms, p95 {fig.quantile(0.95) * 1000:.0f} ms")
+    return [fig]
 
 
 def bench_widget(stack: Stack, gw: httpx.Client, scale: Scale) -> list[Figure]:
@@ -352,7 +379,7 @@ def main() -> None:
             latency = bench_latency(stack, gw, scale)
             overhead = bench_overhead(stack, scale)
             queries = bench_queries(stack, gw, scale)
-            reads = [*bench_table(stack, gw, scale), *bench_widget(stack, gw, scale)]
+            reads = [*bench_table(stack, gw, scale), *bench_widget(stack, gw, scale), *bench_charts(stack, gw, scale)]
     finally:
         stack.stop()
         shutil.rmtree(data, ignore_errors=True)

@@ -1,6 +1,7 @@
-"""The web UI's figures for ``make bench``: how long a project of many experiments takes to show
-its first 50 rows after navigation (in Debian's Chromium, the page's own requests included), and
-how much JavaScript the first page load brings, gzipped."""
+"""The web UI's figures for ``make bench``, in Debian's Chromium with the page's own requests: how
+long a project of many experiments takes to show its first 50 rows after navigation; how much
+JavaScript the first page load brings, gzipped; how long a Scalars tab full of charts takes to
+draw the charts in view; and how a chart of one long series opens and zooms."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import re
 import shutil
 import time
 from pathlib import Path
+from typing import Any
 
 from devstack import Stack
 
@@ -52,3 +54,91 @@ def first_rows(stack: Stack, key: str, project: str, repeats: int) -> list[float
         finally:
             browser.close()
     return out
+
+
+def _signed_in(browser: Any, stack: Stack, key: str, height: int = 900) -> Any:
+    context = browser.new_context(viewport={"width": 1400, "height": height})
+    page = context.new_page()
+    page.goto(f"{stack.gateway_url}/signin")
+    page.get_by_label("API key").fill(key)
+    page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("heading", name="Projects", exact=True).wait_for()
+    return context
+
+
+# Every chart frame in the window has drawn its chart (data-points set by the chart itself).
+_DRAWN_IN_VIEW = """() => {
+  const frames = [...document.querySelectorAll('.chart-frame')].filter((f) => {
+    const r = f.getBoundingClientRect();
+    return r.bottom > 0 && r.top < window.innerHeight;
+  });
+  return frames.length > 0 && frames.every((f) => Number(f.querySelector('.scalar-chart')?.dataset.points || 0) > 0);
+}"""
+
+
+def scalars_tab(stack: Stack, key: str, project: str, experiment: str, repeats: int) -> list[float]:
+    """Seconds from navigating to an experiment's Scalars tab until every chart in the window is
+    drawn (a fresh page each time)."""
+    from playwright.sync_api import sync_playwright
+
+    out: list[float] = []
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
+        try:
+            context = _signed_in(browser, stack, key)
+            url = f"{stack.gateway_url}/projects/{project}?exp={experiment}&tab=scalars&full=1"
+            for i in range(repeats + 1):
+                page = context.new_page()
+                started = time.perf_counter()
+                page.goto(url)
+                page.wait_for_function(_DRAWN_IN_VIEW, timeout=60_000, polling="raf")
+                if i:
+                    out.append(time.perf_counter() - started)
+                page.close()
+        finally:
+            browser.close()
+    return out
+
+
+def long_series(stack: Stack, key: str, project: str, experiment: str, repeats: int) -> tuple[list[float], list[float]]:
+    """A chart of one long series: seconds from navigating to its Scalars tab until the chart is
+    drawn (interactive), and from the end of a drag over 6 pixels (about 1/200 of the series)
+    until that range, read again from the server (its own buckets, or every point), is drawn."""
+    from playwright.sync_api import sync_playwright
+
+    opened: list[float] = []
+    zoomed: list[float] = []
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
+        try:
+            context = _signed_in(browser, stack, key)
+            url = f"{stack.gateway_url}/projects/{project}?exp={experiment}&tab=scalars&full=1&chart=variant"
+            for i in range(repeats + 1):
+                page = context.new_page()
+                started = time.perf_counter()
+                page.goto(url)
+                page.wait_for_function(_DRAWN_IN_VIEW, timeout=120_000, polling="raf")
+                if i:
+                    opened.append(time.perf_counter() - started)
+                chart = page.locator(".scalar-chart").first
+                chart.evaluate("c => { c.dataset.xMaxAll = Number(c.dataset.xMax) - Number(c.dataset.xMin); }")
+                box = chart.locator(".u-over").bounding_box()
+                y = box["y"] + box["height"] / 2
+                page.mouse.move(box["x"] + box["width"] * 0.5, y)
+                page.mouse.down()
+                page.mouse.move(
+                    box["x"] + box["width"] * 0.5 + 6, y, steps=3
+                )  # 6 px (a drag shorter than 4 is a click)
+                started = time.perf_counter()
+                page.mouse.up()
+                page.wait_for_function(  # the drawn data spans the range now: it came from the server
+                    "() => { const c = document.querySelector('.scalar-chart').dataset;"
+                    " return c.zoomed === 'true' && Number(c.xMax) - Number(c.xMin) < 0.05 * Number(c.xMaxAll); }",
+                    timeout=60_000, polling="raf",
+                )  # fmt: skip
+                if i:
+                    zoomed.append(time.perf_counter() - started)
+                page.close()
+        finally:
+            browser.close()
+    return opened, zoomed

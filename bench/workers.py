@@ -63,6 +63,35 @@ def raw_grpc(server: str, key: str, points: int, project: str, per_batch: int = 
     return {"experiment": exp, "acked_s": time.perf_counter() - start_t}
 
 
+def many_series(server: str, key: str, metrics: int, variants: int, points: int, project: str) -> dict[str, object]:
+    """One experiment with ``metrics`` x ``variants`` series of ``points`` each (a Scalars tab
+    full of charts), in columnar batches of every series at once."""
+    import uuid
+
+    auth = (("authorization", f"Bearer {key}"),)
+    stub = ingest_pb2_grpc.IngestServiceStub(grpc.insecure_channel(server))
+    exp = uuid.uuid4().hex
+    stub.OpenExperiment(
+        ingest_pb2.OpenExperimentRequest(experiment_id=exp, project=project, name="charts"), metadata=auth
+    )
+    keys = [
+        events_pb2.SeriesKey(metric=f"metric_{m:02d}", variant=f"v{v}") for m in range(metrics) for v in range(variants)
+    ]
+    step = max(1, 200_000 // len(keys))  # iterations per batch: about 200k points
+    rng = np.random.default_rng(5)
+    for seq, start in enumerate(range(0, points, step), start=1):
+        n = min(step, points - start)
+        its = np.tile(np.arange(start, start + n, dtype="<i8"), len(keys))
+        index = np.repeat(np.arange(len(keys), dtype="<u4"), n)
+        values = np.sin(its / 300.0 + index) + rng.normal(0, 0.1, its.size)
+        batch = events_pb2.ScalarBatch(series=keys, series_index=index.tobytes(), iterations=its.tobytes(),
+                                       values=values.astype("<f8").tobytes(),
+                                       timestamps=np.full(its.size, time.time(), dtype="<f8").tobytes())  # fmt: skip
+        event = events_pb2.Event(seq=seq, client_time=time.time(), scalars=batch)
+        stub.Append(ingest_pb2.EventBatch(experiment_id=exp, events=[event]), metadata=auth, timeout=60)
+    return {"experiment": exp}
+
+
 def steady(server: str, key: str, rate: int, seconds: float, project: str) -> dict[str, object]:
     """Logs at ``rate`` points/s for ``seconds`` (background load for the latency probe)."""
     exp = tracklane.init(project=project, name="steady", server=server, api_key=key)
@@ -94,6 +123,7 @@ def sdk_overhead(server: str, key: str, calls: int) -> dict[str, object]:
 
 if __name__ == "__main__":
     kind, args = sys.argv[1], sys.argv[2:]
-    fn = {"sdk_log": sdk_log, "raw_grpc": raw_grpc, "steady": steady, "sdk_overhead": sdk_overhead}[kind]
+    fn = {"sdk_log": sdk_log, "raw_grpc": raw_grpc, "many_series": many_series, "steady": steady,
+          "sdk_overhead": sdk_overhead}[kind]  # fmt: skip
     typed = [int(a) if a.isdigit() else (float(a) if a.replace(".", "", 1).isdigit() else a) for a in args]
     print(json.dumps(fn(*typed)), flush=True)  # type: ignore[operator]

@@ -113,7 +113,27 @@ async def test_migrations_are_recorded_once(store: MongoMetadataStore) -> None:
         "m0001_indexes",
         "m0002_members_projects",
         "m0003_project_columns",
+        "m0004_views",
     ]
+
+
+async def test_saved_views_list_by_project_without_the_deleted_with_the_default(store: MongoMetadataStore) -> None:
+    def save(name: str, state: str | None, seq: int, project: str = "a/b") -> Mutation:
+        return lambda d: domain.apply_view(d, "ws", project, name, state, "ann", float(seq), seq)
+
+    await store.mutate_view("ws", "a/b", "Zeta", save("Zeta", "order=name", 1))
+    await store.mutate_view("ws", "a/b", "alpha", save("alpha", "filter=x", 2))
+    await store.mutate_view("ws", "a/b", "gone", save("gone", "q", 3))
+    await store.mutate_view("ws", "a/b", "gone", save("gone", None, 4))  # deleted: a tombstone
+    await store.mutate_view("ws", "a/b", "gone", save("gone", "q", 3))  # a late older save changes nothing
+    await store.mutate_view("ws", "a/bc", "other project", save("other project", "", 5, "a/bc"))
+    await store.mutate_project("ws", "a/b", lambda d: domain.apply_default_view(d, "ws", "a/b", "alpha", 6.0, 6))
+    views, default = await store.list_views("ws", "a/b")
+    assert [(v["name"], v["state"]) for v in views] == [("alpha", "filter=x"), ("Zeta", "order=name")]
+    assert default == "alpha"
+    assert await store.list_views("other-ws", "a/b") == ([], None)
+    await store.mutate_project("ws", "a/b", lambda d: domain.apply_default_view(d, "ws", "a/b", "gone", 7.0, 7))
+    assert (await store.list_views("ws", "a/b"))[1] is None  # a default that no longer exists is none
 
 
 async def test_public_projects_cover_nested_ones_and_gate_reads_by_id(store: MongoMetadataStore) -> None:

@@ -6,11 +6,20 @@ export function useNear(ref: RefObject<Element>, margin = "300px"): boolean {
   useEffect(() => {
     const el = ref.current;
     if (!el || near) return;
+    let later: ReturnType<typeof setTimeout> | undefined;
+    // In the window: at once. Only near it (within the margin): a moment later, so that what is
+    // in view is fetched and drawn first and the rest is ready before a scroll reaches it.
     const seen = new IntersectionObserver((entries) => {
-      if (entries.some((e) => e.isIntersecting)) setNear(true);
+      for (const e of entries) {
+        if (!e.isIntersecting) continue;
+        const box = e.boundingClientRect;
+        const inView = box.bottom > 0 && box.top < window.innerHeight && box.right > 0 && box.left < window.innerWidth;
+        if (inView) setNear(true);
+        else later ??= setTimeout(() => setNear(true), 600);
+      }
     }, { rootMargin: margin });
     seen.observe(el);
-    return () => seen.disconnect();
+    return () => { seen.disconnect(); if (later) clearTimeout(later); };
   }, [near, ref, margin]);
   return near;
 }
