@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { extreme, join, robustRange, smooth, toCsv } from "./series";
+import { drawable, extreme, join, robustRange, smooth, toCsv } from "./series";
 
 describe("join", () => {
   it("puts series of different lengths on one x grid, null where one has no point", () => {
@@ -54,5 +54,11 @@ describe("robustRange", () => {
     expect(hi).toBeLessThan(2);
     expect(lo).toBeLessThan(0.03);
     expect(robustRange([[null, null]])).toBeNull();
+  });
+});
+
+describe("drawable", () => {
+  it("turns NaN and infinities sent as strings into gaps", () => {
+    expect(drawable([1, "NaN", "Infinity", null, 2.5])).toEqual([1, null, null, null, 2.5]);
   });
 });

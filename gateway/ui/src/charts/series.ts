@@ -118,3 +118,9 @@ export function robustRange(lines: Num[][]): [number, number] | null {
   const pad = (hi - lo) * 0.05 || Math.abs(hi) * 0.05 || 1;
   return [lo - pad, hi + pad];
 }
+
+/** The API's values as the charts take them: numbers; NaN and ±∞ (sent as strings) and missing
+ * values as gaps. */
+export function drawable(values: readonly unknown[]): Num[] {
+  return values.map((v) => (typeof v === "number" && Number.isFinite(v) ? v : null));
+}

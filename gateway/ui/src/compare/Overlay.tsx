@@ -4,6 +4,7 @@ import { useEffect, useState } from "react";
 import { ApiError, api } from "../api";
 import { ScalarChart, type ChartSeries } from "../charts/ScalarChart";
 import { colourOf } from "../format";
+import { drawable } from "../charts/series";
 
 const OPTIONS = { smoothing: 0, smoother: "ema" as const, band: true, log: false, xLabel: "iteration", time: false };
 
@@ -19,7 +20,7 @@ export function Overlay({ ids, names, metric, variant, workspace }: {
     const failed = (e: unknown) => current && setProblem(e instanceof ApiError ? e.message : String(e));
     const shape = (id: string, s: { x: number[]; mean: unknown[]; min: unknown[]; max: unknown[] }): ChartSeries => ({
       name: names[id] ?? id, colour: colourOf(id), x: s.x,
-      line: s.mean as (number | null)[], min: s.min as (number | null)[], max: s.max as (number | null)[],
+      line: drawable(s.mean), min: drawable(s.min), max: drawable(s.max),
     });
     if (range === null) {
       api.compare({ ids: ids.join(","), metric, variant, workspace: workspace || undefined }).then((c) => {

@@ -5,8 +5,7 @@
 import { useEffect, useMemo, useRef, useState } from "react";
 import { ApiError, api, type Experiment } from "../api";
 import { ScalarChart, type ChartOptions, type ChartSeries } from "../charts/ScalarChart";
-import type { Smoother } from "../charts/series";
-import { toCsv, join } from "../charts/series";
+import { drawable, join, toCsv, type Smoother } from "../charts/series";
 import { useTick } from "../live";
 import { navigate, withParams } from "../route";
 import { useEmbed } from "../charts/EmbedBox";
@@ -160,7 +159,7 @@ function LoadedChart({ chart, experiment, xaxis, options, system }: { chart: Cha
       setDownsampled(wanted.some((s) => s.downsampled));
       setSeries(wanted.map((s) => ({
         name: s.variant, colour: PALETTE[chart.variants.indexOf(s.variant) % PALETTE.length]!,
-        x: s.x, line: s.mean as (number | null)[], min: s.min as (number | null)[], max: s.max as (number | null)[],
+        x: s.x, line: drawable(s.mean), min: drawable(s.min), max: drawable(s.max),
       })));
       setProblem(null);
     }, (e: unknown) => current && setProblem(e instanceof ApiError ? e.message : String(e)));

@@ -11,6 +11,7 @@ import { colourOf } from "../format";
 import { useTick } from "../live";
 import { Dialog } from "../ui/Dialog";
 import { label as columnLabel } from "./querylang";
+import { drawable } from "../charts/series";
 import {
   AGGREGATIONS, KINDS, LINE_RUNS, barData, panelColumns, parallelLines, readPanels, scatterData, writePanels,
   type Aggregation, type Panel, type PanelKind, type PanelRow,
@@ -163,7 +164,7 @@ function LinePanel({ panel, rows, name, index }: { panel: Panel; rows: PanelRow[
     let current = true;
     const shape = (id: string, s: { x: number[]; mean: unknown[]; min: unknown[]; max: unknown[] }): ChartSeries => ({
       name: labelOf(runs, id, name), colour: colourOf(id), x: s.x,
-      line: s.mean as (number | null)[], min: s.min as (number | null)[], max: s.max as (number | null)[],
+      line: drawable(s.mean), min: drawable(s.min), max: drawable(s.max),
     });
     const done = (all: ChartSeries[]) => { if (current) { setSeries(all); setProblem(null); } };
     const failed = (e: unknown) => current && setProblem(e instanceof ApiError ? e.message : String(e));
