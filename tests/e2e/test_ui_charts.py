@@ -173,3 +173,30 @@ def test_runs_of_different_lengths_share_the_buckets_of_one_chart(stack: Stack, 
         assert _attr(chart, "points") == len(long_x)  # one grid: the runs' x values coincide
         assert _attr(chart, "band-max") == SPIKE
         shot(page, "compare-shared-buckets")
+
+
+def test_a_live_run_appends_its_new_points_without_reading_the_chart_again(stack: Stack) -> None:
+    """While a run is live the Scalars tab asks only for the points after the last one it drew
+    (x_min) and appends them; the whole range is read once."""
+    from playwright.sync_api import expect
+
+    experiment_id, project = new_id(), f"live-chart-{new_id()[:6]}"
+    open_experiment(stack, experiment_id, project=project, name="live")
+    first = [("loss", "train", i, 1.0 / (i + 1)) for i in range(100)]
+    ingest(stack).Append(batch(experiment_id, scalar_event(1, first)), metadata=AUTH, timeout=30)
+    with gateway(stack) as gw:
+        wait_for("the first points", lambda: total_points(gw, experiment_id, "loss", "train") == 100)
+    with chromium() as browser:
+        page = signed_in(browser, stack)
+        asked: list[str] = []
+        page.on("request", lambda r: asked.append(r.url) if f"{experiment_id}/scalars" in r.url else None)
+        page.goto(f"{stack.gateway_url}/projects/{project}?exp={experiment_id}&tab=scalars&full=1")
+        chart = _chart(page, "loss")
+        expect(chart).to_have_attribute("data-points", "100")
+        more = [("loss", "train", i, 0.5) for i in range(100, 160)]
+        ingest(stack).Append(batch(experiment_id, scalar_event(2, more)), metadata=AUTH, timeout=30)
+        expect(chart).to_have_attribute("data-points", "160", timeout=15_000)
+        whole = [u for u in asked if "x_min" not in u]
+        appended = [u for u in asked if "x_min=100" in u]
+        assert len(whole) == 1 and appended, asked  # read once, then only what is new
+        assert _attr(chart, "x-max") == 159

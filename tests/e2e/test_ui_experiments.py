@@ -497,6 +497,13 @@ def test_the_tour_run_in_every_tab(stack: Stack, tmp_path: Path) -> None:
         assert played > 0, "the audio plays"
         summary = panel.get_by_role("listitem", name="report / summary")
         expect(summary.locator("iframe")).to_have_attribute("sandbox", "")
+        find = panel.get_by_role("group", name="Find samples")  # every card at one iteration
+        find.get_by_label("At iteration").fill("1")
+        find.get_by_role("button", name="Show").click()
+        expect(digit).to_have_attribute("data-iteration", "1")
+        expect(tone.get_by_role("alert")).to_contain_text("No sample at iteration 1")
+        find.get_by_role("button", name="Latest").click()
+        expect(tone.get_by_role("alert")).to_have_count(0)
         shot(page, "tour-debug-samples")
         accessible(page, "the tour's Debug samples tab")
         panel.get_by_role("tab", name="Configuration").click()

@@ -17,6 +17,9 @@ export function DebugSamplesTab({ experiment }: { experiment: Experiment }) {
   const url = new URL(window.location.href);
   const filter = url.searchParams.get("samples") ?? "";
   const regex = url.searchParams.get("samples_re") === "1";
+  const atRaw = url.searchParams.get("samples_at") ?? "";
+  const at = /^\d+$/.test(atRaw) ? Number(atRaw) : null; // every card at this iteration
+  const [atText, setAtText] = useState(atRaw);
   const [latest, setLatest] = useState<Sample[] | null>(null);
   const [problem, setProblem] = useState<string | null>(null);
   const live = experiment.status === "running";
@@ -47,17 +50,24 @@ export function DebugSamplesTab({ experiment }: { experiment: Experiment }) {
             aria-invalid={badPattern ? true : undefined} />
         </label>
         <label className="check-label"><input type="checkbox" checked={regex} onChange={(e) => set({ samples_re: e.target.checked ? "1" : "" })} />regular expression</label>
+        <form className="inline" onSubmit={(e) => { e.preventDefault(); set({ samples_at: /^\d+$/.test(atText.trim()) ? atText.trim() : "" }); }}>
+          <label>At iteration
+            <input inputMode="numeric" size={8} value={atText} placeholder="latest" onChange={(e) => setAtText(e.target.value)} />
+          </label>
+          <button type="submit">Show</button>
+          {at !== null && <button type="button" onClick={() => { setAtText(""); set({ samples_at: "" }); }}>Latest</button>}
+        </form>
         <span className="muted">{shown.length} of {latest.length}</span>
         {badPattern && <span role="alert" className="error">{badPattern}</span>}
       </div>
       <ul className="sample-grid">
-        {shown.map((s) => <SampleCard key={`${s.metric}\u0000${s.variant}`} experiment={experiment} latest={s} />)}
+        {shown.map((s) => <SampleCard key={`${s.metric}\u0000${s.variant}`} experiment={experiment} latest={s} atIteration={at} />)}
       </ul>
     </div>
   );
 }
 
-function SampleCard({ experiment, latest }: { experiment: Experiment; latest: Sample }) {
+function SampleCard({ experiment, latest, atIteration }: { experiment: Experiment; latest: Sample; atIteration: number | null }) {
   const [shown, setShown] = useState<Sample>(latest);
   const [browsing, setBrowsing] = useState(false); // the person chose an iteration: stop following the latest
   const [playing, setPlaying] = useState(false);
@@ -65,6 +75,10 @@ function SampleCard({ experiment, latest }: { experiment: Experiment; latest: Sa
   const [note, setNote] = useState<string | null>(null);
   const [open, setOpen] = useState(false);
   useEffect(() => { if (!browsing) setShown(latest); }, [latest, browsing]);
+  useEffect(() => { // the tab's "at iteration": every card there (or saying it has none)
+    if (atIteration !== null) go(atIteration);
+    else { setBrowsing(false); setNote(null); }
+  }, [atIteration]); // eslint-disable-line react-hooks/exhaustive-deps
   const iterations = shown.stored_iterations.length ? shown.stored_iterations : [shown.iteration];
   const at = Math.max(0, iterations.indexOf(shown.iteration));
   const go = (iteration: number, byPerson = true) => {

@@ -3,7 +3,7 @@
 // smoothing, the min/max band, log scale, a search over chart names. Only charts in view are
 // mounted and fetched; a zoom fetches its range at full resolution. The options live in the URL.
 import { useEffect, useMemo, useRef, useState } from "react";
-import { ApiError, api, type Experiment } from "../api";
+import { ApiError, api, type Experiment, type Schemas } from "../api";
 import { ScalarChart, type ChartOptions, type ChartSeries } from "../charts/ScalarChart";
 import { drawable, join, toCsv, type Smoother } from "../charts/series";
 import { useTick } from "../live";
@@ -145,26 +145,57 @@ function LoadedChart({ chart, experiment, xaxis, options, system }: { chart: Cha
   const [downsampled, setDownsampled] = useState(false);
   const [problem, setProblem] = useState<string | null>(null);
   const live = experiment.status === "running" && range === null;
-  const last = useRef<unknown>(null);
+  const [reread, setReread] = useState(0); // bumped to read the whole range again (re-bucket)
+  // what the chart shows, not the object: a live run's summaries change every refresh
+  const chartKey = `${chart.metric}\u0000${chart.single ?? ""}\u0000${chart.variants.join("\u0000")}`;
+  const drawn = useRef<ChartSeries[] | null>(null);
+  const show = (next: ChartSeries[]) => { drawn.current = next; setSeries(next); };
+  const shape = (s: Schemas["Series"]): ChartSeries => ({
+    name: s.variant, colour: PALETTE[chart.variants.indexOf(s.variant) % PALETTE.length]!,
+    x: s.x, line: drawable(s.mean), min: drawable(s.min), max: drawable(s.max),
+  });
+  const failed = (e: unknown) => setProblem(e instanceof ApiError ? e.message : String(e));
   useEffect(() => setRange(null), [xaxis]);
-  useEffect(() => {
+  useEffect(() => { // the whole range (or the zoom), in buckets where it is long
     let current = true;
     api.scalars(experiment.id, {
       metric: chart.metric, variant: chart.single ?? undefined, samples: SAMPLES, xaxis,
       x_min: range?.[0], x_max: range?.[1],
     }).then((answer) => {
-      if (!current || answer === last.current) return; // unchanged (a 304): nothing to draw again
-      last.current = answer;
+      if (!current) return;
       const wanted = answer.series.filter((s) => chart.variants.includes(s.variant));
       setDownsampled(wanted.some((s) => s.downsampled));
-      setSeries(wanted.map((s) => ({
-        name: s.variant, colour: PALETTE[chart.variants.indexOf(s.variant) % PALETTE.length]!,
-        x: s.x, line: drawable(s.mean), min: drawable(s.min), max: drawable(s.max),
-      })));
+      show(wanted.map(shape));
       setProblem(null);
-    }, (e: unknown) => current && setProblem(e instanceof ApiError ? e.message : String(e)));
+    }, (e: unknown) => current && failed(e));
     return () => { current = false; };
-  }, [experiment.id, chart, xaxis, range, live ? tick : 0]); // eslint-disable-line react-hooks/exhaustive-deps
+  }, [experiment.id, chartKey, xaxis, range, reread]); // eslint-disable-line react-hooks/exhaustive-deps
+  useEffect(() => { // while the run is live: only the points after the last one drawn, appended
+    const have = drawn.current;
+    if (!live || !have || tick === 0) return;
+    let current = true;
+    const after = Math.max(-Infinity, ...have.map((s) => s.x[s.x.length - 1] ?? -Infinity));
+    api.scalars(experiment.id, {
+      metric: chart.metric, variant: chart.single ?? undefined, samples: SAMPLES, xaxis,
+      x_min: Number.isFinite(after) ? (xaxis === "iter" ? after + 1 : after + 1e-6) : undefined,
+    }).then((answer) => {
+      if (!current || drawn.current !== have) return;
+      const fresh = answer.series.filter((s) => chart.variants.includes(s.variant) && s.x.length);
+      if (!fresh.length) return;
+      const appended = have.map((s) => {
+        const more = fresh.find((f) => f.variant === s.name);
+        if (!more) return s;
+        const m = shape(more);
+        return { ...s, x: [...s.x, ...m.x], line: [...s.line, ...m.line], min: [...s.min, ...m.min], max: [...s.max, ...m.max] };
+      });
+      const added = fresh.filter((f) => !have.some((s) => s.name === f.variant)).map(shape);
+      const next = [...appended, ...added];
+      // many new points at once, or a chart grown past twice its buckets: read it again, re-bucketed
+      if (fresh.some((f) => f.downsampled) || next.some((s) => s.x.length > 2 * SAMPLES)) setReread((n) => n + 1);
+      else show(next);
+    }, () => undefined); // a failed refresh leaves the chart as it is; the banner says why
+    return () => { current = false; };
+  }, [live ? tick : 0]); // eslint-disable-line react-hooks/exhaustive-deps
 
   const box = useRef<HTMLDivElement>(null);
   const embed = useEmbed(() => ({ objects: experiment.id, type: "scalar", metrics: chart.metric, ...(chart.single ? { variants: chart.single } : {}), xaxis: WIDGET_XAXIS[xaxis] }));
