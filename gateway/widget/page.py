@@ -1,5 +1,7 @@
-"""The widget's HTML page and its two static scripts (plotly.js from the plotly package, and
-``widget.js``), served by the gateway itself: the page fetches nothing from any other origin.
+"""The widget's HTML page: the web UI's ``widget.html`` (built by ``make ui`` with the app, so a
+widget draws with the UI's own charts and theme) with the widget's data and theme put in; and
+plotly.js from the plotly package, served by the gateway itself (the UI loads it for logged
+plots): the page fetches nothing from any other origin.
 
 The page holds no inline script: its data travels in a ``<script type="application/json">``
 block (JSON with ``<``, ``>`` and ``&`` escaped, so no text can close the block), and the
@@ -19,9 +21,8 @@ from typing import Any
 
 import plotly
 
+from gateway.errors import ApiError
 from gateway.respond import finite_json
-
-STATIC = Path(__file__).parent / "static"
 
 
 @dataclass(frozen=True)
@@ -40,14 +41,12 @@ def _asset(stem: str, body: bytes) -> Asset:
 @cache
 def assets() -> dict[str, Asset]:
     plotly_js = (Path(plotly.__file__).parent / "package_data" / "plotly.min.js").read_bytes()
-    widget_js = (STATIC / "widget.js").read_bytes()
-    found = [_asset("plotly", plotly_js), _asset("widget", widget_js)]
+    found = [_asset("plotly", plotly_js)]
     return {a.name: a for a in found}
 
 
-def asset_names() -> tuple[str, str]:
-    names = sorted(assets())
-    return next(n for n in names if n.startswith("plotly-")), next(n for n in names if n.startswith("widget-"))
+def plotly_name() -> str:
+    return next(n for n in assets() if n.startswith("plotly-"))
 
 
 def json_for_html(data: Any) -> str:
@@ -57,41 +56,31 @@ def json_for_html(data: Any) -> str:
     return text.replace("&", "\\u0026").replace("<", "\\u003c").replace(">", "\\u003e")
 
 
-_STYLE = """
-html, body { margin: 0; padding: 0; height: 100%; font-family: system-ui, sans-serif; }
-body { background: #202226; color: #e8e9eb; }
-body.light { background: #ffffff; color: #16181b; }
-.tl-table { padding: 0.5em; overflow: auto; max-height: 100vh; box-sizing: border-box; }
-.tl-table h2 { font-size: 13px; margin: 0 0 0.5em; }
-.tl-table table { border-collapse: collapse; font-size: 13px; }
-.tl-table th, .tl-table td { padding: 0.3em 0.8em; border-bottom: 1px solid #34373d; text-align: left; }
-body.light .tl-table th, body.light .tl-table td { border-bottom-color: #d6d9de; }
-.tl-chart { width: 100%; }
-.tl-empty { padding: 1em; opacity: 0.7; }
-.tl-sample { margin: 0.5em; display: inline-block; vertical-align: top; max-width: 100%; }
-.tl-sample img, .tl-sample video { max-width: 100%; max-height: 70vh; display: block; }
-.tl-sample figcaption { font-size: 12px; padding: 0.3em 0; display: flex; gap: 1em; align-items: center; }
-.tl-sample a { color: inherit; }
-"""
+_templates: dict[Path, tuple[float, str]] = {}
 
 
-def render(data: dict[str, Any], *, light: bool, title: str) -> str:
-    plotly_name, widget_name = asset_names()
+def _template(ui_dir: Path) -> str:
+    """The built widget.html (read again when a new build replaced it)."""
+    path = ui_dir / "widget.html"
+    try:
+        mtime = path.stat().st_mtime
+    except FileNotFoundError:
+        raise ApiError(503, "ui_not_built", "the web UI is not built: run `make ui` (make up does it)") from None
+    cached = _templates.get(path)
+    if cached is None or cached[0] != mtime:
+        cached = (mtime, path.read_text())
+        _templates[path] = cached
+    return cached[1]
+
+
+def render(data: dict[str, Any], *, light: bool, title: str, ui_dir: Path) -> str:
     theme = "light" if light else "dark"
-    return (
-        "<!doctype html>\n"
-        '<html lang="en"><head><meta charset="utf-8">'
-        '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        '<meta name="referrer" content="no-referrer">'
-        f"<title>{escape(title)}</title><style>{_STYLE}</style></head>"
-        f'<body class="{theme}" data-state="loading">'
-        '<div id="tl-root"></div>'
-        "<noscript>This chart needs JavaScript.</noscript>"
-        f'<script type="application/json" id="tl-data">{json_for_html(data)}</script>'
-        f'<script src="static/{plotly_name}"></script>'
-        f'<script src="static/{widget_name}"></script>'
-        "</body></html>\n"
-    )
+    html = _template(ui_dir)
+    html = html.replace('<html lang="en" data-theme="dark">', f'<html lang="en" data-theme="{theme}">', 1)
+    html = html.replace("<title>Tracklane</title>", f"<title>{escape(title)}</title>", 1)
+    html = html.replace("<body>", f'<body class="{theme}" data-state="loading">', 1)
+    block = f'<script type="application/json" id="tl-data">{json_for_html(data)}</script>'
+    return html.replace("</body>", block + "</body>", 1)
 
 
 def security_headers(frame_origins: list[str]) -> dict[str, str]:

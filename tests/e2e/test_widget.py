@@ -308,21 +308,24 @@ def test_the_page_is_self_contained_safe_and_framable_where_allowed(gw: httpx.Cl
     page = r.text
     assert '<body class="light"' in page
     assert EVIL not in page and "alert(1)" in page  # present as data, never as markup
-    assert page.count("<script") == 3  # the JSON block, plotly.js and widget.js: no inline code
-    srcs = [part.split('"')[0] for part in page.split('src="')[1:]]
-    assert all(s.startswith("static/") for s in srcs)  # nothing from another origin
+    assert page.count("<script") == 2  # the JSON block and the web UI's widget module: no inline code
+    assert '<html lang="en" data-theme="light">' in page  # drawn in the UI's light theme
+    srcs = [part.split('"')[0] for part in page.replace('href="', 'src="').split('src="')[1:]]
+    assert srcs and all(s.startswith("/assets/") for s in srcs)  # the UI's own files, nothing from elsewhere
     csp = r.headers["content-security-policy"]
     assert "script-src 'self'" in csp and "frame-ancestors *" in csp
     assert r.headers["referrer-policy"] == "no-referrer" and r.headers["x-content-type-options"] == "nosniff"
     for src in srcs:
-        asset = gw.get(f"/widget/{src}", headers={"accept-encoding": "gzip"})
+        asset = gw.get(src)
         assert asset.status_code == 200 and "immutable" in asset.headers["cache-control"]
-        assert asset.headers["content-encoding"] == "gzip"
-        assert gw.get(f"/widget/{src}", headers={"if-none-match": asset.headers["etag"]}).status_code == 304
+    plotly = gw.get("/widget/static/plotly.js", follow_redirects=False)  # logged plots load it by this name
+    assert plotly.status_code == 302 and plotly.headers["cache-control"] == "no-cache"
+    hashed_url = f"/widget/static/{plotly.headers['location']}"
+    hashed = gw.get(hashed_url, headers={"accept-encoding": "gzip"})
+    assert hashed.status_code == 200 and "immutable" in hashed.headers["cache-control"]
+    assert hashed.headers["content-encoding"] == "gzip"
+    assert gw.get(hashed_url, headers={"if-none-match": hashed.headers["etag"]}).status_code == 304
     assert gw.get("/widget/static/plotly-0000.js").status_code == 404
-    alias = gw.get("/widget/static/plotly.js", follow_redirects=False)  # the web UI's stable name
-    assert alias.status_code == 302 and alias.headers["cache-control"] == "no-cache"
-    assert f"static/{alias.headers['location']}" == next(s for s in srcs if "plotly-" in s)
 
     ws = gw.get("/api/v1/workspaces").json()["workspaces"][0]["id"]
     r = gw.patch(f"/api/v1/workspaces/{ws}", json={"embed_origins": ["https://grafana.example.com"]})
@@ -369,6 +372,8 @@ WIDGETS: dict[str, dict[str, Any]] = {
 def test_every_widget_type_renders_in_both_themes(gw: httpx.Client, runs: dict[str, str], theme: str) -> None:
     """As a person embedding them would see them in Debian's headless Chromium (no GPU, so no
     WebGL): each type drawn, readable (axe's contrast rules), no console error."""
+    from playwright.sync_api import expect
+
     from tests.e2e.browser import accessible, chromium, shot
 
     ids = [runs["alpha"], runs["beta"]]
@@ -383,23 +388,27 @@ def test_every_widget_type_renders_in_both_themes(gw: httpx.Client, runs: dict[s
             page.goto(code.json()["url"] + ("&light=" if theme == "light" else ""))
             page.locator("body[data-state=drawn]").wait_for(timeout=30_000)
             assert "WebGL" not in page.inner_text("body")
-            if kind == "scalar":
-                assert page.locator(".tl-chart .scatterlayer .trace").count() == 4  # loss train/val for 2 runs
-                title, legend = page.locator(".xtitle").bounding_box(), page.locator(".legend").bounding_box()
-                assert title and legend and title["y"] + title["height"] <= legend["y"]  # the legend below, not over it
+            if kind == "scalar":  # the Scalars tab's chart (uPlot): each line inside its min/max band
+                chart = page.locator(".tl-chart .scalar-chart")
+                assert chart.get_attribute("data-series") == "4"  # loss train/val for 2 runs
+                assert chart.get_attribute("data-layers") == ",".join(["line", "hi", "lo"] * 4)
+                assert EVIL + " · train" in page.locator(".tl-chart").inner_text()  # the hostile name as text
             elif kind == "plot":
-                assert page.evaluate("() => document.querySelector('.tl-chart').data[0].type") == "heatmap"
+                plot = page.locator(".tl-chart .plotly-view")
+                expect(plot).to_have_attribute("data-state", "drawn")
+                assert plot.evaluate("el => el.data[0].type") == "heatmap"
             elif kind == "single":
                 cells = page.get_by_role("region").get_by_role("cell").all_text_contents()
                 assert "0.9" in cells and "0.8" in cells and EVIL in cells  # the name as text, not markup
             elif kind == "sample":
                 assert page.evaluate("() => document.querySelector('.tl-sample img').naturalWidth") == 8
             else:  # parallel coordinates in 2-D: a line per run over the three axes
-                drawn = page.evaluate("() => document.querySelector('.tl-chart').data.map(t => [t.name, t.y])")
-                assert sorted(name for name, _ in drawn) == sorted(["alpha", html.escape(EVIL)])  # shown as text
+                figure = page.get_by_role("figure", name="accuracy/val (max)")
+                expect(figure).to_have_attribute("data-state", "drawn")
+                drawn = figure.evaluate("el => el.data.map(t => [t.name, t.y])")
+                assert sorted(name for name, _ in drawn) == sorted(["alpha", html.escape(EVIL)])  # Plotly: text
                 assert all(len(y) == 3 and all(v is None or 0 <= v <= 1 for v in y) for _, y in drawn)
-                axes = page.evaluate("() => document.querySelector('.tl-chart').layout.xaxis.ticktext")
-                assert axes == ["Args.lr", "Args.opt", "accuracy/val"]
+                assert figure.evaluate("el => el.layout.xaxis.ticktext") == ["Args.lr", "Args.opt", "accuracy/val"]
             shot(page, f"widget-{kind}-{theme}")
             accessible(page, f"the {kind} widget, {theme}")
         assert errors == []

@@ -829,7 +829,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The widget page's scripts (content-hashed, cached for a year); plotly.js redirects to the current one */
+        /** plotly.js, content-hashed and cached for a year; plotly.js redirects to the current one */
         get: operations["get_static"];
         put?: never;
         post?: never;

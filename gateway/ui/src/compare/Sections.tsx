@@ -9,7 +9,7 @@ import type { PlotlyFigure } from "../charts/plotly";
 import { PlotlyView } from "../charts/PlotlyView";
 import { Media } from "../experiment/DebugSamplesTab";
 import { PlotTable } from "../experiment/PlotsTab";
-import { parallelLines, type PanelRow } from "../experiments/panels";
+import { parallelFigure, type PanelRow } from "../experiments/panels";
 import { colourOf, number } from "../format";
 import { keyedLines, lineDiff, splitPackage, type DiffLine } from "./diff";
 
@@ -130,23 +130,9 @@ export function CompareParcoords({ experiments, params, metric, values }: {
   const rows: PanelRow[] = experiments.map((e, i) => ({
     id: e.id, name: e.name || e.id, columns: { ...Object.fromEntries(chosen.map((a) => [a, params[i]?.[a] ?? null])), [metric]: values[i] },
   }));
-  const figure = useMemo(() => {
-    const all = [...chosen, metric];
-    const par = parallelLines(rows, all);
-    return {
-      data: par.lines.map((l) => ({
-        type: "scatter", mode: "lines+markers", x: all.map((_, i) => i), y: l.y, name: l.name, line: { color: colourOf(l.id), width: 2.5 },
-        text: all.map((a, i) => `${a}: ${l.raw[i] ?? "—"}`), hovertemplate: "%{fullData.name}<br>%{text}<extra></extra>",
-      })),
-      layout: {
-        showlegend: false, hovermode: "closest",
-        shapes: all.map((_, i) => ({ type: "line", x0: i, x1: i, y0: 0, y1: 1, line: { color: "rgba(128,128,128,0.7)", width: 1 } })),
-        annotations: par.axes.flatMap((a, i) => a.ticks.map(([y, t]) => ({ x: i, y, text: t, showarrow: false, xanchor: "left", xshift: 4, font: { size: 10 } }))),
-        xaxis: { tickvals: all.map((_, i) => i), ticktext: all, range: [-0.2, all.length - 0.5], showgrid: false, zeroline: false },
-        yaxis: { visible: false, range: [-0.05, 1.05] },
-      },
-    };
-  }, [chosen.join(","), metric, values.join(",")]); // eslint-disable-line react-hooks/exhaustive-deps
+  const figure = useMemo(
+    () => parallelFigure(rows, [...chosen, metric], { label: (a) => a, name: (r) => r.name, colour: colourOf, width: 2.5 }),
+  [chosen.join(","), metric, values.join(",")]); // eslint-disable-line react-hooks/exhaustive-deps
   if (!names.length) return null;
   return (
     <section aria-labelledby="compare-parcoords">

@@ -13,7 +13,7 @@ import { Dialog } from "../ui/Dialog";
 import { label as columnLabel } from "./querylang";
 import { drawable } from "../charts/series";
 import {
-  AGGREGATIONS, KINDS, LINE_RUNS, barData, panelColumns, parallelLines, readPanels, scatterData, writePanels,
+  AGGREGATIONS, KINDS, LINE_RUNS, barData, panelColumns, parallelFigure, readPanels, scatterData, writePanels,
   type Aggregation, type Panel, type PanelKind, type PanelRow,
 } from "./panels";
 
@@ -127,21 +127,7 @@ function PanelChart({ panel, rows, name, index }: { panel: Panel; rows: PanelRow
       };
     }
     const axes = [...panel.x.split(",").filter(Boolean), panel.y];
-    const par = parallelLines(rows, axes);
-    return {
-      data: par.lines.map((l) => ({
-        type: "scatter", mode: "lines+markers", x: axes.map((_, i) => i), y: l.y, name: labelOf(rows, l.id, name),
-        line: { color: colourOf(l.id), width: 2 }, marker: { size: 5 },
-        text: axes.map((a, i) => `${columnLabel(a)}: ${l.raw[i] ?? "—"}`), hovertemplate: "%{fullData.name}<br>%{text}<extra></extra>",
-      })),
-      layout: {
-        showlegend: false, hovermode: "closest",
-        shapes: axes.map((_, i) => ({ type: "line", x0: i, x1: i, y0: 0, y1: 1, line: { color: "rgba(128,128,128,0.7)", width: 1 } })),
-        annotations: par.axes.flatMap((a, i) => a.ticks.map(([y, t]) => ({ x: i, y, text: t, showarrow: false, xanchor: "left", xshift: 4, font: { size: 10 } }))),
-        xaxis: { tickvals: axes.map((_, i) => i), ticktext: axes.map(columnLabel), range: [-0.2, axes.length - 0.5], showgrid: false, zeroline: false },
-        yaxis: { visible: false, range: [-0.05, 1.05] },
-      },
-    };
+    return parallelFigure(rows, axes, { label: columnLabel, name, colour: colourOf });
   }, [panel, rows, name]);
   if (panel.kind === "line") return <LinePanel panel={panel} rows={rows} name={name} index={index} />;
   if (!rows.length) return <p className="muted">No runs to draw: the filter matches none, or every one is hidden.</p>;

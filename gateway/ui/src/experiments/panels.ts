@@ -140,3 +140,26 @@ export function parallelLines(rows: PanelRow[], axes: string[]): { axes: { id: s
     lines: rows.map((r) => ({ name: r.name, id: r.id, y: scaled.map((s) => s.at(r.columns[s.id])), raw: axes.map((a) => r.columns[a]) })),
   };
 }
+
+/** Parallel coordinates drawn by Plotly in 2-D: a line per run in ``colour(id)``, each axis a
+ * vertical rule with its extremes (or categories) written beside it. */
+export function parallelFigure(
+  rows: PanelRow[], axes: string[], options: { label: (axis: string) => string; name: (row: PanelRow) => string; colour: (id: string) => string; width?: number },
+): { data: Record<string, unknown>[]; layout: Record<string, unknown> } {
+  const par = parallelLines(rows, axes);
+  const byId = new Map(rows.map((r) => [r.id, r]));
+  return {
+    data: par.lines.map((l) => ({
+      type: "scatter", mode: "lines+markers", x: axes.map((_, i) => i), y: l.y, name: options.name(byId.get(l.id)!),
+      line: { color: options.colour(l.id), width: options.width ?? 2 }, marker: { size: 5 },
+      text: axes.map((a, i) => `${options.label(a)}: ${l.raw[i] ?? "—"}`), hovertemplate: "%{fullData.name}<br>%{text}<extra></extra>",
+    })),
+    layout: {
+      showlegend: false, hovermode: "closest",
+      shapes: axes.map((_, i) => ({ type: "line", x0: i, x1: i, y0: 0, y1: 1, line: { color: "rgba(128,128,128,0.7)", width: 1 } })),
+      annotations: par.axes.flatMap((a, i) => a.ticks.map(([y, t]) => ({ x: i, y, text: t, showarrow: false, xanchor: "left", xshift: 4, font: { size: 10 } }))),
+      xaxis: { tickvals: axes.map((_, i) => i), ticktext: axes.map(options.label), range: [-0.2, axes.length - 0.5], showgrid: false, zeroline: false },
+      yaxis: { visible: false, range: [-0.05, 1.05] },
+    },
+  };
+}
