@@ -195,16 +195,29 @@ class ClickHouseScalarStore:
         q0 = queries[0]
         series = [(q.workspace, q.experiment_id, q.metric, q.variant) for q in queries]
         params: dict[str, Any] = {"series": series}
-        where = f"(workspace, experiment_id, metric, variant) IN {{series:{_KEYS_TYPE}}}"
+        distinct = 1
+        for i, column in enumerate(("workspace", "experiment_id", "metric", "variant")):
+            params[f"{column}s"] = sorted({s[i] for s in series})
+            distinct *= len(params[f"{column}s"])
+        # each key column on its own, so the primary key's index narrows the read to these series'
+        # granules; the exact combinations only when the columns' values combine into others too
+        # (comparing tuples of strings row by row costs as much as the rest of the read)
+        where = (
+            "workspace IN {workspaces:Array(String)} AND experiment_id IN {experiment_ids:Array(String)}"
+            " AND metric IN {metrics:Array(String)} AND variant IN {variants:Array(String)}"
+        )
+        if distinct > len(set(series)):
+            where += f" AND (workspace, experiment_id, metric, variant) IN {{series:{_KEYS_TYPE}}}"
         x = _X_EXPR[q0.xaxis]
         if q0.xaxis == "relative":
             exps = sorted({(q.workspace, q.experiment_id) for q in queries})
             starts = dict(
                 ((w, e), float(t0))
                 for w, e, t0 in self.client.query(
-                    "SELECT workspace, experiment_id, min(ts) FROM scalars WHERE (workspace, experiment_id) IN"
-                    " {exps:Array(Tuple(String, String))} GROUP BY workspace, experiment_id",
-                    parameters={"exps": exps},
+                    "SELECT workspace, experiment_id, min(ts) FROM scalars"
+                    " WHERE workspace IN {workspaces:Array(String)} AND experiment_id IN {experiment_ids:Array(String)}"
+                    " GROUP BY workspace, experiment_id",
+                    parameters=params,  # each run from its first point of any series, as one series' chart does
                 ).result_rows
             )
             params["t0_ids"] = [e for _, e in exps]
@@ -222,23 +235,50 @@ class ClickHouseScalarStore:
         q0: SeriesQuery,
         results: dict[tuple[str, str, str, str], SeriesResult],
     ) -> None:
-        """Every series of ``keys`` in ``grid``'s buckets, in one statement."""
-        cols = "workspace, experiment_id, metric, variant"
+        """Every series of ``keys`` in ``grid``'s buckets, in one statement. Only the key columns
+        that differ between the chart's series are grouped on (hashing strings per row is most of
+        the cost); rows of the chart's other series are left out only when some were read from
+        their rollups (the short, whole ones cost next to nothing and are dropped here)."""
+        columns = ("workspace", "experiment_id", "metric", "variant")
+        vary = [c for c in columns if len(params[f"{c}s"]) > 1] or ["experiment_id"]
+        fixed = {c: params[f"{c}s"][0] for c in columns if c not in vary}
+        group = ", ".join(vary)
         order = _ORDER_EXPR[q0.xaxis]
+        wanted = set(keys)
+        others = {k for k in results if k not in wanted and results[k].downsampled}  # from rollups
+        only = f" AND ({', '.join(columns)}) IN {{bucketed:{_KEYS_TYPE}}}" if others else ""
         rows = self.client.query(
             f"""
-            SELECT {cols},
+            SELECT {group},
                    least(toUInt32(greatest(floor(({x} - {{lo:Float64}}) / {{width:Float64}}), 0)), {{top:UInt32}})
                      AS bucket,
                    {{lo:Float64}} + (bucket + 0.5) * {{width:Float64}}, min(value), max(value), avg(value),
                    argMax(value, {order}), count()
-            FROM scalars WHERE {where} AND ({cols}) IN {{bucketed:{_KEYS_TYPE}}}
-            GROUP BY {cols}, bucket ORDER BY {cols}, bucket
+            FROM scalars WHERE {where}{only}
+            GROUP BY {group}, bucket ORDER BY {group}, bucket
             """,
             parameters={**params, "bucketed": keys, "lo": grid[0], "width": grid[1], "top": q0.samples - 1},
-        ).result_rows
-        for w, e, m, v, _, xv, lo, hi, mean, last, n in rows:
-            _add(results[(w, e, m, v)], xv, lo, hi, mean, last, int(n))
+        ).result_columns
+        if not rows or not rows[0]:
+            return
+        n_vary = len(vary)
+        groups = list(zip(*rows[:n_vary], strict=True))
+        xs, lows, highs, means, lasts, counts = rows[n_vary + 1 :]
+        start = 0
+        for i in range(1, len(xs) + 1):  # the rows come grouped by series: take each one's slice
+            if i < len(xs) and groups[i] == groups[start]:
+                continue
+            named = {**fixed, **dict(zip(vary, groups[start], strict=True))}
+            key = (named["workspace"], named["experiment_id"], named["metric"], named["variant"])
+            if key in wanted:
+                r = results[key]
+                r.x.extend(xs[start:i])
+                r.min.extend(lows[start:i])
+                r.max.extend(highs[start:i])
+                r.mean.extend(means[start:i])
+                r.last.extend(lasts[start:i])
+                r.count.extend(int(n) for n in counts[start:i])
+            start = i
 
     def _series_sql(self, query: SeriesQuery) -> tuple[str, dict[str, Any], str]:
         """(WHERE clause, its parameters, the x expression) of a series and its range."""

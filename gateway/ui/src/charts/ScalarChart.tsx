@@ -116,7 +116,7 @@ export function ScalarChart({ title, series, options, sync, onZoom, onReset, zoo
         y: { distr: options.log ? 3 : 1, ...(yRange ? { range: (): uPlot.Range.MinMax => yRange } : {}) },
       },
       axes: [
-        { stroke: muted, grid: { stroke: grid, width: 1 }, ticks: { stroke: grid } },
+        { stroke: muted, grid: { stroke: grid, width: 1 }, ticks: { stroke: grid }, label: options.xLabel, labelSize: 18, labelFont: "12px system-ui, sans-serif" },
         { stroke: muted, grid: { stroke: grid, width: 1 }, ticks: { stroke: grid }, size: 60, values: (_u, ticks) => ticks.map((t) => number(t)) },
       ],
       series: uSeries,
