@@ -65,11 +65,17 @@ def _settled(chart: Any, lo: float, hi: float, pixel: float) -> None:
     """Waits until the chart draws the range [lo, hi] (give or take a few pixels of the drag, or
     a bucket)."""
     slack = max((hi - lo) * 0.02, 3 * pixel) + 1
-    wait_for(
-        f"the chart drawn over {lo:.0f}..{hi:.0f}",
-        lambda: lo - slack <= _attr(chart, "x-min") <= lo + slack and hi - slack <= _attr(chart, "x-max") <= hi + slack,
-        timeout=15,
-    )
+
+    def drawn_over() -> bool | None:
+        x_min, x_max = _attr(chart, "x-min"), _attr(chart, "x-max")
+        seen.append((x_min, x_max))
+        return lo - slack <= x_min <= lo + slack and hi - slack <= x_max <= hi + slack
+
+    seen: list[tuple[float, float]] = []
+    try:
+        wait_for(f"the chart drawn over {lo:.0f}..{hi:.0f}", drawn_over, timeout=15)
+    except AssertionError as missed:  # say what it drew instead
+        raise AssertionError(f"{missed}; drawn over {seen[-1] if seen else None}") from None
 
 
 def test_band_zoom_smoothing_log_and_system(stack: Stack, charted: dict[str, Any]) -> None:

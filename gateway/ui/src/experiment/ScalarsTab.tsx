@@ -149,6 +149,10 @@ function LoadedChart({ chart, experiment, xaxis, options, system }: { chart: Cha
   // what the chart shows, not the object: a live run's summaries change every refresh
   const chartKey = `${chart.metric}\u0000${chart.single ?? ""}\u0000${chart.variants.join("\u0000")}`;
   const drawn = useRef<ChartSeries[] | null>(null);
+  // what is drawn is the whole range with every point (exact x values: new points can be appended)
+  const exact = useRef(false);
+  const reading = useRef(false); // a read of the whole range (or a zoom) is on its way
+  const last = useRef<unknown>(null); // the last answer: an unchanged one (a 304) is not drawn again
   const show = (next: ChartSeries[]) => { drawn.current = next; setSeries(next); };
   const shape = (s: Schemas["Series"]): ChartSeries => ({
     name: s.variant, colour: PALETTE[chart.variants.indexOf(s.variant) % PALETTE.length]!,
@@ -158,28 +162,37 @@ function LoadedChart({ chart, experiment, xaxis, options, system }: { chart: Cha
   useEffect(() => setRange(null), [xaxis]);
   useEffect(() => { // the whole range (or the zoom), in buckets where it is long
     let current = true;
+    reading.current = true;
     api.scalars(experiment.id, {
       metric: chart.metric, variant: chart.single ?? undefined, samples: SAMPLES, xaxis,
       x_min: range?.[0], x_max: range?.[1],
     }).then((answer) => {
       if (!current) return;
+      reading.current = false;
+      if (answer === last.current) return; // unchanged: nothing to draw again
+      last.current = answer;
       const wanted = answer.series.filter((s) => chart.variants.includes(s.variant));
       setDownsampled(wanted.some((s) => s.downsampled));
+      exact.current = range === null && !wanted.some((s) => s.downsampled);
       show(wanted.map(shape));
       setProblem(null);
-    }, (e: unknown) => current && failed(e));
+    }, (e: unknown) => { if (current) { reading.current = false; failed(e); } });
     return () => { current = false; };
   }, [experiment.id, chartKey, xaxis, range, reread]); // eslint-disable-line react-hooks/exhaustive-deps
-  useEffect(() => { // while the run is live: only the points after the last one drawn, appended
+  useEffect(() => { // while the run is live: the new points appended, or (buckets) the range read again
     const have = drawn.current;
-    if (!live || !have || tick === 0) return;
+    if (!live || !have || tick === 0 || reading.current) return;
+    if (!exact.current) { // buckets' x are not the points': read again (an unchanged answer is a 304)
+      setReread((n) => n + 1);
+      return;
+    }
     let current = true;
     const after = Math.max(-Infinity, ...have.map((s) => s.x[s.x.length - 1] ?? -Infinity));
     api.scalars(experiment.id, {
       metric: chart.metric, variant: chart.single ?? undefined, samples: SAMPLES, xaxis,
       x_min: Number.isFinite(after) ? (xaxis === "iter" ? after + 1 : after + 1e-6) : undefined,
     }).then((answer) => {
-      if (!current || drawn.current !== have) return;
+      if (!current || drawn.current !== have || reading.current) return;
       const fresh = answer.series.filter((s) => chart.variants.includes(s.variant) && s.x.length);
       if (!fresh.length) return;
       const appended = have.map((s) => {
