@@ -8,7 +8,7 @@ import { useEffect, useMemo, useRef, useState } from "react";
 import uPlot from "uplot";
 import "uplot/dist/uPlot.min.css";
 import { number } from "../format";
-import { extreme, join, robustRange, smooth, type Num, type Points, type Smoother } from "./series";
+import { extreme, fade, join, robustRange, smooth, type Num, type Points, type Smoother } from "./series";
 
 export interface ChartSeries extends Points {
   name: string;
@@ -29,13 +29,6 @@ const HEIGHT = 240;
 
 function cssVar(name: string): string {
   return getComputedStyle(document.documentElement).getPropertyValue(name).trim() || "#888";
-}
-
-function fade(colour: string, alpha: number): string {
-  const hex = colour.replace("#", "");
-  if (hex.length !== 6) return colour;
-  const [r, g, b] = [0, 2, 4].map((i) => parseInt(hex.slice(i, i + 2), 16));
-  return `rgba(${r}, ${g}, ${b}, ${alpha})`;
 }
 
 export function ScalarChart({ title, series, options, sync, onZoom, onReset, zoomed }: {

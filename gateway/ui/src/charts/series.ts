@@ -124,3 +124,11 @@ export function robustRange(lines: Num[][]): [number, number] | null {
 export function drawable(values: readonly unknown[]): Num[] {
   return values.map((v) => (typeof v === "number" && Number.isFinite(v) ? v : null));
 }
+
+/** A "#rrggbb" colour with ``alpha`` opacity (other colours as they are). */
+export function fade(colour: string, alpha: number): string {
+  const hex = colour.replace("#", "");
+  if (hex.length !== 6) return colour;
+  const [r, g, b] = [0, 2, 4].map((i) => parseInt(hex.slice(i, i + 2), 16));
+  return `rgba(${r}, ${g}, ${b}, ${alpha})`;
+}

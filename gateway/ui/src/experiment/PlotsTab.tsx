@@ -7,6 +7,7 @@ import { useEffect, useMemo, useRef, useState } from "react";
 import { ApiError, api, type Experiment, type Schemas } from "../api";
 import { confusionFigure, figureCsv, histogramOf, ridgeline, type ConfusionMode, type Histogram } from "../charts/figures";
 import { download, fileBase, useNear } from "../charts/lazy";
+import { fade } from "../charts/series";
 import { loadPlotly, type PlotlyFigure } from "../charts/plotly";
 import { PlotlyView } from "../charts/PlotlyView";
 import { datetime } from "../format";
@@ -107,7 +108,7 @@ function LoadedPlot({ experiment, latest }: { experiment: Experiment; latest: Pl
     if (isHistogram && overTime && history) {
       const style = getComputedStyle(document.documentElement);
       const accent = style.getPropertyValue("--accent").trim() || "#2563eb";
-      return ridgeline(history, { line: style.getPropertyValue("--panel").trim() || "#fff", fill: (t) => mix(accent, t) });
+      return ridgeline(history, { line: style.getPropertyValue("--panel").trim() || "#fff", fill: (t) => fade(accent, 0.25 + 0.6 * t) }); // older ridges fainter
     }
     return figure;
   }, [shown, mode, overTime, history]); // eslint-disable-line react-hooks/exhaustive-deps
@@ -161,14 +162,6 @@ function LoadedPlot({ experiment, latest }: { experiment: Experiment; latest: Pl
       {embed.box}
     </div>
   );
-}
-
-/** ``colour`` faded towards transparent for the older ridges (t = 0 the oldest, 1 the newest). */
-function mix(colour: string, t: number): string {
-  const hex = colour.replace("#", "");
-  if (hex.length !== 6) return colour;
-  const [r, g, b] = [0, 2, 4].map((i) => parseInt(hex.slice(i, i + 2), 16));
-  return `rgba(${r}, ${g}, ${b}, ${(0.25 + 0.6 * t).toFixed(2)})`;
 }
 
 /** A logged table as an HTML table (readable in both themes, selectable, searchable with the
