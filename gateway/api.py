@@ -216,8 +216,9 @@ def _invalid(exc: msgspec.ValidationError | msgspec.DecodeError, where: str) -> 
     path (``add[1]``, ``set``) and what is wrong with it, in words."""
     text = str(exc)
     name = where
-    if (named := _FIELD_NAMED.search(text)) is not None:
-        name = named[2]
+    if (named := _FIELD_NAMED.search(text)) is not None:  # a field inside a list's item: charts[0].colour
+        found = _PATH.search(text)
+        name = f"{found[2]}.{named[2]}" if found is not None and found[2] else named[2]
     elif (found := _PATH.search(text)) is not None and found[2]:
         name = re.sub(r"\[\.\.\.\]$", "", found[2])
     reason = text.split(" - at ")[0]

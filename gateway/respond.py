@@ -8,6 +8,7 @@ import json
 import math
 from typing import Any
 
+import msgspec
 from starlette.requests import Request
 from starlette.responses import JSONResponse as StarletteJSONResponse
 from starlette.responses import Response
@@ -32,7 +33,19 @@ def finite_json(data: Any) -> Any:
     return data
 
 
+_encode = msgspec.json.Encoder().encode
+
+
 def dumps(data: Any) -> bytes:
+    """``data`` as compact JSON. msgspec writes it (ten times faster than the standard library on
+    an answer of many numbers) when that is exact: it writes NaN and ±Infinity as ``null``, so an
+    answer with a ``null`` anywhere is written again the careful way (NaN as "NaN")."""
+    try:
+        body = _encode(data)
+    except (TypeError, msgspec.EncodeError):
+        body = b"null"  # a type msgspec does not write: the standard library says what is wrong
+    if b"null" not in body:
+        return body
     try:
         return json.dumps(data, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode()
     except ValueError:  # a NaN or an infinity somewhere: the rare path

@@ -279,6 +279,42 @@ class Scalars(Struct):
     series: list[Series]
 
 
+MAX_CHARTS = 50  # charts per call of /scalars/charts (the metrics service's limit too)
+
+
+class ChartSpec(Struct, forbid_unknown_fields=True):
+    metric: Name
+    variant: Annotated[Name | None, Meta(description="one variant; none: every variant of the metric")] = None
+
+
+class ChartsQuery(Body):
+    """``x_min``/``x_max`` zoom every chart (a range given backwards is the same range)."""
+
+    examples: ClassVar[list[dict[str, Any]]] = [
+        {"charts": [{"metric": "loss"}, {"metric": "accuracy", "variant": "val"}], "samples": 600}
+    ]
+    charts: Annotated[list[ChartSpec], Meta(min_length=1, max_length=MAX_CHARTS)]
+    samples: Annotated[int, Meta(ge=1, le=20_000, description="buckets per series")] = 2000
+    xaxis: XAxis = "iter"
+    x_min: float | None = None
+    x_max: float | None = None
+
+
+class ChartSeries(Struct, omit_defaults=True):
+    """A chart as asked (``variant`` only when one was named) and its series."""
+
+    metric: str
+    series: list[Series]
+    variant: str | None = None
+
+
+class Charts(Struct):
+    experiment_id: str
+    xaxis: XAxis
+    samples: int
+    charts: list[ChartSeries]
+
+
 class ExperimentEdit(Body):
     examples: ClassVar[list[dict[str, Any]]] = [{"name": "baseline v2", "description": "lr 0.1, 30 epochs"}]
     schema_extra: ClassVar[dict[str, Any]] = {"minProperties": 1}

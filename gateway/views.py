@@ -4,6 +4,7 @@ surface renders experiments, projects, keys and details through these."""
 from __future__ import annotations
 
 import json
+import math
 import time
 from collections.abc import Iterable
 
@@ -22,7 +23,10 @@ real = finite  # NaN and ±Infinity, as the API answers them
 
 
 def reals(values: Iterable[float]) -> list[float | str]:
-    return [real(v) for v in values]
+    out: list[float | str] = list(values)
+    # one sum in C tells whether any value is NaN or infinite (or the total overflows: then the
+    # values are looked at one by one, which is right as well)
+    return out if math.isfinite(sum(out)) else [real(float(v)) for v in out]  # type: ignore[arg-type]
 
 
 def status_name(e: metadata_pb2.Experiment) -> str:

@@ -59,6 +59,20 @@ async def scalars(call: Call[s.ScalarQuery, None]) -> s.Scalars:
     return await queries.scalars(call.st, call.who, call.path["experiment_id"], call.query)
 
 
+@routes.post(
+    f"{EXP}/scalars/charts",
+    "Several charts' scalar series at once (a page of charts)",
+    body=s.ChartsQuery,
+    ok=s.Charts,
+    auth="optional",
+)
+async def charts(call: Call[s.Empty, s.ChartsQuery]) -> s.Charts:
+    """Each chart is a metric (its variants on one bucket grid, as ``/scalars?metric=``) or one
+    metric/variant (its own buckets); up to 50 charts and 500 series. A read: a viewer's key, or
+    none for a public project, may call it."""
+    return await queries.charts(call.st, call.who, call.path["experiment_id"], call.body)
+
+
 @routes.get(
     "/api/v1/compare",
     "2 to 10 experiments side by side, scalars overlaid",

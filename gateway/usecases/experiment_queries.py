@@ -15,6 +15,7 @@ from services.common.auth import Principal
 from services.common.contract import EXPERIMENT_ID
 
 MAX_SERIES_PER_REQUEST = 100
+MAX_CHART_SERIES_IN_ALL = 500  # the series of one call of /scalars/charts
 MAX_COMPARE = 10
 
 
@@ -114,6 +115,58 @@ async def scalars(st: GatewayState, who: Principal, experiment_id: str, q: s.Sca
     )
     series = [views.series(r) for chart in charts for r in chart.series]
     return s.Scalars(experiment_id=experiment_id, xaxis=q.xaxis, samples=q.samples, series=series)
+
+
+async def charts(st: GatewayState, who: Principal, experiment_id: str, q: s.ChartsQuery) -> s.Charts:
+    """A page of charts at once — each a metric (its variants on one bucket grid) or one
+    metric/variant (its own buckets) — in one call to the metrics service. The series come from
+    the experiment's metric summaries (the charts the UI shows are those), not from a listing."""
+    base = metrics_pb2.ScalarQuery(xaxis=clients.XAXIS[q.xaxis], samples=q.samples)
+    _zoom(base, q.x_min, q.x_max)
+    experiment = await clients.experiment(st, who, experiment_id)  # 404 unless readable
+    base.workspace, base.experiment_id = experiment.workspace, experiment_id
+    variants: dict[str, list[str]] = {}
+    for m in experiment.metrics:
+        variants.setdefault(m.metric, []).append(m.variant)
+    asked: list[list[str]] = []
+    seen: set[tuple[str, str]] = set()
+    for i, chart in enumerate(q.charts):
+        mine = sorted(variants.get(chart.metric, []))
+        if chart.variant is not None:
+            mine = [chart.variant] if chart.variant in mine else []
+        if any((chart.metric, v) in seen for v in mine):
+            raise ApiError(400, "invalid_argument", "each series in one chart only", f"charts[{i}]")
+        seen.update((chart.metric, v) for v in mine)
+        asked.append(mine)
+    if len(seen) > MAX_CHART_SERIES_IN_ALL:
+        message = f"{len(seen)} series; at most {MAX_CHART_SERIES_IN_ALL} in one call: ask for fewer charts"
+        raise ApiError(400, "invalid_argument", message, "charts")
+
+    def one(metric: str, variant: str) -> metrics_pb2.ScalarQuery:
+        query = metrics_pb2.ScalarQuery()
+        query.CopyFrom(base)
+        query.metric, query.variant = metric, variant
+        return query
+
+    wanted = [(chart, mine) for chart, mine in zip(q.charts, asked, strict=True) if mine]
+    answers: list[metrics_pb2.ChartSeries] = []
+    if wanted:
+        charts = [metrics_pb2.ChartQuery(series=[one(c.metric, v) for v in mine]) for c, mine in wanted]
+        answers = list((await st.metrics.QueryCharts(metrics_pb2.ChartsQuery(charts=charts), timeout=30)).charts)
+    found = iter(answers)
+    return s.Charts(
+        experiment_id=experiment_id,
+        xaxis=q.xaxis,
+        samples=q.samples,
+        charts=[
+            s.ChartSeries(
+                metric=c.metric,
+                variant=c.variant,
+                series=[views.series(r) for r in next(found).series] if mine else [],
+            )
+            for c, mine in zip(q.charts, asked, strict=True)
+        ],
+    )
 
 
 def compare_ids(raw: str) -> list[str]:

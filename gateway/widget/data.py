@@ -12,6 +12,7 @@ import html
 import json
 from typing import Any, TypeVar
 
+import numpy as np
 from tracklane_proto import events_pb2, metadata_pb2, metrics_pb2
 
 from gateway import clients
@@ -185,7 +186,7 @@ async def _scalar_charts(
                 "x": x,
                 "y": list(r.mean),
                 # the bucket's min and max, shown on hover: a dip inside a bucket stays visible
-                "customdata": [[lo, hi] for lo, hi in zip(r.min, r.max, strict=True)],
+                "customdata": np.column_stack((r.min, r.max)).tolist(),  # pairs, made in C
                 "hovertemplate": HOVER,
             }
         )

@@ -630,6 +630,50 @@ class ChartSeries(_message.Message):
 Global___ChartSeries: _TypeAlias = ChartSeries  # noqa: Y015
 
 @_typing.final
+class ChartsQuery(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CHARTS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def charts(self) -> _containers.RepeatedCompositeFieldContainer[Global___ChartQuery]:
+        """sharing xaxis, samples and range; no series in two charts"""
+
+    def __init__(
+        self,
+        *,
+        charts: _abc.Iterable[Global___ChartQuery] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["charts", b"charts"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ChartsQuery: _TypeAlias = ChartsQuery  # noqa: Y015
+
+@_typing.final
+class ChartsAnswer(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CHARTS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def charts(self) -> _containers.RepeatedCompositeFieldContainer[Global___ChartSeries]:
+        """in the order asked"""
+
+    def __init__(
+        self,
+        *,
+        charts: _abc.Iterable[Global___ChartSeries] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["charts", b"charts"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ChartsAnswer: _TypeAlias = ChartsAnswer  # noqa: Y015
+
+@_typing.final
 class ListSeriesResponse(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 

@@ -44,6 +44,11 @@ class MetricsServiceStub:
                 request_serializer=tracklane__proto_dot_metrics__pb2.ChartQuery.SerializeToString,
                 response_deserializer=tracklane__proto_dot_metrics__pb2.ChartSeries.FromString,
                 _registered_method=True)
+        self.QueryCharts = channel.unary_unary(
+                '/tracklane.v1.MetricsService/QueryCharts',
+                request_serializer=tracklane__proto_dot_metrics__pb2.ChartsQuery.SerializeToString,
+                response_deserializer=tracklane__proto_dot_metrics__pb2.ChartsAnswer.FromString,
+                _registered_method=True)
         self.ListSeries = channel.unary_unary(
                 '/tracklane.v1.MetricsService/ListSeries',
                 request_serializer=tracklane__proto_dot_metrics__pb2.ListSeriesRequest.SerializeToString,
@@ -85,6 +90,13 @@ class MetricsServiceServicer:
     def QueryChart(self, request, context):
         """The series of one chart (up to 100; the same xaxis, samples and range) on one bucket grid:
         the union of their extents, so runs of different lengths share buckets.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def QueryCharts(self, request, context):
+        """Several charts at once (a page of charts): each on its own grid, three statements in all.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -138,6 +150,11 @@ def add_MetricsServiceServicer_to_server(servicer, server):
                     servicer.QueryChart,
                     request_deserializer=tracklane__proto_dot_metrics__pb2.ChartQuery.FromString,
                     response_serializer=tracklane__proto_dot_metrics__pb2.ChartSeries.SerializeToString,
+            ),
+            'QueryCharts': grpc.unary_unary_rpc_method_handler(
+                    servicer.QueryCharts,
+                    request_deserializer=tracklane__proto_dot_metrics__pb2.ChartsQuery.FromString,
+                    response_serializer=tracklane__proto_dot_metrics__pb2.ChartsAnswer.SerializeToString,
             ),
             'ListSeries': grpc.unary_unary_rpc_method_handler(
                     servicer.ListSeries,
@@ -219,6 +236,33 @@ class MetricsService:
             '/tracklane.v1.MetricsService/QueryChart',
             tracklane__proto_dot_metrics__pb2.ChartQuery.SerializeToString,
             tracklane__proto_dot_metrics__pb2.ChartSeries.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def QueryCharts(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tracklane.v1.MetricsService/QueryCharts',
+            tracklane__proto_dot_metrics__pb2.ChartsQuery.SerializeToString,
+            tracklane__proto_dot_metrics__pb2.ChartsAnswer.FromString,
             options,
             channel_credentials,
             insecure,

@@ -39,6 +39,8 @@ class MetricsServiceStub:
     """The series of one chart (up to 100; the same xaxis, samples and range) on one bucket grid:
     the union of their extents, so runs of different lengths share buckets.
     """
+    QueryCharts: _grpc.UnaryUnaryMultiCallable[_metrics_pb2.ChartsQuery, _metrics_pb2.ChartsAnswer]
+    """Several charts at once (a page of charts): each on its own grid, three statements in all."""
     ListSeries: _grpc.UnaryUnaryMultiCallable[_metrics_pb2.ListSeriesRequest, _metrics_pb2.ListSeriesResponse]
     """The (metric, variant) pairs an experiment has, with point counts."""
     ReadPoints: _grpc.UnaryUnaryMultiCallable[_metrics_pb2.ReadPointsRequest, _metrics_pb2.PointPage]
@@ -63,6 +65,8 @@ class MetricsServiceAsyncStub(MetricsServiceStub):
     """The series of one chart (up to 100; the same xaxis, samples and range) on one bucket grid:
     the union of their extents, so runs of different lengths share buckets.
     """
+    QueryCharts: _aio.UnaryUnaryMultiCallable[_metrics_pb2.ChartsQuery, _metrics_pb2.ChartsAnswer]  # type: ignore[assignment]
+    """Several charts at once (a page of charts): each on its own grid, three statements in all."""
     ListSeries: _aio.UnaryUnaryMultiCallable[_metrics_pb2.ListSeriesRequest, _metrics_pb2.ListSeriesResponse]  # type: ignore[assignment]
     """The (metric, variant) pairs an experiment has, with point counts."""
     ReadPoints: _aio.UnaryUnaryMultiCallable[_metrics_pb2.ReadPointsRequest, _metrics_pb2.PointPage]  # type: ignore[assignment]
@@ -96,6 +100,14 @@ class MetricsServiceServicer(metaclass=_abc_1.ABCMeta):
         """The series of one chart (up to 100; the same xaxis, samples and range) on one bucket grid:
         the union of their extents, so runs of different lengths share buckets.
         """
+
+    @_abc_1.abstractmethod
+    def QueryCharts(
+        self,
+        request: _metrics_pb2.ChartsQuery,
+        context: _ServicerContext,
+    ) -> _typing.Union[_metrics_pb2.ChartsAnswer, _abc.Awaitable[_metrics_pb2.ChartsAnswer]]:
+        """Several charts at once (a page of charts): each on its own grid, three statements in all."""
 
     @_abc_1.abstractmethod
     def ListSeries(

@@ -36,25 +36,18 @@ class MetricsApi(metrics_pb2_grpc.MetricsServiceServicer):
     async def QueryChart(  # noqa: N802
         self, request: metrics_pb2.ChartQuery, context: grpc.aio.ServicerContext
     ) -> metrics_pb2.ChartSeries:
-        if not 1 <= len(request.series) <= MAX_CHART_SERIES:
-            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"series: 1 to {MAX_CHART_SERIES} per chart")
-        first = request.series[0]
-        same = ("xaxis", "samples", "x_min", "x_max")
-        for q in request.series:
-            if any(q.HasField(f) != first.HasField(f) for f in ("x_min", "x_max")) or any(
-                getattr(q, f) != getattr(first, f) for f in same
-            ):
-                await context.abort(
-                    grpc.StatusCode.INVALID_ARGUMENT, "series: one chart's series share xaxis, samples and range"
-                )
-        queries = [await _series_query(q, context) for q in request.series]
-        results, grid = await self._run(self.store.query_chart, queries)
-        return metrics_pb2.ChartSeries(
-            series=[_series_message(r) for r in results],
-            shared_grid=grid is not None,
-            grid_lo=grid[0] if grid else 0.0,
-            grid_width=grid[1] if grid else 0.0,
-        )
+        [chart] = await _chart_queries([request], context)
+        [answer] = await self._run(self.store.query_charts, [chart])
+        return _chart_message(*answer)
+
+    async def QueryCharts(  # noqa: N802
+        self, request: metrics_pb2.ChartsQuery, context: grpc.aio.ServicerContext
+    ) -> metrics_pb2.ChartsAnswer:
+        if not 1 <= len(request.charts) <= MAX_CHARTS:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"charts: 1 to {MAX_CHARTS} per call")
+        charts = await _chart_queries(list(request.charts), context)
+        answers = await self._run(self.store.query_charts, charts)
+        return metrics_pb2.ChartsAnswer(charts=[_chart_message(*a) for a in answers])
 
     async def ListSeries(  # noqa: N802
         self, request: metrics_pb2.ListSeriesRequest, context: grpc.aio.ServicerContext
@@ -155,6 +148,42 @@ async def _limit(requested: int, default: int, maximum: int, context: grpc.aio.S
 
 
 MAX_CHART_SERIES = 100
+MAX_CHARTS = 50  # a page of charts in one call
+MAX_CHARTS_SERIES = 500  # the series of all of them
+
+
+async def _chart_queries(
+    charts: list[metrics_pb2.ChartQuery], context: grpc.aio.ServicerContext
+) -> list[list[SeriesQuery]]:
+    """The charts' series, checked: 1 to 100 per chart, 500 in all; the same xaxis, samples and
+    range throughout (one statement buckets them all); a series in one chart only."""
+    if any(not 1 <= len(c.series) <= MAX_CHART_SERIES for c in charts):
+        await context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"series: 1 to {MAX_CHART_SERIES} per chart")
+    every = [q for c in charts for q in c.series]
+    if len(every) > MAX_CHARTS_SERIES:
+        await context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"series: at most {MAX_CHARTS_SERIES} in all charts")
+    first = every[0]
+    same = ("xaxis", "samples", "x_min", "x_max")
+    for q in every:
+        if any(q.HasField(f) != first.HasField(f) for f in ("x_min", "x_max")) or any(
+            getattr(q, f) != getattr(first, f) for f in same
+        ):
+            await context.abort(
+                grpc.StatusCode.INVALID_ARGUMENT, "series: the charts' series share xaxis, samples and range"
+            )
+    keys = {(q.workspace, q.experiment_id, q.metric, q.variant) for q in every}
+    if len(keys) < len(every):
+        await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "series: each series once, in one chart")
+    return [[await _series_query(q, context) for q in c.series] for c in charts]
+
+
+def _chart_message(results: list[SeriesResult], grid: tuple[float, float] | None) -> metrics_pb2.ChartSeries:
+    return metrics_pb2.ChartSeries(
+        series=[_series_message(r) for r in results],
+        shared_grid=grid is not None,
+        grid_lo=grid[0] if grid else 0.0,
+        grid_width=grid[1] if grid else 0.0,
+    )
 
 
 async def _series_query(request: metrics_pb2.ScalarQuery, context: grpc.aio.ServicerContext) -> SeriesQuery:

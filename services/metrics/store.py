@@ -28,6 +28,9 @@ from services.metrics.domain import (
     console_cursor,
 )
 
+Key = tuple[str, str, str, str]  # a series: (workspace, experiment, metric, variant)
+Grid = tuple[float, float]  # a bucket grid: its low edge and bucket width
+
 
 class ScalarStore(Protocol):
     """What the metrics service needs from storage."""
@@ -37,8 +40,11 @@ class ScalarStore(Protocol):
 
     def query_series(self, query: SeriesQuery, grid: tuple[float, float] | None = None) -> SeriesResult: ...
 
-    def query_chart(self, queries: list[SeriesQuery]) -> tuple[list[SeriesResult], tuple[float, float] | None]:
+    def query_chart(self, queries: list[SeriesQuery]) -> tuple[list[SeriesResult], Grid | None]:
         """A chart's series on one bucket grid (the union of their extents)."""
+
+    def query_charts(self, charts: list[list[SeriesQuery]]) -> list[tuple[list[SeriesResult], Grid | None]]:
+        """Several charts at once, each on its own grid."""
 
     def list_series(self, workspace: str, experiment_id: str) -> list[SeriesInfo]: ...
 
@@ -90,6 +96,7 @@ ROLLUP_MIN_WIDTH = 4 * (1 << BLOCK_BITS)  # so a block spans at most a quarter o
 _X_EXPR = {"iter": "toFloat64(iteration)", "wall": "ts", "relative": "(ts - {t0:Float64})"}
 _ORDER_EXPR = {"iter": "iteration", "wall": "ts", "relative": "ts"}
 _KEYS_TYPE = "Array(Tuple(String, String, String, String))"  # (workspace, experiment, metric, variant)s
+_SEP = "\x1f"  # between the key columns of a series' name (names hold no control characters)
 _SERIES_WHERE = (
     "workspace = {ws:String} AND experiment_id = {exp:String}"
     " AND metric = {metric:String} AND variant = {variant:String}"
@@ -133,30 +140,35 @@ class ClickHouseScalarStore:
             settings={"insert_deduplication_token": event_id, "deduplicate_blocks_in_dependent_materialized_views": 1},
         )
 
-    def query_chart(self, queries: list[SeriesQuery]) -> tuple[list[SeriesResult], tuple[float, float] | None]:
-        """The series of one chart on one bucket grid: ``samples`` buckets over the union of
-        their extents, so the runs' buckets line up whatever their lengths (a series with no
-        more points than ``samples`` comes whole: its points are exact). Three statements for
-        the whole chart — the extents, the whole series, the bucketed ones — not three per
-        series; a long series on iterations reads its block rollups instead. Returns the
-        results and the grid (low edge, bucket width); None for a chart of one series (its own
-        buckets, each at its last point's x) or when nothing needed buckets."""
-        if len(queries) == 1:
-            return [self.query_series(queries[0])], None
+    def query_chart(self, queries: list[SeriesQuery]) -> tuple[list[SeriesResult], Grid | None]:
+        """The series of one chart on one bucket grid (see :meth:`query_charts`)."""
+        return self.query_charts([queries])[0]
+
+    def query_charts(self, charts: list[list[SeriesQuery]]) -> list[tuple[list[SeriesResult], Grid | None]]:
+        """Several charts, each on its own bucket grid. A chart of several series has ``samples``
+        buckets over the union of their extents, so the runs' buckets line up whatever their
+        lengths (x is the bucket's centre); a chart of one series has its own extent's buckets,
+        each at its last point's x. A series with no more points than ``samples`` comes whole:
+        its points are exact. Three statements for all the charts — the extents, the whole
+        series, the bucketed ones — not three per chart or per series; a long series on
+        iterations reads its block rollups instead. A series is in one chart at most. Returns
+        each chart's results and its shared grid (low edge, bucket width): None for a chart of
+        one series or when nothing needed buckets."""
+        queries = [q for chart in charts for q in chart]
         q0 = queries[0]
         where, params, x = self._chart_sql(queries)
         keys = "workspace, experiment_id, metric, variant"
+        extent = f"SELECT {keys}, count(), min({x}), max({x}) FROM scalars WHERE {where} GROUP BY {keys}"
+        if q0.xaxis == "iter" and q0.x_min is None and q0.x_max is None:  # the rollups: 64 times fewer rows
+            extent = (
+                f"SELECT {keys}, sum(n), min(first_it), max(last).1 FROM scalar_blocks WHERE {where} GROUP BY {keys}"
+            )
         extents = {
             (w, e, m, v): (int(n), float(lo), float(hi))
-            for w, e, m, v, n, lo, hi in self.client.query(
-                f"SELECT {keys}, count(), min({x}), max({x}) FROM scalars WHERE {where} GROUP BY {keys}",
-                parameters=params,
-            ).result_rows
+            for w, e, m, v, n, lo, hi in self.client.query(extent, parameters=params).result_rows
         }
-        wanted = [(q.workspace, q.experiment_id, q.metric, q.variant) for q in queries]
-        found = [extents[k] for k in wanted if k in extents]
-        results: dict[tuple[str, str, str, str], SeriesResult] = {}
-        whole = [k for k in wanted if k in extents and extents[k][0] <= q0.samples]
+        results: dict[Key, SeriesResult] = {}
+        whole = [k for k in map(_key, queries) if k in extents and extents[k][0] <= q0.samples]
         if whole:
             order = _ORDER_EXPR[q0.xaxis]
             rows = self.client.query(
@@ -168,26 +180,40 @@ class ClickHouseScalarStore:
                 results[k] = SeriesResult(k[2], k[3], extents[k][0], False)
             for w, e, m, v, xv, value in rows:
                 _add(results[(w, e, m, v)], xv, value, value, value, value, 1)
-        grid: tuple[float, float] | None = None
-        bucketed = [k for k in wanted if k in extents and extents[k][0] > q0.samples]
-        if bucketed:
-            lo, hi = min(f[1] for f in found), max(f[2] for f in found)
-            if q0.x_min is not None:  # a zoom: the grid spans the range asked for
-                lo = q0.x_min if q0.x_max is not None else max(lo, q0.x_min)
-            if q0.x_max is not None:
-                hi = q0.x_max
-            grid = (float(lo), (float(hi) - float(lo)) / q0.samples or 1.0)
-            by_key = dict(zip(wanted, queries, strict=True))
-            rolled = [k for k in bucketed if q0.xaxis == "iter" and grid[1] >= self.rollup_min_width]
-            for k in rolled:  # long series: from their per-block rollups
-                results[k] = self.query_series(by_key[k], grid)
-            rest = [k for k in bucketed if k not in results]
-            if rest:
-                for k in rest:
+        grids: list[Grid | None] = []
+        bucketed: dict[Key, Grid] = {}  # read in one statement, each on its chart's grid
+        own: set[Key] = set()  # a chart's only series: each bucket at its last point's x
+        for chart in charts:
+            long = [(q, k) for q, k in ((q, _key(q)) for q in chart) if k in extents and extents[k][0] > q0.samples]
+            if not long:
+                grids.append(None)
+                continue
+            if len(chart) == 1:
+                lo, hi = extents[long[0][1]][1:]
+                grid, shared = (lo, (hi - lo) / q0.samples or 1.0), False
+            else:
+                found = [extents[k] for k in map(_key, chart) if k in extents]
+                lo, hi = min(f[1] for f in found), max(f[2] for f in found)
+                if q0.x_min is not None:  # a zoom: the grid spans the range asked for
+                    lo = q0.x_min if q0.x_max is not None else max(lo, q0.x_min)
+                if q0.x_max is not None:
+                    hi = q0.x_max
+                grid, shared = (float(lo), (float(hi) - float(lo)) / q0.samples or 1.0), True
+            grids.append(grid if shared else None)
+            for q, k in long:
+                if q0.xaxis == "iter" and grid[1] >= self.rollup_min_width:  # from the block rollups
+                    results[k] = self.query_series(q, grid if shared else None)
+                else:
                     results[k] = SeriesResult(k[2], k[3], extents[k][0], True)
-                self._bucket_many(rest, where, params, x, grid, q0, results)
-        out = [results.get(k) or SeriesResult(k[2], k[3], 0, False) for k in wanted]
-        return out, grid
+                    bucketed[k] = grid
+                    if not shared:
+                        own.add(k)
+        if bucketed:
+            self._bucket_many(bucketed, own, where, params, x, q0, results)
+        return [
+            ([results.get(k) or SeriesResult(k[2], k[3], 0, False) for k in map(_key, chart)], grid)
+            for chart, grid in zip(charts, grids, strict=True)
+        ]
 
     def _chart_sql(self, queries: list[SeriesQuery]) -> tuple[str, dict[str, Any], str]:
         """(WHERE clause, its parameters, the x expression) of a chart's series and its range; on
@@ -227,57 +253,68 @@ class ClickHouseScalarStore:
 
     def _bucket_many(
         self,
-        keys: list[tuple[str, str, str, str]],
+        grids: dict[Key, Grid],
+        own: set[Key],
         where: str,
         params: dict[str, Any],
         x: str,
-        grid: tuple[float, float],
         q0: SeriesQuery,
-        results: dict[tuple[str, str, str, str], SeriesResult],
+        results: dict[Key, SeriesResult],
     ) -> None:
-        """Every series of ``keys`` in ``grid``'s buckets, in one statement. Only the key columns
-        that differ between the chart's series are grouped on (hashing strings per row is most of
-        the cost); rows of the chart's other series are left out only when some were read from
-        their rollups (the short, whole ones cost next to nothing and are dropped here)."""
+        """Every series of ``grids`` in its grid's buckets, in one statement. Each row finds its
+        series' number (and so its grid) by the key columns that differ between the series read,
+        and rows are grouped on that number, not on strings (hashing strings per row is most of
+        the cost); the other series' rows (whole ones, or read from their rollups) are left out
+        by it too. A series of ``own`` has each bucket at its last point's x, the others at the
+        bucket's centre."""
         columns = ("workspace", "experiment_id", "metric", "variant")
         vary = [c for c in columns if len(params[f"{c}s"]) > 1] or ["experiment_id"]
-        fixed = {c: params[f"{c}s"][0] for c in columns if c not in vary}
-        group = ", ".join(vary)
+        at = [columns.index(c) for c in vary]
+        name = vary[0] if len(vary) == 1 else f"concat({', {sep:String}, '.join(vary)})"
         order = _ORDER_EXPR[q0.xaxis]
-        wanted = set(keys)
-        others = {k for k in results if k not in wanted and results[k].downsampled}  # from rollups
-        only = f" AND ({', '.join(columns)}) IN {{bucketed:{_KEYS_TYPE}}}" if others else ""
-        rows = self.client.query(
+        keys = list(grids)
+        last_x = f", argMax({x}, {order})" if own else ""
+        cols = self.client.query(
             f"""
-            SELECT {group},
-                   least(toUInt32(greatest(floor(({x} - {{lo:Float64}}) / {{width:Float64}}), 0)), {{top:UInt32}})
-                     AS bucket,
-                   {{lo:Float64}} + (bucket + 0.5) * {{width:Float64}}, min(value), max(value), avg(value),
-                   argMax(value, {order}), count()
-            FROM scalars WHERE {where}{only}
-            GROUP BY {group}, bucket ORDER BY {group}, bucket
+            WITH transform({name}, {{names:Array(String)}}, range(toUInt32({{n:UInt32}})), {{n:UInt32}}) AS series
+            SELECT series,
+                   least(toUInt32(greatest(floor(
+                       ({x} - {{los:Array(Float64)}}[series + 1]) / {{widths:Array(Float64)}}[series + 1]
+                   ), 0)), {{top:UInt32}}) AS bucket,
+                   min(value), max(value), avg(value), argMax(value, {order}), count(){last_x}
+            FROM scalars WHERE {where} AND series < {{n:UInt32}}
+            GROUP BY series, bucket ORDER BY series, bucket
             """,
-            parameters={**params, "bucketed": keys, "lo": grid[0], "width": grid[1], "top": q0.samples - 1},
+            parameters={
+                **params,
+                "sep": _SEP,
+                "n": len(keys),
+                "names": [_SEP.join(k[i] for i in at) for k in keys],
+                "los": [grids[k][0] for k in keys],
+                "widths": [grids[k][1] for k in keys],
+                "top": q0.samples - 1,
+            },
         ).result_columns
-        if not rows or not rows[0]:
+        if not cols or not cols[0]:
             return
-        n_vary = len(vary)
-        groups = list(zip(*rows[:n_vary], strict=True))
-        xs, lows, highs, means, lasts, counts = rows[n_vary + 1 :]
+        numbers, buckets, lows, highs, means, lasts, counts = cols[:7]
+        last_xs = cols[7] if own else None
         start = 0
-        for i in range(1, len(xs) + 1):  # the rows come grouped by series: take each one's slice
-            if i < len(xs) and groups[i] == groups[start]:
+        for i in range(1, len(buckets) + 1):  # the rows come grouped by series: take each one's slice
+            if i < len(buckets) and numbers[i] == numbers[start]:
                 continue
-            named = {**fixed, **dict(zip(vary, groups[start], strict=True))}
-            key = (named["workspace"], named["experiment_id"], named["metric"], named["variant"])
-            if key in wanted:
-                r = results[key]
-                r.x.extend(xs[start:i])
-                r.min.extend(lows[start:i])
-                r.max.extend(highs[start:i])
-                r.mean.extend(means[start:i])
-                r.last.extend(lasts[start:i])
-                r.count.extend(int(n) for n in counts[start:i])
+            key = keys[numbers[start]]
+            r = results[key]
+            if last_xs is not None and key in own:
+                r.x.extend(last_xs[start:i])
+            else:
+                lo, width = grids[key]
+                r.x.extend(lo + (b + 0.5) * width for b in buckets[start:i])
+            r.min.extend(lows[start:i])
+            r.max.extend(highs[start:i])
+            r.mean.extend(means[start:i])
+            r.last.extend(lasts[start:i])
+            r.count.extend(int(n) for n in counts[start:i])
             start = i
 
     def _series_sql(self, query: SeriesQuery) -> tuple[str, dict[str, Any], str]:
@@ -622,6 +659,10 @@ def _range(query: SeriesQuery, x: str, params: dict[str, Any]) -> str:
         where += f" AND {bound} <= {{x_max:{kind}}}"
         params["x_max"] = math.floor(query.x_max) if query.xaxis == "iter" else query.x_max
     return where
+
+
+def _key(q: SeriesQuery) -> Key:
+    return (q.workspace, q.experiment_id, q.metric, q.variant)
 
 
 def _add(r: SeriesResult, x: float, lo: float, hi: float, mean: float, last: float, n: int) -> None:

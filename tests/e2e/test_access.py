@@ -56,6 +56,8 @@ def test_a_key_of_one_workspace_reads_and_writes_nothing_of_another(
         for path in ("", "/scalars"):
             r = b.get(f"/api/v1/experiments/{mine}{path}")
             assert r.status_code == 404 and r.json()["error"]["code"] == "not_found"
+        charts = b.post(f"/api/v1/experiments/{mine}/scalars/charts", json={"charts": [{"metric": "loss"}]})
+        assert charts.status_code == 404 and charts.json()["error"]["code"] == "not_found"
         assert b.patch(f"/api/v1/experiments/{mine}", json={"name": "stolen"}).status_code == 404
         assert b.post(f"/api/v1/experiments/{mine}/archive").status_code == 404
         assert all(k["name"] != "bootstrap" for k in b.get("/api/v1/keys").json()["keys"])

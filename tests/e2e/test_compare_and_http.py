@@ -44,6 +44,51 @@ def test_compare_side_by_side_with_overlaid_scalars(stack: Stack) -> None:
             assert gw.get("/api/v1/compare", params=params).status_code == status, params
 
 
+def test_a_page_of_charts_in_one_call_answers_as_each_chart_alone(stack: Stack) -> None:
+    """``POST …/scalars/charts``: a metric's variants on one grid and a single variant in its own
+    buckets, each as ``/scalars`` answers it alone; a metric the run lacks is an empty chart;
+    bad asks are 400s naming the field; another workspace's key finds nothing."""
+    exp = new_id()
+    open_experiment(stack, exp, project="charts-at-once")
+    points = [("loss", v, i, (1.0 if v == "train" else 2.0) / (i + 1)) for v in ("train", "val") for i in range(300)]
+    points += [("acc", "val", i, i / 300) for i in range(300)] + [("lr", "lr", 0, 0.1)]
+    points[123] = ("loss", "train", 123, 40.0)  # a spike
+    ingest(stack).Append(batch(exp, scalar_event(1, points)), metadata=AUTH, timeout=10)
+    url = f"/api/v1/experiments/{exp}/scalars/charts"
+    with gateway(stack) as gw:
+        wait_for("the points", lambda: total_points(gw, exp, "acc", "val") == 300)
+        wait_for("the summaries", lambda: len(gw.get(f"/api/v1/experiments/{exp}").json()["metrics"]) == 4)
+        ask = [{"metric": "loss"}, {"metric": "acc", "variant": "val"}, {"metric": "gone"}, {"metric": "lr"}]
+        r = gw.post(url, json={"charts": ask, "samples": 50, "x_min": 250, "x_max": 10})
+        assert r.status_code == 200, r.text
+        charts = r.json()["charts"]
+        assert [(c["metric"], c.get("variant")) for c in charts] == [(a["metric"], a.get("variant")) for a in ask]
+        assert [s["variant"] for s in charts[0]["series"]] == ["train", "val"] and charts[2]["series"] == []
+        for chart in (charts[0], charts[1]):
+            params = {"metric": chart["metric"], "samples": 50, "x_min": 10, "x_max": 250}
+            if chart.get("variant"):
+                params["variant"] = chart["variant"]
+            alone = gw.get(f"/api/v1/experiments/{exp}/scalars", params=params).json()["series"]
+            assert chart["series"] == alone  # the same buckets as the chart asked by itself
+        train = charts[0]["series"][0]
+        assert train["downsampled"] and max(train["max"]) == 40.0 and train["x"][0] >= 10
+        assert charts[3]["series"][0]["x"] == [] and charts[3]["series"][0]["total_points"] == 0  # out of the zoom
+
+        for body, field in [
+            ({"charts": []}, "charts"),
+            ({"charts": [{"metric": "m"}] * 51}, "charts"),
+            ({"charts": [{"metric": "loss"}, {"metric": "loss", "variant": "val"}]}, "charts[1]"),
+            ({"charts": [{"metric": ""}]}, "charts[0].metric"),
+            ({"charts": [{"metric": "loss"}], "samples": 0}, "samples"),
+            ({"charts": [{"metric": "loss"}], "x_min": "NaN"}, "x_min"),
+            ({"charts": [{"metric": "loss", "colour": "red"}]}, "charts[0].colour"),
+        ]:
+            bad = gw.post(url, json=body)
+            assert bad.status_code == 400 and bad.json()["error"]["field"] == field, (body, bad.text)
+        missing = gw.post(f"/api/v1/experiments/{new_id()}/scalars/charts", json={"charts": [{"metric": "loss"}]})
+        assert missing.status_code == 404
+
+
 def test_heavy_reads_carry_etags(stack: Stack) -> None:
     exp = new_id()
     open_experiment(stack, exp, project="etag")

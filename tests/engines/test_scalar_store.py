@@ -100,6 +100,54 @@ def test_a_charts_runs_share_one_bucket_grid(store: ScalarStore, xaxis: str) -> 
     assert few[1] is None and not few[0][0].downsampled  # every point: no grid needed
 
 
+@pytest.mark.parametrize("xaxis", ["iter", "relative", "wall"])
+def test_several_charts_at_once_answer_as_each_alone(store: ScalarStore, xaxis: str) -> None:
+    """A page of charts in one call (three statements): each chart on its own grid, as when asked
+    alone — a chart of one series in its own buckets at each bucket's last x (as the series asked
+    by itself), a chart of several on the union of their extents; short series whole; a series
+    that does not exist, empty; and a zoom holds for every chart."""
+    exp = new_id()
+    t0 = 1_700_000_000.0
+    rng = np.random.default_rng(3)
+    lengths = {("loss", "train"): 5_000, ("loss", "val"): 300, ("acc", "val"): 3_000, ("lr", "lr"): 80}
+    for (metric, variant), n in lengths.items():
+        values = rng.normal(size=n)
+        values[2 * n // 3] = 99.0  # a spike in each, inside the zoom too
+        pts = [(metric, variant, i * 2, float(v)) for i, v in enumerate(values)]
+        store.insert("ws", exp, f"{exp}.{metric}.{variant}", columns(pts, [t0 + i * 0.5 for i in range(n)]))
+    start = {"iter": 100.0, "relative": 50.0, "wall": t0 + 50}[xaxis]  # a zoom from iteration 100 on
+    for zoom in ({}, {"x_min": start}):
+
+        def q(metric: str, variant: str, zoom: dict[str, float] = zoom) -> SeriesQuery:
+            return SeriesQuery("ws", exp, metric, variant, xaxis=xaxis, samples=500, **zoom)
+
+        charts = [[q("loss", "train"), q("loss", "val")], [q("acc", "val")], [q("lr", "lr")], [q("gone", "x")]]
+        together = store.query_charts(charts)
+        assert len(together) == 4
+        for chart, (results, grid) in zip(charts, together, strict=True):
+            alone, alone_grid = store.query_chart(chart)
+            assert grid == alone_grid
+            for a, b in zip(results, alone, strict=True):
+                assert (a.x, a.min, a.max, a.mean, a.last, a.count) == (b.x, b.min, b.max, b.mean, b.last, b.count)
+            if len(chart) == 1:  # a chart of one series: as the series asked by itself
+                by_itself = store.query_series(chart[0])
+                assert (results[0].x, results[0].max, results[0].count) == (
+                    by_itself.x, by_itself.max, by_itself.count
+                )  # fmt: skip
+        (train, val), grid = together[0]
+        assert grid is not None and train.downsampled and not val.downsampled
+        assert max(train.max) == 99.0 and len(train.x) <= 500 and max(val.max) == 99.0
+        assert val.total_points == len(val.x) == (300 if not zoom else len(val.count))  # every point
+        assert train.x[1] - train.x[0] == pytest.approx(grid[1])  # bucket centres of the shared grid
+        acc = together[1][0][0]
+        assert together[1][1] is None and acc.downsampled and max(acc.max) == 99.0
+        assert (
+            together[2][0][0].total_points == (80 if not zoom else 30 if xaxis == "iter" else 0)
+            and not together[2][0][0].downsampled
+        )
+        assert together[3][0][0].total_points == 0 and together[3][1] is None
+
+
 def test_few_points_come_back_at_full_resolution_and_zoom_works(store: ScalarStore) -> None:
     exp = new_id()
     store.insert("ws", exp, f"{exp}.1", columns([("acc", "val", i * 10, i / 10) for i in range(10)]))

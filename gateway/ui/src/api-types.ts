@@ -452,6 +452,28 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/experiments/{experiment_id}/scalars/charts": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Several charts' scalar series at once (a page of charts)
+         * @description Each chart is a metric (its variants on one bucket grid, as ``/scalars?metric=``) or one
+         *         metric/variant (its own buckets); up to 50 charts and 500 series. A read: a viewer's key, or
+         *         none for a public project, may call it.
+         */
+        post: operations["post_charts"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/experiments/{experiment_id}/stop": {
         parameters: {
             query?: never;
@@ -983,6 +1005,54 @@ export interface components {
             add: unknown;
         } | {
             remove: unknown;
+        };
+        /**
+         * ChartSeries
+         * @description A chart as asked (``variant`` only when one was named) and its series.
+         */
+        ChartSeries: {
+            metric: string;
+            series: components["schemas"]["Series"][];
+            /** @default null */
+            variant: string | null;
+        };
+        /** ChartSpec */
+        ChartSpec: {
+            metric: string;
+            /**
+             * @description one variant; none: every variant of the metric
+             * @default null
+             */
+            variant: string | null;
+        };
+        /** Charts */
+        Charts: {
+            experiment_id: string;
+            /** @enum {unknown} */
+            xaxis: "iter" | "relative" | "wall";
+            samples: number;
+            charts: components["schemas"]["ChartSeries"][];
+        };
+        /**
+         * ChartsQuery
+         * @description ``x_min``/``x_max`` zoom every chart (a range given backwards is the same range).
+         */
+        ChartsQuery: {
+            charts: components["schemas"]["ChartSpec"][];
+            /**
+             * @description buckets per series
+             * @default 2000
+             */
+            samples: number;
+            /**
+             * @default iter
+             * @enum {unknown}
+             */
+            xaxis: "iter" | "relative" | "wall";
+            /** @default null */
+            x_min: number | null;
+            /** @default null */
+            x_max: number | null;
         };
         /** Cleared */
         Cleared: {
@@ -2525,6 +2595,33 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content?: never;
+            };
+            "4XX": components["responses"]["Error"];
+        };
+    };
+    post_charts: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                experiment_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ChartsQuery"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Charts"];
+                };
             };
             "4XX": components["responses"]["Error"];
         };

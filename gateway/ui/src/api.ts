@@ -137,6 +137,7 @@ export const api = {
     get<Schemas["Preview"]>(`${exp(id)}/${kind}s/${encodeURIComponent(name)}/preview?max_bytes=16384`),
   scalars: (id: string, params: { metric?: string; variant?: string; samples?: number; xaxis?: string; x_min?: number; x_max?: number }) =>
     get<Schemas["Scalars"]>(`${exp(id)}/scalars?${q(params)}`),
+  charts: (id: string, body: Schemas["ChartsQuery"]) => request<Schemas["Charts"]>("POST", `${exp(id)}/scalars/charts`, body),
   plots: (id: string, params: { metric?: string; variant?: string; iteration?: number; history?: number }) =>
     get<Schemas["Plots"]>(`${exp(id)}/plots?${q(params)}`),
   debugSamples: (id: string, params: { metric?: string; variant?: string; iteration?: number }) =>

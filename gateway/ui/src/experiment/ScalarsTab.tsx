@@ -10,10 +10,17 @@ import { useTick } from "../live";
 import { navigate, withParams } from "../route";
 import { useEmbed } from "../charts/EmbedBox";
 import { download, useNear } from "../charts/lazy";
+import { chartSeries } from "../charts/batch";
 
 export const PALETTE = ["#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1", "#ff9da7", "#9c755f", "#8cd17d"];
 const MONITOR = ":monitor:";
-const SAMPLES = 1000;
+const SAMPLES = 1000; // buckets of a zoom, and at most of an overview
+const MIN_SAMPLES = 200;
+/** An overview's buckets: about one per pixel of the plot (a bucket's min and max are what a
+ * pixel column can show), in steps of 100 so that the charts of a grid ask alike. */
+export function overviewSamples(frameWidth: number): number {
+  return Math.min(SAMPLES, Math.max(MIN_SAMPLES, Math.ceil((frameWidth - 70) / 100) * 100));
+}
 const WIDGET_XAXIS = { iter: "iter", relative: "timestamp", wall: "iso_time" } as const;
 const X_LABELS: Record<string, string> = { iter: "iteration", relative: "seconds since start", wall: "time" };
 
@@ -133,12 +140,13 @@ function LazyChart(props: { chart: Chart; experiment: Experiment; xaxis: Setting
   return (
     <section ref={frame} className="chart-frame" aria-label={`Chart ${props.chart.title}`} data-mounted={near}>
       <h3 title={props.chart.title}>{props.chart.title}</h3>
-      {near ? <LoadedChart {...props} /> : <div className="chart-placeholder" aria-hidden="true" />}
+      {near ? <LoadedChart {...props} overview={overviewSamples(frame.current?.clientWidth ?? 0)} /> : <div className="chart-placeholder" aria-hidden="true" />}
     </section>
   );
 }
 
-function LoadedChart({ chart, experiment, xaxis, options, system }: { chart: Chart; experiment: Experiment; xaxis: Settings["xaxis"]; options: ChartOptions; system: boolean }) {
+function LoadedChart({ chart, experiment, xaxis, options, system, overview: wide }: { chart: Chart; experiment: Experiment; xaxis: Settings["xaxis"]; options: ChartOptions; system: boolean; overview: number }) {
+  const [overview] = useState(wide); // the buckets of the whole range, chosen once (a resize draws the same data)
   const tick = useTick();
   const [range, setRange] = useState<[number, number] | null>(null);
   const [series, setSeries] = useState<ChartSeries[] | null>(null);
@@ -163,15 +171,20 @@ function LoadedChart({ chart, experiment, xaxis, options, system }: { chart: Cha
   useEffect(() => { // the whole range (or the zoom), in buckets where it is long
     let current = true;
     reading.current = true;
-    api.scalars(experiment.id, {
-      metric: chart.metric, variant: chart.single ?? undefined, samples: SAMPLES, xaxis,
-      x_min: range?.[0], x_max: range?.[1],
-    }).then((answer) => {
+    // the first read goes with the other charts coming into view (one request for them all); a
+    // zoom or a read again alone, by GET (an unchanged answer is then a 304, the same object)
+    const read: Promise<Schemas["Series"][]> = range === null && reread === 0
+      ? chartSeries(experiment.id, xaxis, overview, chart.metric, chart.single, chart.variants.length)
+      : api.scalars(experiment.id, {
+        metric: chart.metric, variant: chart.single ?? undefined, samples: range ? SAMPLES : overview, xaxis,
+        x_min: range?.[0], x_max: range?.[1],
+      }).then((answer) => answer.series);
+    read.then((answer) => {
       if (!current) return;
       reading.current = false;
       if (answer === last.current) return; // unchanged: nothing to draw again
       last.current = answer;
-      const wanted = answer.series.filter((s) => chart.variants.includes(s.variant));
+      const wanted = answer.filter((s) => chart.variants.includes(s.variant));
       setDownsampled(wanted.some((s) => s.downsampled));
       exact.current = range === null && !wanted.some((s) => s.downsampled);
       show(wanted.map(shape));
@@ -189,7 +202,7 @@ function LoadedChart({ chart, experiment, xaxis, options, system }: { chart: Cha
     let current = true;
     const after = Math.max(-Infinity, ...have.map((s) => s.x[s.x.length - 1] ?? -Infinity));
     api.scalars(experiment.id, {
-      metric: chart.metric, variant: chart.single ?? undefined, samples: SAMPLES, xaxis,
+      metric: chart.metric, variant: chart.single ?? undefined, samples: overview, xaxis,
       x_min: Number.isFinite(after) ? (xaxis === "iter" ? after + 1 : after + 1e-6) : undefined,
     }).then((answer) => {
       if (!current || drawn.current !== have || reading.current) return;
@@ -204,7 +217,7 @@ function LoadedChart({ chart, experiment, xaxis, options, system }: { chart: Cha
       const added = fresh.filter((f) => !have.some((s) => s.name === f.variant)).map(shape);
       const next = [...appended, ...added];
       // many new points at once, or a chart grown past twice its buckets: read it again, re-bucketed
-      if (fresh.some((f) => f.downsampled) || next.some((s) => s.x.length > 2 * SAMPLES)) setReread((n) => n + 1);
+      if (fresh.some((f) => f.downsampled) || next.some((s) => s.x.length > 2 * overview)) setReread((n) => n + 1);
       else show(next);
     }, () => undefined); // a failed refresh leaves the chart as it is; the banner says why
     return () => { current = false; };

@@ -31,15 +31,21 @@ export function ExperimentsPage({ url, workspace }: { url: URL; workspace: strin
   const [counts, setCounts] = useState<{ tags: [string, number][]; users: [string, number][]; groups: [unknown, number][] }>(
     { tags: [], users: [], groups: [] },
   );
-  const params = useMemo(() => ({ ...tableParams(view), ...(workspace ? { workspace } : {}) }), [url.href, workspace]); // eslint-disable-line react-hooks/exhaustive-deps
+  // the same object while the table's query is the same (a tab or a selection changes nothing of it)
+  const tableQuery = JSON.stringify(tableParams(view));
+  const params = useMemo(() => ({ ...tableParams(view), ...(workspace ? { workspace } : {}) }), [tableQuery, workspace]); // eslint-disable-line react-hooks/exhaustive-deps
   const filter = effectiveFilter(view);
   const [filterError, setFilterError] = useState<string | null>(null);
 
+  // an experiment full-screen hides the table: nothing of it is read until the table shows again
+  const tableShown = !(view.selected && view.full);
   useEffect(() => {
+    if (!tableShown) return;
     api.columns(view.project, workspace || undefined).then(setColumns, () => undefined);
-  }, [view.project, workspace, tick > 0 && tick % 15 === 0]); // eslint-disable-line react-hooks/exhaustive-deps
+  }, [view.project, workspace, tableShown, tick > 0 && tick % 15 === 0]); // eslint-disable-line react-hooks/exhaustive-deps
   useEffect(() => setSelection(NONE), [params]);
   useEffect(() => { // the values the quick filters offer, and the groups
+    if (!tableShown) return;
     const base = { project: view.project, archived: view.archive, page_size: 1, workspace: workspace || undefined };
     const of = (by: string, f = "") => api.experiments({ ...base, filter: f, group_by: by }).then(
       (p) => (p.groups ?? []).map((g) => [g.value, g.count] as [unknown, number]),
@@ -50,7 +56,7 @@ export function ExperimentsPage({ url, workspace }: { url: URL; workspace: strin
     ]).then(([tags, users, groups]) => {
       setCounts({ tags: tags as [string, number][], users: users as [string, number][], groups });
     }, () => undefined); // a bad filter is reported by the count below
-  }, [params, view.group, tick]); // eslint-disable-line react-hooks/exhaustive-deps
+  }, [params, view.group, tableShown, tick]); // eslint-disable-line react-hooks/exhaustive-deps
 
   const select = (ids: string[], on: boolean) => {
     setSelection((current) => {
@@ -65,12 +71,13 @@ export function ExperimentsPage({ url, workspace }: { url: URL; workspace: strin
   const toggle = (list: string[], value: string) => (list.includes(value) ? list.filter((v) => v !== value) : [...list, value]);
   const [total, setTotal] = useState<number | null>(null);
   useEffect(() => {
+    if (!tableShown) return;
     api.experiments({ ...params, columns: "", page_size: 1 }).then((p) => { setTotal(p.total); setFilterError(null); }, (e: unknown) => {
       if (isConnectionProblem(e)) return; // the banner says it; the view stays as it was
       setTotal(null);
       setFilterError(e instanceof Error ? e.message : String(e));
     });
-  }, [params, tick]);
+  }, [params, tableShown, tick]); // eslint-disable-line react-hooks/exhaustive-deps
 
   const table = (extra: string[] = [], height = "calc(100vh - 330px)") => (
     <ExperimentTable
