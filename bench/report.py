@@ -32,10 +32,12 @@ BOUNDS = {
     "series": "two statements over the block rollups (10M points are ~156k block rows), serialized on the "
     "embedded engine's one thread",
     "table": "one ClickHouse statement over the index (count and page together), then the page's documents by id",
-    "widget": "one chart's series in three statements (extents, whole series, buckets on a shared grid) on the "
-    "embedded engine's one thread, then the page's JSON; a ClickHouse server runs them on more cores",
-    "charts": "the tab's scripts (uPlot in a lazy chunk), then one request per chart in the window (each a "
-    "QueryChart of its 5 series); charts out of view are neither mounted nor fetched",
+    "widget": "one chart's series in three statements (extents from the rollups, whole series, buckets on a "
+    "shared grid; reading 200k rows is ~12 ms of it) on the embedded engine, then the page's JSON (msgspec); "
+    "a ClickHouse server runs them on more cores",
+    "charts": "the tab's scripts (uPlot in a lazy chunk), then one request for every chart in the window (one "
+    "QueryCharts: three statements for them all, about one bucket per pixel) and uPlot drawing them; charts "
+    "out of view are neither mounted nor fetched",
     "zoom": "the range read again (its own buckets, or every point) and uPlot drawing it",
     "overhead": "a list append per call; sending happens on the SDK's own thread",
     "ui": "the page's first table request (one page of 100 rows) after the app's scripts; the rows render "

@@ -19,7 +19,7 @@ from services.metrics.store import ClickHouseScalarStore
 async def main() -> None:
     settings = Settings.from_env()
     logger = log.configure("metrics", settings.common.log_level, settings.common.log_format)
-    store = ClickHouseScalarStore(settings.clickhouse_url)
+    store = ClickHouseScalarStore(settings.clickhouse_url, cluster=settings.clickhouse_cluster)
     # chDB is one embedded engine: serialize its calls on one thread. A server takes a pool.
     executor = ThreadPoolExecutor(max_workers=1 if store.is_embedded else 4, thread_name_prefix="clickhouse")
     logger.info("metrics.store", clickhouse="chdb (embedded)" if store.is_embedded else "server")

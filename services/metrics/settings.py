@@ -11,6 +11,7 @@ from services.common.config import CommonSettings, Env
 class Settings:
     common: CommonSettings
     clickhouse_url: str
+    clickhouse_cluster: str
     prometheus_port: int
     fetch_batch: int
 
@@ -21,6 +22,8 @@ class Settings:
         return cls(
             common=common,
             clickhouse_url=env.text("TRACKLANE_CLICKHOUSE_URL", f"chdb://{common.data_dir / 'clickhouse'}"),
+            # a cluster's name in the servers' remote_servers: replicated and distributed tables
+            clickhouse_cluster=env.text("TRACKLANE_CLICKHOUSE_CLUSTER", ""),
             prometheus_port=env.integer("TRACKLANE_METRICS_PROMETHEUS_PORT", 9152, maximum=65535),
             fetch_batch=env.integer("TRACKLANE_METRICS_FETCH_BATCH", 64, minimum=1, maximum=10_000),
         )

@@ -18,6 +18,8 @@ from clickhouse_connect.driver.client import Client
 from tracklane_proto import events_pb2
 
 from services.common.events import ConsoleColumns, ScalarColumns
+from services.metrics.cluster import local_table
+from services.metrics.cluster import statements as cluster_statements
 from services.metrics.domain import (
     ConsoleLine,
     PlotRow,
@@ -106,13 +108,16 @@ _SERIES_WHERE = (
 class ClickHouseScalarStore:
     """:class:`ScalarStore` over ClickHouse (any URL clickhouse-connect accepts)."""
 
-    def __init__(self, url: str, rollup_min_width: float = 0.0) -> None:
+    def __init__(self, url: str, rollup_min_width: float = 0.0, cluster: str = "") -> None:
         self.url = url
-        self.client: Client = clickhouse_connect.get_client(dsn=url)
+        self.cluster = cluster
+        # on a cluster an insert returns once the shard's replica wrote it (not queued to send later)
+        settings = {"distributed_foreground_insert": 1} if cluster else {}
+        self.client: Client = clickhouse_connect.get_client(dsn=url, settings=settings)
         self.is_embedded = url.startswith("chdb:")
         # Buckets at least this many iterations wide are computed from the block rollups.
         self.rollup_min_width = rollup_min_width or ROLLUP_MIN_WIDTH
-        migrate(self.client)
+        migrate(self.client, cluster)
 
     def close(self) -> None:
         self.client.close()
@@ -450,7 +455,8 @@ class ClickHouseScalarStore:
     def delete_experiment(self, workspace: str, experiment_id: str) -> None:
         for table in ("scalars", "scalar_blocks", "console", "plots", "debug_samples"):
             self.client.command(
-                f"DELETE FROM {table} WHERE workspace = {{ws:String}} AND experiment_id = {{exp:String}}",
+                f"DELETE FROM {local_table(table, self.cluster)}"
+                " WHERE workspace = {ws:String} AND experiment_id = {exp:String}",
                 parameters={"ws": workspace, "exp": experiment_id},
             )
 
@@ -675,12 +681,15 @@ def _add(r: SeriesResult, x: float, lo: float, hi: float, mean: float, last: flo
     r.count.append(n)
 
 
-def migrate(client: Client) -> list[str]:
-    """Applies the versioned ``migrations/NNNN_*.sql`` files not applied yet, in order."""
-    client.command(
+def migrate(client: Client, cluster: str = "") -> list[str]:
+    """Applies the versioned ``migrations/NNNN_*.sql`` files not applied yet, in order; on a
+    cluster, as replicated and distributed tables (``services.metrics.cluster``)."""
+    for statement in cluster_statements(
         "CREATE TABLE IF NOT EXISTS schema_migrations (version String, applied_at Float64)"
-        " ENGINE = MergeTree ORDER BY version"
-    )
+        " ENGINE = MergeTree ORDER BY version",
+        cluster,
+    ):
+        client.command(statement)
     done = {row[0] for row in client.query("SELECT version FROM schema_migrations").result_rows}
     applied = []
     files = sorted(
@@ -691,8 +700,8 @@ def migrate(client: Client) -> list[str]:
         version = file.name.removesuffix(".sql")
         if version in done:
             continue
-        for statement in file.read_text().split(";\n"):
-            if statement.strip():
+        for sql in file.read_text().split(";\n"):
+            for statement in cluster_statements(sql, cluster) if sql.strip() else []:
                 client.command(statement)
         client.insert("schema_migrations", [[version, time.time()]], column_names=["version", "applied_at"])
         applied.append(version)

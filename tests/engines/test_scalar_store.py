@@ -367,3 +367,42 @@ def test_block_rollups_answer_like_the_points(chdb_url: str) -> None:
     assert direct._query_blocks(SeriesQuery("ws", exp, "m", "v", samples=50)) is None  # narrow buckets: points
     rolled.delete_experiment("ws", exp)
     assert rolled.query_series(SeriesQuery("ws", exp, "m", "v")).total_points == 0
+
+
+def test_the_cluster_schema_is_replicated_distributed_and_parses(chdb_url: str) -> None:
+    """TRACKLANE_CLICKHOUSE_CLUSTER's DDL (what the migrations run on a cluster), parsed by the
+    real engine (chDB has no Keeper to run it): every table a Replicated*MergeTree on each node
+    and a Distributed table over them, sharded by experiment; the rollups' view local to local."""
+    from importlib import resources
+
+    from services.metrics.cluster import local_table, statements
+
+    store = ClickHouseScalarStore(chdb_url)
+    sql = [
+        s
+        for f in sorted(resources.files("services.metrics.migrations").iterdir(), key=lambda f: f.name)
+        if f.name.endswith(".sql")
+        for s in f.read_text().split(";\n")
+        if s.strip()
+    ]
+    made = [t for s in sql for t in statements(s, "tracklane")]
+    made.append(f"DELETE FROM {local_table('scalars', 'tracklane')} WHERE workspace = 'w' AND experiment_id = 'e'")
+    for statement in made:
+        formatted = store.client.query("SELECT formatQuery({q:String})", parameters={"q": statement}).first_row[0]
+        assert "ON CLUSTER" in formatted or statement.lstrip().startswith("INSERT"), statement
+    tables = [s for s in made if "CREATE TABLE" in s]
+    local = [s for s in tables if "_local ON CLUSTER" in s]
+    assert {"scalars", "scalar_blocks", "console", "plots", "debug_samples"} <= {
+        s.split("IF NOT EXISTS ")[1].split("_local")[0] for s in local
+    }
+    assert all("ENGINE = Replicated" in s and "{replica}" in s and "non_replicated" not in s for s in local)
+    assert "ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/{database}/plots_local', '{replica}', seq)" in (
+        "".join(local)
+    )
+    distributed = [s for s in tables if "Distributed(" in s]
+    assert len(distributed) == len(local) and all("cityHash64(workspace, experiment_id)" in s for s in distributed)
+    [view] = [s for s in made if "MATERIALIZED VIEW" in s]
+    assert "TO scalar_blocks_local" in view and "FROM scalars_local" in view
+    assert statements(sql[0], "") == [sql[0]]  # no cluster: the statements as they are
+    with pytest.raises(ValueError):
+        statements(sql[0], "bad name'; DROP")

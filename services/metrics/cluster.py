@@ -1,0 +1,67 @@
+"""The metrics schema on a ClickHouse cluster (``TRACKLANE_CLICKHOUSE_CLUSTER``): the same
+migrations, each table made twice — ``<table>_local``, a ``Replicated*MergeTree`` on every node
+(its replicas kept by ClickHouse Keeper), and ``<table>``, a ``Distributed`` table over the
+cluster's shards, which the store reads and writes exactly as it does a single server's tables.
+Rows shard by experiment, so one experiment's points stay on one shard and its chart reads one.
+
+The materialized view of the block rollups reads the local table and writes the local rollups:
+each shard rolls up its own rows. Deduplication by event id holds per shard (every event of an
+experiment lands on the same one), in the replicated tables' window.
+"""
+
+from __future__ import annotations
+
+import re
+
+LOCAL = "_local"
+SHARDING_KEY = "cityHash64(workspace, experiment_id)"
+DEDUP_WINDOW = 10_000  # blocks remembered per table in Keeper (a redelivery comes within minutes)
+
+_CREATE = re.compile(r"^\s*CREATE TABLE IF NOT EXISTS (\w+)", re.M)
+_ENGINE = re.compile(r"ENGINE = (\w*)MergeTree(?:\(([^)]*)\))?")
+_WINDOW = re.compile(r"non_replicated_deduplication_window = \d+")
+_VIEW = re.compile(r"^\s*CREATE MATERIALIZED VIEW IF NOT EXISTS (\w+) TO (\w+) AS", re.M)
+_FROM = re.compile(r"\bFROM (\w+)")
+
+
+def statements(sql: str, cluster: str) -> list[str]:
+    """One migration statement as the statements that make it on ``cluster`` (ON CLUSTER DDL);
+    with no cluster, the statement itself. Statements other than CREATE (a backfill's INSERT …
+    SELECT) run as they are, through the Distributed tables."""
+    if not cluster:
+        return [sql]
+    on = f"ON CLUSTER {_quote(cluster)}"
+    if (table := _CREATE.search(sql)) is not None:
+        name = table.group(1)
+        local = _CREATE.sub(f"CREATE TABLE IF NOT EXISTS {name}{LOCAL} {on}", sql, count=1)
+        local = _ENGINE.sub(lambda m: _replicated(m, name + LOCAL), local, count=1)
+        local = _WINDOW.sub(f"replicated_deduplication_window = {DEDUP_WINDOW}", local)
+        key = SHARDING_KEY if "experiment_id" in sql else "rand()"
+        distributed = (
+            f"CREATE TABLE IF NOT EXISTS {name} {on} AS {name}{LOCAL}"
+            f" ENGINE = Distributed({_quote(cluster)}, currentDatabase(), {name}{LOCAL}, {key})"
+        )
+        return [local, distributed]
+    if (view := _VIEW.search(sql)) is not None:
+        name, target = view.group(1), view.group(2)
+        head = f"CREATE MATERIALIZED VIEW IF NOT EXISTS {name} {on} TO {target}{LOCAL} AS"
+        body = sql[view.end() :]
+        return [sql[: view.start()] + head + _FROM.sub(lambda m: f"FROM {m.group(1)}{LOCAL}", body)]
+    return [sql]
+
+
+def local_table(table: str, cluster: str) -> str:
+    """Where a statement that a Distributed table does not take (a DELETE) goes."""
+    return f"{table}{LOCAL} {'ON CLUSTER ' + _quote(cluster)}" if cluster else table
+
+
+def _replicated(m: re.Match[str], table: str) -> str:
+    kind, args = m.group(1), m.group(2)
+    path = f"'/clickhouse/tables/{{shard}}/{{database}}/{table}', '{{replica}}'"
+    return f"ENGINE = Replicated{kind}MergeTree({path}{', ' + args if args else ''})"
+
+
+def _quote(name: str) -> str:
+    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_-]*", name):
+        raise ValueError("TRACKLANE_CLICKHOUSE_CLUSTER: letters, digits, '_' and '-'")
+    return f"'{name}'"
