@@ -339,6 +339,13 @@ def test_block_rollups_answer_like_the_points(chdb_url: str) -> None:
         for x_min, x_max in ranges:
             q = SeriesQuery("ws", exp, "m", "v", samples=50, x_min=x_min, x_max=x_max)
             r, d = rolled.query_series(q), direct.query_series(q)
+            [[charted], _] = rolled.query_chart([q])  # a chart of this one series: the same buckets
+            assert (charted.x, charted.min, charted.count, charted.total_points) == (
+                r.x,
+                r.min,
+                r.count,
+                r.total_points,
+            )
             inside = (its >= (x_min if x_min is not None else -np.inf)) & (
                 its <= (x_max if x_max is not None else np.inf)
             )
