@@ -63,7 +63,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         meta_stub = metadata_pb2_grpc.MetadataServiceStub(metadata)
         nc, js = await bus.connect(settings.common.nats_url, "gateway")
         secret = load_secret(settings.embed_secret, settings.common.data_dir)
-        await bus.ensure_stream(js)
+        await bus.ensure_stream(js, settings.common.nats_replicas)
         st = GatewayState(
             channels=[metadata, metrics, artifact],
             js=js,

@@ -43,7 +43,7 @@ async def main() -> None:
     )
     logger.info("artifact.store", backend="s3" if settings.s3_url else "embedded")
     nc, js = await bus.connect(settings.common.nats_url, "artifact")
-    await bus.ensure_stream(js)
+    await bus.ensure_stream(js, settings.common.nats_replicas)
     projection = FileProjection(store, settings.common.debug_sample_retention)
     background: list[Callable[[asyncio.Event], Coroutine[Any, Any, None]]] = [
         functools.partial(bus.consume, js, REGISTRY["artifact"], projection.handle)

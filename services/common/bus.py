@@ -47,9 +47,11 @@ async def connect(url: str, name: str) -> tuple[NatsClient, JetStreamContext]:
     return nc, nc.jetstream(publish_async_max_pending=8192)
 
 
-async def ensure_stream(js: JetStreamContext) -> None:
-    """Creates the event stream if missing (idempotent; every writer calls it at start)."""
+async def ensure_stream(js: JetStreamContext, replicas: int = 1) -> None:
+    """Creates the event stream if missing (idempotent; every writer calls it at start), with
+    ``replicas`` copies on a JetStream cluster (an acknowledged publish is then on a majority)."""
     config = StreamConfig(
+        num_replicas=replicas,
         name=STREAM,
         subjects=[SUBJECTS],
         retention=RetentionPolicy.LIMITS,

@@ -100,6 +100,7 @@ class CommonSettings:
 
     data_dir: Path
     nats_url: str
+    nats_replicas: int
     ingestion_addr: str
     metrics_addr: str
     metadata_addr: str
@@ -120,6 +121,8 @@ class CommonSettings:
         return cls(
             data_dir=env.path("TRACKLANE_DATA_DIR", Path(".tracklane")),
             nats_url=env.text("TRACKLANE_NATS_URL", "nats://127.0.0.1:4222"),
+            # copies of the event stream a JetStream cluster keeps (3 in the prod overlay)
+            nats_replicas=env.integer("TRACKLANE_NATS_REPLICAS", 1, minimum=1, maximum=5),
             ingestion_addr=env.address("TRACKLANE_INGESTION_ADDR", "127.0.0.1:50051"),
             metrics_addr=env.address("TRACKLANE_METRICS_ADDR", "127.0.0.1:50052"),
             metadata_addr=env.address("TRACKLANE_METADATA_ADDR", "127.0.0.1:50053"),

@@ -17,7 +17,7 @@ async def main() -> None:
     settings = Settings.from_env()
     log.configure("ingestion", settings.common.log_level, settings.common.log_format)
     nc, js = await bus.connect(settings.common.nats_url, "ingestion")
-    await bus.ensure_stream(js)
+    await bus.ensure_stream(js, settings.common.nats_replicas)
     metadata = grpc.aio.insecure_channel(settings.common.metadata_addr)
     keys = KeyResolver(metadata_pb2_grpc.MetadataServiceStub(metadata), ttl_s=settings.common.key_cache_ttl)
     artifact = grpc.aio.insecure_channel(settings.common.artifact_addr)

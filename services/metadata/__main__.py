@@ -22,7 +22,7 @@ from services.metadata.table import ExperimentTable
 async def main() -> None:
     settings = Settings.from_env()
     logger = log.configure("metadata", settings.common.log_level, settings.common.log_format)
-    table = ExperimentTable(settings.table_url)
+    table = ExperimentTable(settings.table_url, cluster=settings.clickhouse_cluster)
     store = MongoMetadataStore(settings.mongodb_url.reveal(), settings.database, table)
     applied = await store.migrate()
     logger.info("metadata.migrated", applied=applied)
@@ -31,7 +31,7 @@ async def main() -> None:
     if settings.bootstrap_api_key:
         await store.ensure_key(hash_api_key(settings.bootstrap_api_key.reveal()), settings.default_workspace, "admin")
     nc, js = await bus.connect(settings.common.nats_url, "metadata")
-    await bus.ensure_stream(js)
+    await bus.ensure_stream(js, settings.common.nats_replicas)
     projection = MetadataProjection(store)
 
     async def close() -> None:

@@ -13,6 +13,7 @@ class Settings:
     mongodb_url: Secret
     database: str
     table_url: str
+    clickhouse_cluster: str
     bootstrap_api_key: Secret
     default_workspace: str
     prometheus_port: int
@@ -31,6 +32,7 @@ class Settings:
             mongodb_url=Secret(env.text("TRACKLANE_MONGODB_URL", "mongodb://127.0.0.1:27017")),
             database=env.text("TRACKLANE_MONGODB_DATABASE", "tracklane"),
             table_url=env.text("TRACKLANE_TABLE_CLICKHOUSE_URL", default_table),
+            clickhouse_cluster=env.text("TRACKLANE_CLICKHOUSE_CLUSTER", ""),
             bootstrap_api_key=env.secret("TRACKLANE_API_KEY"),
             default_workspace=env.text("TRACKLANE_DEFAULT_WORKSPACE", "default"),
             prometheus_port=env.integer("TRACKLANE_METADATA_PROMETHEUS_PORT", 9153, maximum=65535),

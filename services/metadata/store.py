@@ -90,9 +90,10 @@ class MongoMetadataStore:
     """:class:`MetadataStore` over any MongoDB-wire server."""
 
     def __init__(self, url: str, database: str, table: ExperimentTable) -> None:
-        self.client: AsyncMongoClient[Doc] = AsyncMongoClient(
-            url, directConnection=True, serverSelectionTimeoutMS=10_000
-        )
+        # one server (nx-27017, a lone mongod) directly; a replica set (replicaSet=… in the URL)
+        # through its members, writes going to its primary
+        direct = {} if "replicaSet=" in url else {"directConnection": True}
+        self.client: AsyncMongoClient[Doc] = AsyncMongoClient(url, serverSelectionTimeoutMS=10_000, **direct)
         self.db = self.client[database]
         self.table = table
         # chDB is one embedded engine: its calls go one at a time on one thread; a server takes a pool.

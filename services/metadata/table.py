@@ -30,6 +30,7 @@ from typing import Any
 import clickhouse_connect
 from clickhouse_connect.driver.client import Client
 
+from services.common.clickhouse_cluster import statements as cluster_statements
 from services.metadata.domain import Doc
 
 # The index is derived from MongoDB: a change of its schema bumps this version, and the service
@@ -223,11 +224,16 @@ class ExperimentTable:
     """The index over ClickHouse (any URL clickhouse-connect accepts). Blocking calls: the
     metadata service runs them on its own executor."""
 
-    def __init__(self, url: str, name: str = TABLE) -> None:
-        self.client: Client = clickhouse_connect.get_client(dsn=url)
+    def __init__(self, url: str, name: str = TABLE, cluster: str = "") -> None:
+        """``cluster``: on a ClickHouse cluster, a replicated table on every node and a distributed
+        one over them, sharded by experiment (see ``services.common.clickhouse_cluster``)."""
         self.is_embedded = url.startswith("chdb:")
+        cluster = "" if self.is_embedded else cluster
+        settings = {"distributed_foreground_insert": 1} if cluster else {}
+        self.client: Client = clickhouse_connect.get_client(dsn=url, settings=settings)
         self.name = name
-        self.client.command(SCHEMA.format(name=name))
+        for statement in cluster_statements(SCHEMA.format(name=name), cluster, key="cityHash64(workspace, id)"):
+            self.client.command(statement)
 
     def close(self) -> None:
         self.client.close()

@@ -24,7 +24,7 @@ async def main() -> None:
     executor = ThreadPoolExecutor(max_workers=1 if store.is_embedded else 4, thread_name_prefix="clickhouse")
     logger.info("metrics.store", clickhouse="chdb (embedded)" if store.is_embedded else "server")
     nc, js = await bus.connect(settings.common.nats_url, "metrics")
-    await bus.ensure_stream(js)
+    await bus.ensure_stream(js, settings.common.nats_replicas)
     projection = ScalarProjection(store, executor)
 
     async def close() -> None:

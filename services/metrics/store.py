@@ -17,9 +17,9 @@ import numpy as np
 from clickhouse_connect.driver.client import Client
 from tracklane_proto import events_pb2
 
+from services.common.clickhouse_cluster import local_table
+from services.common.clickhouse_cluster import statements as cluster_statements
 from services.common.events import ConsoleColumns, ScalarColumns
-from services.metrics.cluster import local_table
-from services.metrics.cluster import statements as cluster_statements
 from services.metrics.domain import (
     ConsoleLine,
     PlotRow,
@@ -117,7 +117,7 @@ class ClickHouseScalarStore:
         self.is_embedded = url.startswith("chdb:")
         # Buckets at least this many iterations wide are computed from the block rollups.
         self.rollup_min_width = rollup_min_width or ROLLUP_MIN_WIDTH
-        migrate(self.client, cluster)
+        self.applied = migrate(self.client, cluster)  # the migrations this start applied
 
     def close(self) -> None:
         self.client.close()
@@ -692,7 +692,7 @@ def _add(r: SeriesResult, x: float, lo: float, hi: float, mean: float, last: flo
 
 def migrate(client: Client, cluster: str = "") -> list[str]:
     """Applies the versioned ``migrations/NNNN_*.sql`` files not applied yet, in order; on a
-    cluster, as replicated and distributed tables (``services.metrics.cluster``)."""
+    cluster, as replicated and distributed tables (``services.common.clickhouse_cluster``)."""
     for statement in cluster_statements(
         "CREATE TABLE IF NOT EXISTS schema_migrations (version String, applied_at Float64)"
         " ENGINE = MergeTree ORDER BY version",

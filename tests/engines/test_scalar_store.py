@@ -382,7 +382,7 @@ def test_the_cluster_schema_is_replicated_distributed_and_parses(chdb_url: str) 
     and a Distributed table over them, sharded by experiment; the rollups' view local to local."""
     from importlib import resources
 
-    from services.metrics.cluster import local_table, statements
+    from services.common.clickhouse_cluster import local_table, statements
 
     store = ClickHouseScalarStore(chdb_url)
     sql = [
@@ -394,7 +394,11 @@ def test_the_cluster_schema_is_replicated_distributed_and_parses(chdb_url: str) 
     ]
     made = [t for s in sql for t in statements(s, "tracklane")]
     made.append(f"DELETE FROM {local_table('scalars', 'tracklane')} WHERE workspace = 'w' AND experiment_id = 'e'")
-    for statement in made:
+    from services.metadata.table import SCHEMA, TABLE  # the experiment table index, sharded by experiment too
+
+    index = statements(SCHEMA.format(name=TABLE), "tracklane", key="cityHash64(workspace, id)")
+    assert "ReplicatedReplacingMergeTree(" in index[0] and "cityHash64(workspace, id)" in index[1]
+    for statement in made + index:
         formatted = store.client.query("SELECT formatQuery({q:String})", parameters={"q": statement}).first_row[0]
         assert "ON CLUSTER" in formatted or statement.lstrip().startswith("INSERT"), statement
     tables = [s for s in made if "CREATE TABLE" in s]

@@ -1,4 +1,4 @@
-"""The metrics schema on a ClickHouse cluster (``TRACKLANE_CLICKHOUSE_CLUSTER``): the same
+"""ClickHouse schemas on a cluster (``TRACKLANE_CLICKHOUSE_CLUSTER``): the same
 migrations, each table made twice — ``<table>_local``, a ``Replicated*MergeTree`` on every node
 (its replicas kept by ClickHouse Keeper), and ``<table>``, a ``Distributed`` table over the
 cluster's shards, which the store reads and writes exactly as it does a single server's tables.
@@ -24,10 +24,11 @@ _VIEW = re.compile(r"^\s*CREATE MATERIALIZED VIEW IF NOT EXISTS (\w+) TO (\w+) A
 _FROM = re.compile(r"\bFROM (\w+)")
 
 
-def statements(sql: str, cluster: str) -> list[str]:
+def statements(sql: str, cluster: str, key: str = SHARDING_KEY) -> list[str]:
     """One migration statement as the statements that make it on ``cluster`` (ON CLUSTER DDL);
-    with no cluster, the statement itself. Statements other than CREATE (a backfill's INSERT …
-    SELECT) run as they are, through the Distributed tables."""
+    with no cluster, the statement itself. ``key`` shards the rows (a table without an
+    experiment id column spreads at random unless given one). Statements other than CREATE (a
+    backfill's INSERT … SELECT) run as they are, through the Distributed tables."""
     if not cluster:
         return [sql]
     on = f"ON CLUSTER {_quote(cluster)}"
@@ -36,7 +37,8 @@ def statements(sql: str, cluster: str) -> list[str]:
         local = _CREATE.sub(f"CREATE TABLE IF NOT EXISTS {name}{LOCAL} {on}", sql, count=1)
         local = _ENGINE.sub(lambda m: _replicated(m, name + LOCAL), local, count=1)
         local = _WINDOW.sub(f"replicated_deduplication_window = {DEDUP_WINDOW}", local)
-        key = SHARDING_KEY if "experiment_id" in sql else "rand()"
+        if key == SHARDING_KEY and "experiment_id" not in sql:
+            key = "rand()"
         distributed = (
             f"CREATE TABLE IF NOT EXISTS {name} {on} AS {name}{LOCAL}"
             f" ENGINE = Distributed({_quote(cluster)}, currentDatabase(), {name}{LOCAL}, {key})"
