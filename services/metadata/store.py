@@ -92,8 +92,9 @@ class MongoMetadataStore:
     def __init__(self, url: str, database: str, table: ExperimentTable) -> None:
         # one server (nx-27017, a lone mongod) directly; a replica set (replicaSet=… in the URL)
         # through its members, writes going to its primary
-        direct = {} if "replicaSet=" in url else {"directConnection": True}
-        self.client: AsyncMongoClient[Doc] = AsyncMongoClient(url, serverSelectionTimeoutMS=10_000, **direct)
+        self.client: AsyncMongoClient[Doc] = AsyncMongoClient(
+            url, serverSelectionTimeoutMS=10_000, directConnection="replicaSet=" not in url
+        )
         self.db = self.client[database]
         self.table = table
         # chDB is one embedded engine: its calls go one at a time on one thread; a server takes a pool.
