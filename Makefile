@@ -11,7 +11,8 @@ PROTO_OUT := sdk/tracklane_proto
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: screenshots help venv protos protos-check ui ui-types ui-check contract up test test-unit lint format typecheck s3-engine browser-engine clean bench
+PHONY_K8S := k8s-tools k8s-check
+.PHONY: $(PHONY_K8S) screenshots help venv protos protos-check ui ui-types ui-check contract up test test-unit lint format typecheck s3-engine browser-engine clean bench
 
 help: ## Show this help
 	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -87,7 +88,18 @@ browser-engine: ## Install Chromium and curl from Debian, for the widget's brows
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium curl >/dev/null; \
 	  else echo "chromium or curl missing: run 'sudo make browser-engine' for the browser and curl-tour tests"; fi; }
 
-test: venv ui s3-engine browser-engine ## Run every test against real engines (nats-server, chDB, nx-27017, radosgw, Chromium) and the UI's unit tests
+K8S_TOOLS := k8s/tools
+$(K8S_TOOLS)/node_modules/.installed: $(K8S_TOOLS)/package-lock.json | $(VENV)/.synced
+	PATH="$(NODE_PATH_PREFIX)$$PATH" $(if $(NODE_WHEEL),node $(NODE_WHEEL)/lib/node_modules/npm/bin/npm-cli.js,npm) \
+	  --prefix $(K8S_TOOLS) ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+k8s-tools: $(K8S_TOOLS)/node_modules/.installed ## Install the CRD schemas the manifests' custom resources are checked against
+
+k8s-check: venv k8s-tools ## Render every Kubernetes overlay and validate it offline (schemas, CRDs, the workload rules)
+	$(VENV)/bin/pytest -q tests/deploy
+
+test: venv ui s3-engine browser-engine k8s-tools ## Run every test against real engines (nats-server, chDB, nx-27017, radosgw, Chromium) and the UI's unit tests
 	$(NPM) test --silent
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
@@ -110,7 +122,7 @@ typecheck: venv ## mypy (strict) on our code
 	$(VENV)/bin/mypy
 
 clean: ## Remove the virtual environments and generated code (keeps .tracklane data)
-	rm -rf $(VENV) .tools $(UI)/node_modules $(UI)/dist
+	rm -rf $(VENV) .tools $(UI)/node_modules $(UI)/dist $(K8S_TOOLS)/node_modules
 
 BENCH_SCALE ?= small
 screenshots: venv ui browser-engine ## Make the README's screenshots (docs/images/) from a seeded stack of their own

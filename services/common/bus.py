@@ -36,9 +36,10 @@ PUBLISH_TIMEOUT_S = 10.0
 
 
 async def connect(url: str, name: str) -> tuple[NatsClient, JetStreamContext]:
-    """Connects with endless reconnects (a restarted nats-server is waited for, not fatal)."""
+    """Connects with endless reconnects (a restarted nats-server is waited for, not fatal).
+    ``url`` may list a cluster's members, comma-separated: any one that answers will do."""
     nc = await nats.connect(
-        url,
+        [u.strip() for u in url.split(",") if u.strip()],
         name=name,
         max_reconnect_attempts=-1,
         reconnect_time_wait=0.5,
