@@ -94,6 +94,8 @@ def verdicts(
 
 
 def _fmt(fig: Figure) -> tuple[str, str]:
+    if fig.unit == "µs":
+        return f"{fig.median:,.2f} µs", f"{min(fig.samples):,.2f}-{max(fig.samples):,.2f} µs"
     if fig.unit == "s":
         return f"{fig.median * 1000:,.1f} ms", f"{min(fig.samples) * 1000:,.1f}-{max(fig.samples) * 1000:,.1f} ms"
     return f"{fig.median:,.0f} {fig.unit}", f"{min(fig.samples):,.0f}-{max(fig.samples):,.0f}"
@@ -158,7 +160,7 @@ def write(
     _bar(
         out / "ingest.png",
         "Ingest throughput, end to end (higher is better)",
-        [*ingest, mlflow[0]],
+        [*(f for f in ingest if f.unit == "points/s"), mlflow[0]],
         "points/s",
         log=True,
     )
@@ -168,6 +170,8 @@ def write(
     _bar(out / "reads.png", "Experiment table and widgets at the gateway (lower is better)", reads, "ms", log=True)
     machine_rows = "\n".join(f"| {k} | {v} |" for k, v in machine.items())
     ratio = ingest[0].median / mlflow[0].median
+    cpu = [f for f in ingest if f.unit == "µs"]
+    cpu_line = "; ".join(f"{f.name}: {f.median:.2f} µs" for f in cpu)
     body = f"""# Tracklane bench — {stamp} (scale `{scale}`)
 
 Reproduce: `make bench` (or `make bench BENCH_SCALE=full`). Medians over repeated runs with
@@ -184,6 +188,10 @@ includes starting the client processes, which weighs on the small scale.
 {TARGETS["ingest"]}. One SDK client is **{ratio:,.0f}x** MLflow's `log_batch`.
 
 ![ingest](ingest.png)
+
+What a point and an event cost each process (CPU seconds over the raw gRPC runs divided by their
+points; over 5,000 events of one point each divided by the events; docs/capacity.md turns these
+into cores): {cpu_line}.
 
 ## Ingest-to-queryable latency
 From `log_scalar` returning (probe points, one every 50 ms) to the point coming back from the

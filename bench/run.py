@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import psutil
 import tracklane
 
 from bench import pages, report, ui
@@ -134,13 +135,46 @@ def bench_ingest(stack: Stack, gw: httpx.Client, scale: Scale) -> list[Figure]:
             progress(f"ingest {clients} client(s): {fig.samples[-1]:,.0f} points/s")
         figures.append(fig)
     raw = Figure("raw gRPC batches (25k points), 1 process", "points/s", "Tracklane")
+    cost = {name: Figure(f"CPU per point, {name}", "µs", "Tracklane") for name in CPU_ACCOUNTED}
     for _ in range(scale.repeats):
+        before = cpu_seconds(stack)
         start = time.perf_counter()
         r = worker(stack.ingestion_addr, "raw_grpc", scale.raw_points, "bench-raw")
         wait_queryable(gw, {r["experiment"]: scale.raw_points})
         raw.samples.append(scale.raw_points / (time.perf_counter() - start))
+        after = cpu_seconds(stack)
+        for name, fig in cost.items():  # the server's own cost of a point, per process (docs/capacity.md)
+            fig.samples.append((after.get(name, 0.0) - before.get(name, 0.0)) / scale.raw_points * 1e6)
         progress(f"ingest raw gRPC: {raw.samples[-1]:,.0f} points/s")
-    return [*figures, raw]
+    progress("CPU per point: " + ", ".join(f"{n} {f.median:.2f} µs" for n, f in cost.items()))
+    # many runs each send small events: what one event costs beside its points (one point each)
+    events = 5_000
+    before = cpu_seconds(stack)
+    r = worker(stack.ingestion_addr, "raw_grpc", events, "bench-events", 1)
+    wait_queryable(gw, {r["experiment"]: events})
+    after = cpu_seconds(stack)
+    per_event = [
+        Figure(f"CPU per event, {n}", "µs", "Tracklane", [(after.get(n, 0.0) - before.get(n, 0.0)) / events * 1e6])
+        for n in CPU_ACCOUNTED
+    ]
+    progress("CPU per event: " + ", ".join(f"{f.name[15:]} {f.median:.0f} µs" for f in per_event))
+    return [*figures, raw, *cost.values(), *per_event]
+
+
+# The processes a point passes through (the gateway's share is the reads that wait for it).
+CPU_ACCOUNTED = ("ingestion", "nats", "metrics", "metadata", "artifact", "gateway")
+
+
+def cpu_seconds(stack: Stack) -> dict[str, float]:
+    """User + system CPU seconds each of the stack's processes has used so far."""
+    out = {}
+    for name, proc in stack.procs.items():
+        try:
+            t = psutil.Process(proc.pid).cpu_times()
+            out[name] = t.user + t.system
+        except psutil.Error:
+            continue
+    return out
 
 
 def bench_latency(stack: Stack, gw: httpx.Client, scale: Scale) -> Figure:

@@ -66,4 +66,4 @@ def resolve(server: str | None = None, api_key: str | None = None, *, offline: b
             "no Tracklane API key: set TRACKLANE_API_KEY, pass api_key= to tracklane.init, "
             f"or run `make up`, which writes {path}"
         )
-    return ClientConfig(server=server.removeprefix("grpc://"), api_key=api_key)
+    return ClientConfig(server=server.removeprefix("grpc://"), api_key=api_key)  # https://…: TLS (_channel)

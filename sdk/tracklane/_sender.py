@@ -25,6 +25,7 @@ from pathlib import Path
 import grpc
 from tracklane_proto import ingest_pb2, ingest_pb2_grpc
 
+from tracklane import _channel
 from tracklane._journal import Journal
 
 log = logging.getLogger("tracklane")
@@ -165,7 +166,7 @@ class Sender:
     # -- the sender thread -------------------------------------------------------------------
     def _run(self) -> None:
         backoff = 0.2
-        channel = grpc.insecure_channel(
+        channel = _channel.channel(
             self.server,
             options=[("grpc.max_send_message_length", 32 * 1024 * 1024), ("grpc.enable_retries", 0)],
         )

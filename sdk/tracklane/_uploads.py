@@ -24,6 +24,8 @@ from pathlib import Path
 import grpc
 from tracklane_proto import events_pb2, ingest_pb2, ingest_pb2_grpc
 
+from tracklane import _channel
+
 log = logging.getLogger("tracklane")
 CHUNK = 1024 * 1024
 
@@ -74,7 +76,7 @@ class Uploader:
         return finished
 
     def _run(self) -> None:
-        channel = grpc.insecure_channel(self.server)
+        channel = _channel.channel(self.server)
         stub = ingest_pb2_grpc.IngestServiceStub(channel)
         try:
             while (job := self._queue.get()) is not None:

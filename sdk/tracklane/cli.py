@@ -10,7 +10,7 @@ from pathlib import Path
 import grpc
 from tracklane_proto import events_pb2, ingest_pb2, ingest_pb2_grpc
 
-from tracklane import __version__, _config
+from tracklane import __version__, _channel, _config
 from tracklane._journal import read_all
 from tracklane._sender import EVENTS_FILE, OPEN_FILE, SPILL_FILE
 from tracklane._uploads import file_reference
@@ -101,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
             return 1
         cfg = _config.resolve()
         metadata = (("authorization", f"Bearer {cfg.api_key}"),)
-        with grpc.insecure_channel(cfg.server, options=[("grpc.max_send_message_length", 32 * 1024 * 1024)]) as ch:
+        with _channel.channel(cfg.server, options=[("grpc.max_send_message_length", 32 * 1024 * 1024)]) as ch:
             stub = ingest_pb2_grpc.IngestServiceStub(ch)
             for directory in dirs:
                 print(f"{directory.name}:", file=sys.stderr)
