@@ -110,18 +110,31 @@ class Ports:
 
     @classmethod
     def free(cls) -> Ports:
-        return cls(
-            gateway=free_port(),
-            ingestion=free_port(),
-            metrics=free_port(),
-            metadata=free_port(),
-            artifact=free_port(),
-            reporting=free_port(),
-            artifact_http=free_port(),
-            nats=free_port(),
-            mongodb=free_port(),
-            prometheus={name: free_port() for name in SERVICES},
-        )
+        """Ports no process listens on, all different (each held open until every one is picked:
+        a port let go can be handed out again at once, and two services on one port answer each
+        other's calls with "method not found")."""
+        held: list[socket.socket] = []
+        try:
+            for _ in range(9 + len(SERVICES)):
+                s = socket.socket()
+                s.bind(("127.0.0.1", 0))
+                held.append(s)
+            ports = iter(s.getsockname()[1] for s in held)
+            return cls(
+                gateway=next(ports),
+                ingestion=next(ports),
+                metrics=next(ports),
+                metadata=next(ports),
+                artifact=next(ports),
+                reporting=next(ports),
+                artifact_http=next(ports),
+                nats=next(ports),
+                mongodb=next(ports),
+                prometheus={name: next(ports) for name in SERVICES},
+            )
+        finally:
+            for s in held:
+                s.close()
 
 
 class Stack:
