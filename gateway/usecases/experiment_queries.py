@@ -84,6 +84,14 @@ def _zoom(query: metrics_pb2.ScalarQuery, x_min: float | None, x_max: float | No
         query.x_max = x_max
 
 
+def _one(base: metrics_pb2.ScalarQuery, metric: str, variant: str) -> metrics_pb2.ScalarQuery:
+    """``base`` (axis, buckets, zoom, experiment) for one series."""
+    query = metrics_pb2.ScalarQuery()
+    query.CopyFrom(base)
+    query.metric, query.variant = metric, variant
+    return query
+
+
 async def scalars(st: GatewayState, who: Principal, experiment_id: str, q: s.ScalarQuery) -> s.Scalars:
     """Series of one experiment, each downsampled to ``samples`` buckets with min/max/mean/last
     (or at full resolution when it has fewer points); ``metric``/``variant`` narrow them and
@@ -101,15 +109,9 @@ async def scalars(st: GatewayState, who: Principal, experiment_id: str, q: s.Sca
         if (q.metric is None or x.metric == q.metric) and (q.variant is None or x.variant == q.variant)
     ][:MAX_SERIES_PER_REQUEST]
 
-    def one(metric: str, variant: str) -> metrics_pb2.ScalarQuery:
-        query = metrics_pb2.ScalarQuery()
-        query.CopyFrom(base)
-        query.metric, query.variant = metric, variant
-        return query
-
     by_metric: dict[str, list[metrics_pb2.ScalarQuery]] = {}
     for x in wanted:  # a chart per metric: its variants share one bucket grid
-        by_metric.setdefault(x.metric, []).append(one(x.metric, x.variant))
+        by_metric.setdefault(x.metric, []).append(_one(base, x.metric, x.variant))
     charts = await asyncio.gather(
         *(st.metrics.QueryChart(metrics_pb2.ChartQuery(series=qs), timeout=30) for qs in by_metric.values())
     )
@@ -142,16 +144,10 @@ async def charts(st: GatewayState, who: Principal, experiment_id: str, q: s.Char
         message = f"{len(seen)} series; at most {MAX_CHART_SERIES_IN_ALL} in one call: ask for fewer charts"
         raise ApiError(400, "invalid_argument", message, "charts")
 
-    def one(metric: str, variant: str) -> metrics_pb2.ScalarQuery:
-        query = metrics_pb2.ScalarQuery()
-        query.CopyFrom(base)
-        query.metric, query.variant = metric, variant
-        return query
-
     wanted = [(chart, mine) for chart, mine in zip(q.charts, asked, strict=True) if mine]
     answers: list[metrics_pb2.ChartSeries] = []
     if wanted:
-        charts = [metrics_pb2.ChartQuery(series=[one(c.metric, v) for v in mine]) for c, mine in wanted]
+        charts = [metrics_pb2.ChartQuery(series=[_one(base, c.metric, v) for v in mine]) for c, mine in wanted]
         answers = list((await st.metrics.QueryCharts(metrics_pb2.ChartsQuery(charts=charts), timeout=30)).charts)
     found = iter(answers)
     return s.Charts(
