@@ -202,7 +202,10 @@ class Stack:
             store.mkdir(parents=True, exist_ok=True)
             conf = self.data_dir / "nats.conf"
             # 8 MiB messages: a scalar event may carry up to 200,000 points (5.6 MB).
-            conf.write_text(f'max_payload: 8MB\njetstream {{ store_dir: "{store}" }}\n')
+            # TRACKLANE_NATS_MAX_FILE_STORE (devstack only): a small store, to see a full event log
+            limit = self.env().get("TRACKLANE_NATS_MAX_FILE_STORE")
+            quota = f", max_file_store: {limit}" if limit else ""
+            conf.write_text(f'max_payload: 8MB\njetstream {{ store_dir: "{store}"{quota} }}\n')
             self._spawn("nats", [which("nats-server"), "-a", "127.0.0.1", "-p", str(self.ports.nats), "-c", str(conf)])
             self._wait_tcp(self.ports.nats, "nats")
         elif name == "mongodb":

@@ -165,7 +165,7 @@ class Sender:
 
     # -- the sender thread -------------------------------------------------------------------
     def _run(self) -> None:
-        backoff = 0.2
+        backoff, full_said = 0.2, False
         channel = _channel.channel(
             self.server,
             options=[("grpc.max_send_message_length", 32 * 1024 * 1024), ("grpc.enable_retries", 0)],
@@ -178,7 +178,7 @@ class Sender:
                         stub.OpenExperiment(self.open_request, metadata=self._metadata, timeout=10)
                         self.opened.set()
                     self._stream(stub)
-                    backoff = 0.2
+                    backoff, full_said = 0.2, False
                 except grpc.RpcError as exc:
                     code = exc.code() if isinstance(exc, grpc.Call) else None
                     if self._stopped:
@@ -202,6 +202,13 @@ class Sender:
                             self._stopped = True
                             self._cond.notify_all()
                         break
+                    if code == grpc.StatusCode.RESOURCE_EXHAUSTED and not full_said:  # once per outage
+                        full_said = True
+                        log.warning(
+                            "tracklane: the server's event log is full; keeping %d batches and retrying (%s)",
+                            self.pending,
+                            exc.details() if isinstance(exc, grpc.Call) else exc,
+                        )
                     log.debug("tracklane: stream to %s broke (%s); retrying in %.1fs", self.server, code, backoff)
                     with self._cond:
                         self._cond.wait(timeout=backoff)

@@ -18,7 +18,7 @@ from nats.aio.client import Client as NatsClient
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, RetentionPolicy, StorageType, StreamConfig
-from nats.js.errors import NotFoundError
+from nats.js.errors import APIError, NotFoundError
 from tracklane_proto import events_pb2
 
 from services.common import contract
@@ -46,6 +46,16 @@ async def connect(url: str, name: str) -> tuple[NatsClient, JetStreamContext]:
         connect_timeout=5,
     )
     return nc, nc.jetstream(publish_async_max_pending=8192)
+
+
+# JetStream's answers when the log cannot take more: the server's store is full (10023
+# "insufficient resources"), or a stream limit with discard-new (10077 "maximum bytes exceeded").
+LOG_FULL_CODES = frozenset({10023, 10077})
+
+
+def log_full(exc: BaseException) -> bool:
+    """Whether a publish failed because the event log is full (not because it is unreachable)."""
+    return isinstance(exc, APIError) and exc.err_code in LOG_FULL_CODES
 
 
 async def ensure_stream(js: JetStreamContext, replicas: int = 1) -> None:
@@ -90,7 +100,19 @@ async def publish_all(js: JetStreamContext, events: Sequence[Outgoing]) -> None:
     futures = [
         await js.publish_async(ev.subject, ev.data, headers={"Nats-Msg-Id": ev.msg_id}, stream=STREAM) for ev in events
     ]
-    await asyncio.wait_for(asyncio.gather(*futures), timeout=PUBLISH_TIMEOUT_S)
+    try:
+        await asyncio.wait_for(asyncio.gather(*futures), timeout=PUBLISH_TIMEOUT_S)
+    except TimeoutError:
+        # nats-py loses an error answer to publish_async (its reply handler raises instead of
+        # failing the future), so a full log looks like a timeout: publish the first event not
+        # acknowledged once more, synchronously, to learn why (its id dedups it if it landed).
+        first = next(
+            (ev for ev, f in zip(events, futures, strict=True) if f.cancelled() or not f.done() or f.exception()), None
+        )
+        if first is not None:
+            await js.publish(first.subject, first.data, headers={"Nats-Msg-Id": first.msg_id}, stream=STREAM,
+                             timeout=PUBLISH_TIMEOUT_S)  # fmt: skip
+        raise
 
 
 Handler = Callable[[Sequence[Positioned]], Awaitable[None]]

@@ -274,7 +274,7 @@ class IngestApi(ingest_pb2_grpc.IngestServiceServicer):
                 # JetStream did not persist a batch: end the stream; the client resends what
                 # was not acknowledged.
                 log.warning("ingest.stream_failed", error=repr(error))
-                await context.abort(grpc.StatusCode.UNAVAILABLE, "event log unavailable, retry")
+                await _log_refused(context, error)
         finally:
             reader.cancel()
             for key in registered:
@@ -320,7 +320,7 @@ class IngestApi(ingest_pb2_grpc.IngestServiceServicer):
             await bus.publish_all(self.js, outgoing)
         except Exception as exc:
             log.warning("ingest.publish_failed", error=repr(exc))
-            await context.abort(grpc.StatusCode.UNAVAILABLE, "event log unavailable, retry")
+            await _log_refused(context, exc)
         self._count(events)
 
     @staticmethod
@@ -348,6 +348,20 @@ def _rejected(batch: ingest_pb2.EventBatch, exc: ValidationError) -> ingest_pb2.
             message=str(exc),
         )
     )
+
+
+async def _log_refused(context: grpc.aio.ServicerContext, exc: BaseException) -> None:
+    """A batch the event log did not take: RESOURCE_EXHAUSTED when the log is full (an operator
+    must grow or trim it), UNAVAILABLE when it cannot be reached. Either way nothing of the batch
+    was acknowledged: the client keeps it and sends it again."""
+    if bus.log_full(exc):
+        BATCHES.labels("log_full").inc()
+        await context.abort(
+            grpc.StatusCode.RESOURCE_EXHAUSTED,
+            "the event log is full: this batch was not kept; the client keeps it and retries "
+            "(an operator must grow the JetStream store or its stream's limits)",
+        )
+    await context.abort(grpc.StatusCode.UNAVAILABLE, "event log unavailable, retry")
 
 
 async def _invalid(context: grpc.aio.ServicerContext, exc: ValidationError) -> None:
