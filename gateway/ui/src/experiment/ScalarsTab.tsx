@@ -133,6 +133,12 @@ export function ScalarsTab({ experiment, system = false }: { experiment: Experim
   );
 }
 
+/** What a chart's answer holds, in short: its series, their points and the x they span (points
+ * are only ever added, so the same signature is the same data). */
+export function signature(series: Schemas["Series"][]): string {
+  return series.map((s) => `${s.variant}\u0000${s.total_points}\u0000${s.x.length}\u0000${s.x[0]}\u0000${s.x[s.x.length - 1]}`).join("\u0001");
+}
+
 /** A chart's frame, which mounts and fetches the chart only once it comes near the view. */
 function LazyChart(props: { chart: Chart; experiment: Experiment; xaxis: Settings["xaxis"]; options: ChartOptions; system: boolean }) {
   const frame = useRef<HTMLElement>(null);
@@ -160,7 +166,9 @@ function LoadedChart({ chart, experiment, xaxis, options, system, overview: wide
   // what is drawn is the whole range with every point (exact x values: new points can be appended)
   const exact = useRef(false);
   const reading = useRef(false); // a read of the whole range (or a zoom) is on its way
-  const last = useRef<unknown>(null); // the last answer: an unchanged one (a 304) is not drawn again
+  // what the last answer held: an unchanged one (a 304, or the same points read again after a
+  // page of charts was read together) is not drawn again, so a live chart never redraws under a drag
+  const last = useRef<string | null>(null);
   const show = (next: ChartSeries[]) => { drawn.current = next; setSeries(next); };
   const shape = (s: Schemas["Series"]): ChartSeries => ({
     name: s.variant, colour: PALETTE[chart.variants.indexOf(s.variant) % PALETTE.length]!,
@@ -182,8 +190,9 @@ function LoadedChart({ chart, experiment, xaxis, options, system, overview: wide
     read.then((answer) => {
       if (!current) return;
       reading.current = false;
-      if (answer === last.current) return; // unchanged: nothing to draw again
-      last.current = answer;
+      const seen = signature(answer);
+      if (seen === last.current) return; // unchanged: nothing to draw again
+      last.current = seen;
       const wanted = answer.filter((s) => chart.variants.includes(s.variant));
       setDownsampled(wanted.some((s) => s.downsampled));
       exact.current = range === null && !wanted.some((s) => s.downsampled);
