@@ -52,6 +52,12 @@ def statements(sql: str, cluster: str, key: str = SHARDING_KEY) -> list[str]:
     return [sql]
 
 
+def client_settings(cluster: str) -> dict[str, int]:
+    """A client's settings: on a cluster an insert returns once the shard's replica wrote it
+    (not queued on the node to send later)."""
+    return {"distributed_foreground_insert": 1} if cluster else {}
+
+
 def local_table(table: str, cluster: str) -> str:
     """Where a statement that a Distributed table does not take (a DELETE) goes."""
     return f"{table}{LOCAL} {'ON CLUSTER ' + _quote(cluster)}" if cluster else table

@@ -30,6 +30,7 @@ from typing import Any
 import clickhouse_connect
 from clickhouse_connect.driver.client import Client
 
+from services.common.clickhouse_cluster import client_settings
 from services.common.clickhouse_cluster import statements as cluster_statements
 from services.metadata.domain import Doc
 
@@ -229,8 +230,7 @@ class ExperimentTable:
         one over them, sharded by experiment (see ``services.common.clickhouse_cluster``)."""
         self.is_embedded = url.startswith("chdb:")
         cluster = "" if self.is_embedded else cluster
-        settings = {"distributed_foreground_insert": 1} if cluster else {}
-        self.client: Client = clickhouse_connect.get_client(dsn=url, settings=settings)
+        self.client: Client = clickhouse_connect.get_client(dsn=url, settings=client_settings(cluster))
         self.name = name
         for statement in cluster_statements(SCHEMA.format(name=name), cluster, key="cityHash64(workspace, id)"):
             self.client.command(statement)

@@ -17,7 +17,7 @@ import numpy as np
 from clickhouse_connect.driver.client import Client
 from tracklane_proto import events_pb2
 
-from services.common.clickhouse_cluster import local_table
+from services.common.clickhouse_cluster import client_settings, local_table
 from services.common.clickhouse_cluster import statements as cluster_statements
 from services.common.events import ConsoleColumns, ScalarColumns
 from services.metrics.domain import (
@@ -111,9 +111,7 @@ class ClickHouseScalarStore:
     def __init__(self, url: str, rollup_min_width: float = 0.0, cluster: str = "") -> None:
         self.url = url
         self.cluster = cluster
-        # on a cluster an insert returns once the shard's replica wrote it (not queued to send later)
-        settings = {"distributed_foreground_insert": 1} if cluster else {}
-        self.client: Client = clickhouse_connect.get_client(dsn=url, settings=settings)
+        self.client: Client = clickhouse_connect.get_client(dsn=url, settings=client_settings(cluster))
         self.is_embedded = url.startswith("chdb:")
         # Buckets at least this many iterations wide are computed from the block rollups.
         self.rollup_min_width = rollup_min_width or ROLLUP_MIN_WIDTH

@@ -14,14 +14,10 @@ from typing import Any
 import yaml
 
 from services.__main__ import COMMANDS
+from tests.deploy.test_k8s import settings_the_code_reads
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
-
-
-def _code_settings() -> set[str]:
-    code = "".join(p.read_text() for d in ("services", "gateway") for p in (ROOT / d).rglob("*.py"))
-    return set(re.findall(r'"(TRACKLANE_[A-Z0-9_]+)"', code))
 
 
 def test_the_dockerfile_builds_the_ui_in_a_stage_and_runs_unprivileged() -> None:
@@ -51,7 +47,7 @@ def test_the_compose_stack_runs_the_prod_settings_on_real_servers() -> None:
     services = _compose()["services"]
     ours = {n: s for n, s in services.items() if s.get("image", "").startswith("tracklane:")}
     assert set(ours) == {"ingestion", "metrics", "metadata", "artifact", "reporting", "gateway", "migrate"}
-    read = _code_settings()
+    read = settings_the_code_reads()
     for name, s in ours.items():
         assert s["command"][0] in COMMANDS and s["command"][0] == name, name
         assert s["read_only"] is True and s["cap_drop"] == ["ALL"] and s["user"].split(":")[0] != "0"

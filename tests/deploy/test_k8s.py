@@ -54,6 +54,12 @@ def rendered(overlay: str) -> tuple[dict[str, Any], ...]:
     return tuple(d for d in yaml.safe_load_all(out.stdout) if d)
 
 
+def settings_the_code_reads() -> set[str]:
+    """Every ``TRACKLANE_…`` name the services and the gateway read (quoted in their source)."""
+    code = "".join(p.read_text() for d in ("services", "gateway") for p in (ROOT / d).rglob("*.py"))
+    return set(re.findall(r'"(TRACKLANE_[A-Z0-9_]+)"', code))
+
+
 def _name(obj: dict[str, Any]) -> str:
     return f"{obj['kind']}/{obj['metadata']['name']}"
 
@@ -252,8 +258,7 @@ def test_prod_runs_the_engines_clustered_and_dev_one_of_each() -> None:
 def test_every_setting_the_manifests_give_is_one_the_code_reads() -> None:
     """A misspelt TRACKLANE_ variable would be ignored silently: each one set in a ConfigMap, a
     Secret or a container's env is read somewhere in services/ or gateway/."""
-    code = "".join(p.read_text() for d in ("services", "gateway") for p in (ROOT / d).rglob("*.py"))
-    read = set(re.findall(r'"(TRACKLANE_[A-Z0-9_]+)"', code))
+    read = settings_the_code_reads()
     given: set[str] = set()
     for overlay in OVERLAYS:
         for o in rendered(overlay):
