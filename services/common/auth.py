@@ -44,13 +44,22 @@ class UnauthenticatedError(Exception):
 
 
 class KeyResolver:
-    """Resolves bearer keys through the metadata service, with a TTL cache of answers."""
+    """Resolves bearer keys through the metadata service, with a TTL cache of answers.
+
+    While the metadata service cannot be reached, a key it accepted within ``stale_s`` keeps
+    working (training goes on through a metadata restart); a key never seen, or seen longer ago,
+    gets the metadata service's error (UNAVAILABLE: retry), never a refusal."""
 
     def __init__(
-        self, stub: metadata_pb2_grpc.MetadataServiceStub, ttl_s: float = 10.0, max_entries: int = 10_000
+        self,
+        stub: metadata_pb2_grpc.MetadataServiceStub,
+        ttl_s: float = 10.0,
+        max_entries: int = 10_000,
+        stale_s: float = 300.0,
     ) -> None:
         self.stub = stub
         self.ttl_s = ttl_s
+        self.stale_s = stale_s
         self.max_entries = max_entries
         self._cache: dict[str, tuple[float, Principal | str]] = {}  # a principal, or why the key is refused
 
@@ -77,6 +86,8 @@ class KeyResolver:
             answer: Principal | str = Principal(p.workspace, p.role, p.key_id, p.user)
         except grpc.aio.AioRpcError as exc:
             if exc.code() != grpc.StatusCode.UNAUTHENTICATED:
+                if hit is not None and isinstance(hit[1], Principal) and hit[0] - self.ttl_s + self.stale_s > now:
+                    return hit[1]
                 raise
             answer = exc.details() or "unknown or revoked API key"
         if len(self._cache) >= self.max_entries:

@@ -69,6 +69,9 @@ class IngestApi(ingest_pb2_grpc.IngestServiceServicer):
         except UnauthenticatedError as exc:
             await context.abort(grpc.StatusCode.UNAUTHENTICATED, str(exc))
             raise  # unreachable: abort raises
+        except grpc.aio.AioRpcError as exc:  # the metadata service is down or slow: retry later
+            await context.abort(grpc.StatusCode.UNAVAILABLE, f"cannot check the API key now ({exc.code().name}), retry")
+            raise  # unreachable: abort raises
         if principal.role not in WRITE_ROLES:
             await context.abort(grpc.StatusCode.PERMISSION_DENIED, f"a {principal.role} key cannot write")
         return principal
