@@ -51,6 +51,15 @@ class ExperimentIdConvertor(Convertor[str]):
 register_url_convertor("expid", ExperimentIdConvertor())
 
 
+class ReportIdConvertor(ExperimentIdConvertor):
+    """``{report_id:reportid}``: ``r`` and 24 hex characters."""
+
+    regex = "r[0-9a-f]{24}"
+
+
+register_url_convertor("reportid", ReportIdConvertor())
+
+
 @dataclass(frozen=True)
 class Media:
     """An answer that is not a JSON struct: a file, a stream, a page."""

@@ -15,7 +15,7 @@ from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.routing import Mount, Route
-from tracklane_proto import artifact_pb2_grpc, metadata_pb2_grpc, metrics_pb2_grpc
+from tracklane_proto import artifact_pb2_grpc, metadata_pb2_grpc, metrics_pb2_grpc, reporting_pb2_grpc
 
 from gateway import api, errors, openapi, webui
 from gateway.embeds import GrantCache, load_secret
@@ -60,16 +60,18 @@ def create_app(settings: Settings | None = None) -> Starlette:
         metadata = grpc.aio.insecure_channel(settings.common.metadata_addr)
         metrics = grpc.aio.insecure_channel(settings.common.metrics_addr)
         artifact = grpc.aio.insecure_channel(settings.common.artifact_addr)
+        reporting = grpc.aio.insecure_channel(settings.common.reporting_addr)
         meta_stub = metadata_pb2_grpc.MetadataServiceStub(metadata)
         nc, js = await bus.connect(settings.common.nats_url, "gateway")
         secret = load_secret(settings.embed_secret, settings.common.data_dir)
         await bus.ensure_stream(js, settings.common.nats_replicas)
         st = GatewayState(
-            channels=[metadata, metrics, artifact],
+            channels=[metadata, metrics, artifact, reporting],
             js=js,
             metadata=meta_stub,
             metrics=metrics_pb2_grpc.MetricsServiceStub(metrics),
             artifacts=artifact_pb2_grpc.ArtifactServiceStub(artifact),
+            reporting=reporting_pb2_grpc.ReportingServiceStub(reporting),
             keys=KeyResolver(meta_stub, ttl_s=settings.common.key_cache_ttl),
             grants=GrantCache(meta_stub, ttl_s=settings.common.key_cache_ttl),
             embed_secret=secret,

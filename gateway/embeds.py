@@ -61,10 +61,12 @@ def _unb64(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
-def sign(secret: bytes, workspace: str, embed_id: str, expires_at: float) -> str:
+def sign(secret: bytes, workspace: str, embed_id: str, expires_at: float, *, prefix: str = TOKEN_PREFIX) -> str:
+    """A token for a grant (``tle_``) or, with another ``prefix``, for a report's share (``tls_``):
+    the prefix is signed too, so one kind never passes for the other."""
     payload = _b64(json.dumps({"w": workspace, "e": embed_id, "x": int(expires_at)}, separators=(",", ":")).encode())
-    mac = hmac.new(secret, f"{TOKEN_PREFIX}{payload}".encode(), hashlib.sha256).digest()
-    return f"{TOKEN_PREFIX}{payload}.{_b64(mac)}"
+    mac = hmac.new(secret, f"{prefix}{payload}".encode(), hashlib.sha256).digest()
+    return f"{prefix}{payload}.{_b64(mac)}"
 
 
 @dataclass(frozen=True)
@@ -74,13 +76,16 @@ class TokenClaims:
     expires_at: float
 
 
-def verify(secret: bytes, token: str, now: float | None = None) -> TokenClaims:
+def verify(
+    secret: bytes, token: str, now: float | None = None, *, prefix: str = TOKEN_PREFIX, what: str = "embed token"
+) -> TokenClaims:
     """The claims of a genuine, unexpired token; 401 otherwise, saying what to do."""
-    bad = ApiError(401, "unauthenticated", "not a valid embed token: copy the embed code again", "token")
-    if len(token) > MAX_TOKEN or not token.startswith(TOKEN_PREFIX) or "." not in token:
+    again = "copy the embed code again" if prefix == TOKEN_PREFIX else "ask for a new link"
+    bad = ApiError(401, "unauthenticated", f"not a valid {what}: {again}", "token")
+    if len(token) > MAX_TOKEN or not token.startswith(prefix) or "." not in token:
         raise bad
-    payload, _, signature = token[len(TOKEN_PREFIX) :].partition(".")
-    expected = hmac.new(secret, f"{TOKEN_PREFIX}{payload}".encode(), hashlib.sha256).digest()
+    payload, _, signature = token[len(prefix) :].partition(".")
+    expected = hmac.new(secret, f"{prefix}{payload}".encode(), hashlib.sha256).digest()
     try:
         genuine = hmac.compare_digest(_unb64(signature), expected)
         claims = json.loads(_unb64(payload)) if genuine else None
@@ -90,7 +95,7 @@ def verify(secret: bytes, token: str, now: float | None = None) -> TokenClaims:
         raise bad
     if (now if now is not None else time.time()) >= claims["x"]:
         when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(claims["x"]))
-        raise ApiError(401, "unauthenticated", f"this embed token expired on {when}: create a new embed code", "token")
+        raise ApiError(401, "unauthenticated", f"this {what} expired on {when}: {again}", "token")
     return TokenClaims(str(claims["w"]), str(claims["e"]), float(claims["x"]))
 
 

@@ -17,6 +17,7 @@ from services.common import contract
 REF = "#/components/schemas/{name}"
 PATH_PARAMETERS: dict[str, dict[str, Any]] = {
     "experiment_id": {"type": "string", "pattern": contract.EXPERIMENT_ID.pattern},
+    "report_id": {"type": "string", "pattern": contract.REPORT_ID.pattern},
     "name": {"type": "string", "minLength": 1, "maxLength": contract.MAX_NAME},
     "key_id": {"type": "string", "pattern": contract.KEY_ID.pattern},
     "embed_id": {"type": "string", "pattern": contract.EMBED_ID.pattern},

@@ -841,3 +841,128 @@ class SessionInfo(Struct):
 
 class SignedOut(Struct):
     signed_out: bool
+
+
+# -- reports and notes ------------------------------------------------------------------------------
+ReportDescription = Annotated[str, Meta(max_length=c.MAX_REPORT_DESCRIPTION)]
+ReportBody = Annotated[str, Meta(max_length=c.MAX_REPORT_BODY, description="markdown")]
+Version = Annotated[int, Meta(ge=0, description="the version the change was made on (409 when stale)")]
+
+
+class ReportQuery(Query):
+    project: Annotated[str, Meta(max_length=1024, description="this project and those under it")] = ""
+    search: Annotated[str, Meta(max_length=255, description="case-insensitive, in the name and the description")] = ""
+    tags: Annotated[str, Meta(max_length=4096, description="comma-separated: reports with every one")] = ""
+    status: Literal["", "draft", "published"] = ""
+    archived: bool = False
+    order_by: Literal["updated_at", "-updated_at", "created_at", "-created_at", "name", "-name"] = "-updated_at"
+    page: Page = 0
+    page_size: PageSize = 50
+
+
+class ReportShare(Struct):
+    id: str
+    created_at: TimeS
+    expires_at: TimeS | None
+    revoked: bool
+
+
+class Report(Struct):
+    id: str
+    name: str
+    project: str
+    description: str
+    tags: list[str]
+    status: Literal["draft", "published"]
+    archived: bool
+    user: str
+    created_at: TimeS
+    updated_at: TimeS
+    version: int
+    body: str | UnsetType = UNSET  # one report only
+    shares: list[ReportShare] | UnsetType = UNSET  # one report, for its writers
+
+
+class ReportPage(Struct):
+    reports: list[Report]
+    total: int
+    page: int
+    page_size: int
+    projects: list[str]  # every project holding a report of this kind (active, or archived)
+
+
+class ReportCreate(Body):
+    examples: ClassVar[list[dict[str, Any]]] = [
+        {"name": "ResNet vs ViT", "project": "vision", "description": "which backbone, and why", "tags": ["cv"]}
+    ]
+    name: Name
+    project: ProjectPath
+    description: ReportDescription = ""
+    tags: Tags = []
+    body: ReportBody = ""
+
+
+class ReportEdit(Body):
+    examples: ClassVar[list[dict[str, Any]]] = [{"version": 41, "body": "# Findings\n\nThe ViT wins."}]
+    schema_extra: ClassVar[dict[str, Any]] = {"minProperties": 2}
+    version: Version
+    name: Name | UnsetType = UNSET
+    description: ReportDescription | UnsetType = UNSET
+    body: ReportBody | UnsetType = UNSET
+    project: ProjectPath | UnsetType = UNSET
+    add_tags: Tags = []
+    remove_tags: Tags = []
+
+
+class ReportCommand(Body):
+    examples: ClassVar[list[dict[str, Any]]] = [{"version": 41}]
+    version: Version | UnsetType = UNSET
+
+
+class ShareCreate(Body):
+    examples: ClassVar[list[dict[str, Any]]] = [{"expires_in_days": 30}]
+    expires_in_days: Annotated[int, Meta(ge=1, le=3650)] | None = None
+
+
+class ShareRef(Body):
+    examples: ClassVar[list[dict[str, Any]]] = [{"id": "0f3a9c1d2e4b5a69"}]
+    id: Annotated[str, Meta(pattern=c.SHARE_ID.pattern)]
+
+
+class SharedLink(Struct):
+    id: str
+    token: str
+    url: str  # the page that opens the report without an account
+    expires_at: TimeS | None
+
+
+class ReportExportQuery(Query):
+    format: Literal["md"] = "md"
+
+
+class ImageStored(Struct):
+    url: str
+    size: int
+    content_type: str
+
+
+class Note(Struct):
+    text: str
+    version: int
+    user: str
+    updated_at: TimeS | None
+
+
+class NoteQuery(Query):
+    project: Annotated[str, Meta(max_length=c.MAX_NAME, description="a project's notes")] = ""
+    experiment: Annotated[str, Meta(max_length=32, description="an experiment's notes")] = ""
+
+
+class NoteEdit(Body):
+    examples: ClassVar[list[dict[str, Any]]] = [
+        {"project": "vision", "version": 0, "text": "Baseline runs; see the sweep."}
+    ]
+    version: Version
+    text: Annotated[str, Meta(max_length=c.MAX_NOTE, description="markdown")]
+    project: ProjectPath | None = None
+    experiment: ExperimentId | None = None

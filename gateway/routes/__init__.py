@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from gateway.api import Endpoint
-from gateway.routes import access, details, embeds, experiments, health, projects, session, widget
+from gateway.routes import access, details, embeds, experiments, health, projects, reports, session, widget
 
 ENDPOINTS: list[Endpoint] = [
     e
-    for module in (health, session, projects, experiments, details, access, embeds, widget)
+    for module in (health, session, projects, experiments, details, access, embeds, reports, widget)
     for e in module.routes.endpoints
 ]

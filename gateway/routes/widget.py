@@ -15,16 +15,20 @@ from gateway.api import Call, Media, Routes
 from gateway.embeds import EMBED_ROLE, verify
 from gateway.errors import ApiError
 from gateway.respond import JSONResponse
+from gateway.sessions import COOKIE
 from gateway.state import principal, state
+from gateway.usecases import reports
 from gateway.widget import data, page
 from gateway.widget.spec import WIDGET_PARAMETERS, WidgetSpec, parse
 from services.common.auth import PUBLIC_ROLE, Principal
 
 
 async def widget_reader(request: Request, spec: WidgetSpec) -> Principal:
-    """Who reads: an embed token (only what it covers), else a key, else anonymous (public
-    projects only)."""
+    """Who reads: an embed token (only what it covers), a report's share link (only the report's
+    widgets), else a key or a session, else anonymous (public projects only)."""
     st = state(request)
+    if spec.token is not None and spec.token.startswith(reports.SHARE_PREFIX):  # a widget of a shared report
+        return await reports.share_reader(st, spec.token, spec)
     if spec.token is not None:
         claims = verify(st.embed_secret, spec.token)
         grant = await st.grants.get(claims.workspace, claims.embed_id)
@@ -33,7 +37,7 @@ async def widget_reader(request: Request, spec: WidgetSpec) -> Principal:
         if not spec.covered_by(grant.scope):
             raise ApiError(403, "forbidden", "this embed token covers other objects or another query", "token")
         return Principal(claims.workspace, EMBED_ROLE, f"embed:{claims.embed_id}")
-    if "authorization" in request.headers:
+    if "authorization" in request.headers or COOKIE in request.cookies:  # a key, or a signed-in browser
         return await principal(request)
     return Principal(spec.workspace, PUBLIC_ROLE, "")
 

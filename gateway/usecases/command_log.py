@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from nats.js import JetStreamContext
+from nats.js.errors import APIError, NotFoundError
 
 from gateway.errors import ApiError
 from services.common import bus
@@ -59,19 +60,45 @@ class Published:
     duplicate: bool  # JetStream had this event id already (a retried command)
 
 
-async def publish(js: JetStreamContext, workspace: str, target: str, event_id: str, **payload: Any) -> Published:
+class StaleVersionError(Exception):
+    """The subject moved past the version a command was made on (JetStream refused it)."""
+
+    def __init__(self, current: int) -> None:
+        super().__init__(f"the current version is {current}")
+        self.current = current
+
+
+WRONG_LAST_SEQUENCE = 10071  # JetStream's error code for a failed expected-last-subject-sequence
+
+
+async def publish(
+    js: JetStreamContext, workspace: str, target: str, event_id: str, *, expect: int | None = None, **payload: Any
+) -> Published:
     """Publishes one command event (``payload`` is its one field, e.g. ``experiment_edited=…``)
-    about ``target`` (an experiment id, or WORKSPACE_LEVEL); returns once JetStream persisted it."""
+    about ``target`` (an experiment id, a report id, or WORKSPACE_LEVEL); returns once JetStream
+    persisted it. ``expect``: the stream sequence of the newest event on the event's subject that
+    the command was made on (0: none); JetStream refuses it atomically when another landed since,
+    and this raises :class:`StaleVersionError` naming the newer one."""
     event = new_event(workspace, target, event_id, **payload)
     out = bus.Outgoing.of(event)
-    ack = await js.publish(
-        out.subject,
-        out.data,
-        headers={"Nats-Msg-Id": out.msg_id},
-        stream=bus.STREAM,
-        timeout=bus.PUBLISH_TIMEOUT_S,
-    )
+    headers = {"Nats-Msg-Id": out.msg_id}
+    if expect is not None:
+        headers["Nats-Expected-Last-Subject-Sequence"] = str(expect)
+    try:
+        ack = await js.publish(out.subject, out.data, headers=headers, stream=bus.STREAM, timeout=bus.PUBLISH_TIMEOUT_S)
+    except APIError as exc:
+        if exc.err_code != WRONG_LAST_SEQUENCE:
+            raise
+        raise StaleVersionError(await last_sequence(js, out.subject)) from None
     return Published(event.event_id, int(ack.seq), bool(ack.duplicate))
+
+
+async def last_sequence(js: JetStreamContext, subject: str) -> int:
+    """The stream sequence of the newest event on ``subject`` (0: none)."""
+    try:
+        return int((await js.get_last_msg(bus.STREAM, subject)).seq or 0)
+    except NotFoundError:
+        return 0
 
 
 async def wait_applied(

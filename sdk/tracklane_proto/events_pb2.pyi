@@ -742,6 +742,222 @@ class StopRequested(_message.Message):
 Global___StopRequested: _TypeAlias = StopRequested  # noqa: Y015
 
 @_typing.final
+class ReportCreated(_message.Message):
+    """-- reports and notes (the reporting service) ---------------------------------------------
+    A report's events live on tl.ev.<workspace>.<report id>.report. The gateway publishes each
+    with JetStream's Nats-Expected-Last-Subject-Sequence set to the version the person edited (the
+    stream sequence of the report's last event), so the log itself refuses a stale edit: every
+    event on the subject was accepted, and the read model folds them field by field, last writer
+    by stream sequence, in any order.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NAME_FIELD_NUMBER: _builtins.int
+    PROJECT_FIELD_NUMBER: _builtins.int
+    DESCRIPTION_FIELD_NUMBER: _builtins.int
+    TAGS_FIELD_NUMBER: _builtins.int
+    BODY_FIELD_NUMBER: _builtins.int
+    USER_FIELD_NUMBER: _builtins.int
+    BY_KEY_FIELD_NUMBER: _builtins.int
+    name: _builtins.str
+    project: _builtins.str
+    description: _builtins.str
+    body: _builtins.str
+    """markdown"""
+    user: _builtins.str
+    """the owner"""
+    by_key: _builtins.str
+    @_builtins.property
+    def tags(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    def __init__(
+        self,
+        *,
+        name: _builtins.str = ...,
+        project: _builtins.str = ...,
+        description: _builtins.str = ...,
+        tags: _abc.Iterable[_builtins.str] | None = ...,
+        body: _builtins.str = ...,
+        user: _builtins.str = ...,
+        by_key: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["body", b"body", "by_key", b"by_key", "description", b"description", "name", b"name", "project", b"project", "tags", b"tags", "user", b"user"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ReportCreated: _TypeAlias = ReportCreated  # noqa: Y015
+
+@_typing.final
+class ReportEdited(_message.Message):
+    """Only the fields set change."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NAME_FIELD_NUMBER: _builtins.int
+    DESCRIPTION_FIELD_NUMBER: _builtins.int
+    BODY_FIELD_NUMBER: _builtins.int
+    PROJECT_FIELD_NUMBER: _builtins.int
+    ADD_TAGS_FIELD_NUMBER: _builtins.int
+    REMOVE_TAGS_FIELD_NUMBER: _builtins.int
+    PUBLISHED_FIELD_NUMBER: _builtins.int
+    ARCHIVED_FIELD_NUMBER: _builtins.int
+    DELETED_FIELD_NUMBER: _builtins.int
+    BY_KEY_FIELD_NUMBER: _builtins.int
+    USER_FIELD_NUMBER: _builtins.int
+    name: _builtins.str
+    description: _builtins.str
+    body: _builtins.str
+    project: _builtins.str
+    """move (a project that does not exist yet is created)"""
+    published: _builtins.bool
+    """publish: the report is locked from then on"""
+    archived: _builtins.bool
+    deleted: _builtins.bool
+    """permanent removal of an archived report"""
+    by_key: _builtins.str
+    user: _builtins.str
+    @_builtins.property
+    def add_tags(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    @_builtins.property
+    def remove_tags(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    def __init__(
+        self,
+        *,
+        name: _builtins.str | None = ...,
+        description: _builtins.str | None = ...,
+        body: _builtins.str | None = ...,
+        project: _builtins.str | None = ...,
+        add_tags: _abc.Iterable[_builtins.str] | None = ...,
+        remove_tags: _abc.Iterable[_builtins.str] | None = ...,
+        published: _builtins.bool | None = ...,
+        archived: _builtins.bool | None = ...,
+        deleted: _builtins.bool | None = ...,
+        by_key: _builtins.str = ...,
+        user: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_archived", b"_archived", "_body", b"_body", "_deleted", b"_deleted", "_description", b"_description", "_name", b"_name", "_project", b"_project", "_published", b"_published", "archived", b"archived", "body", b"body", "deleted", b"deleted", "description", b"description", "name", b"name", "project", b"project", "published", b"published"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_archived", b"_archived", "_body", b"_body", "_deleted", b"_deleted", "_description", b"_description", "_name", b"_name", "_project", b"_project", "_published", b"_published", "add_tags", b"add_tags", "archived", b"archived", "body", b"body", "by_key", b"by_key", "deleted", b"deleted", "description", b"description", "name", b"name", "project", b"project", "published", b"published", "remove_tags", b"remove_tags", "user", b"user"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__archived: _TypeAlias = _typing.Literal["archived"]  # noqa: Y015
+    _WhichOneofArgType__archived: _TypeAlias = _typing.Literal["_archived", b"_archived"]  # noqa: Y015
+    _WhichOneofReturnType__body: _TypeAlias = _typing.Literal["body"]  # noqa: Y015
+    _WhichOneofArgType__body: _TypeAlias = _typing.Literal["_body", b"_body"]  # noqa: Y015
+    _WhichOneofReturnType__deleted: _TypeAlias = _typing.Literal["deleted"]  # noqa: Y015
+    _WhichOneofArgType__deleted: _TypeAlias = _typing.Literal["_deleted", b"_deleted"]  # noqa: Y015
+    _WhichOneofReturnType__description: _TypeAlias = _typing.Literal["description"]  # noqa: Y015
+    _WhichOneofArgType__description: _TypeAlias = _typing.Literal["_description", b"_description"]  # noqa: Y015
+    _WhichOneofReturnType__name: _TypeAlias = _typing.Literal["name"]  # noqa: Y015
+    _WhichOneofArgType__name: _TypeAlias = _typing.Literal["_name", b"_name"]  # noqa: Y015
+    _WhichOneofReturnType__project: _TypeAlias = _typing.Literal["project"]  # noqa: Y015
+    _WhichOneofArgType__project: _TypeAlias = _typing.Literal["_project", b"_project"]  # noqa: Y015
+    _WhichOneofReturnType__published: _TypeAlias = _typing.Literal["published"]  # noqa: Y015
+    _WhichOneofArgType__published: _TypeAlias = _typing.Literal["_published", b"_published"]  # noqa: Y015
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__archived) -> _WhichOneofReturnType__archived | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__body) -> _WhichOneofReturnType__body | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__deleted) -> _WhichOneofReturnType__deleted | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__description) -> _WhichOneofReturnType__description | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__name) -> _WhichOneofReturnType__name | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__project) -> _WhichOneofReturnType__project | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__published) -> _WhichOneofReturnType__published | None: ...
+
+Global___ReportEdited: _TypeAlias = ReportEdited  # noqa: Y015
+
+@_typing.final
+class ReportShared(_message.Message):
+    """A read-only link to a report, on tl.ev.<workspace>.<report id>.share (a share does not change
+    the report's version). The link itself is signed by the gateway and never travels on the log.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SHARE_ID_FIELD_NUMBER: _builtins.int
+    EXPIRES_AT_FIELD_NUMBER: _builtins.int
+    BY_KEY_FIELD_NUMBER: _builtins.int
+    share_id: _builtins.str
+    expires_at: _builtins.float
+    """0: never"""
+    by_key: _builtins.str
+    def __init__(
+        self,
+        *,
+        share_id: _builtins.str = ...,
+        expires_at: _builtins.float = ...,
+        by_key: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["by_key", b"by_key", "expires_at", b"expires_at", "share_id", b"share_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ReportShared: _TypeAlias = ReportShared  # noqa: Y015
+
+@_typing.final
+class ReportShareRevoked(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SHARE_ID_FIELD_NUMBER: _builtins.int
+    BY_KEY_FIELD_NUMBER: _builtins.int
+    share_id: _builtins.str
+    by_key: _builtins.str
+    def __init__(
+        self,
+        *,
+        share_id: _builtins.str = ...,
+        by_key: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["by_key", b"by_key", "share_id", b"share_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ReportShareRevoked: _TypeAlias = ReportShareRevoked  # noqa: Y015
+
+@_typing.final
+class NoteSet(_message.Message):
+    """The markdown notes of a project or an experiment, on tl.ev.<workspace>.<target>.note, where
+    target is the experiment id or the project's note id; versioned like a report's body.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PROJECT_FIELD_NUMBER: _builtins.int
+    TEXT_FIELD_NUMBER: _builtins.int
+    BY_KEY_FIELD_NUMBER: _builtins.int
+    USER_FIELD_NUMBER: _builtins.int
+    project: _builtins.str
+    """the project's notes (when experiment_id of the envelope is a project note id)"""
+    text: _builtins.str
+    by_key: _builtins.str
+    user: _builtins.str
+    def __init__(
+        self,
+        *,
+        project: _builtins.str = ...,
+        text: _builtins.str = ...,
+        by_key: _builtins.str = ...,
+        user: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["by_key", b"by_key", "project", b"project", "text", b"text", "user", b"user"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___NoteSet: _TypeAlias = NoteSet  # noqa: Y015
+
+@_typing.final
 class Param(_message.Message):
     """-- what a training job reports besides scalars --------------------------------------------
 
@@ -1246,6 +1462,11 @@ class Event(_message.Message):
     VIEW_SAVED_FIELD_NUMBER: _builtins.int
     VIEW_DELETED_FIELD_NUMBER: _builtins.int
     VIEW_DEFAULT_SET_FIELD_NUMBER: _builtins.int
+    REPORT_CREATED_FIELD_NUMBER: _builtins.int
+    REPORT_EDITED_FIELD_NUMBER: _builtins.int
+    REPORT_SHARED_FIELD_NUMBER: _builtins.int
+    REPORT_SHARE_REVOKED_FIELD_NUMBER: _builtins.int
+    NOTE_SET_FIELD_NUMBER: _builtins.int
     event_id: _builtins.str
     workspace: _builtins.str
     experiment_id: _builtins.str
@@ -1312,6 +1533,16 @@ class Event(_message.Message):
     def view_deleted(self) -> Global___ViewDeleted: ...
     @_builtins.property
     def view_default_set(self) -> Global___ViewDefaultSet: ...
+    @_builtins.property
+    def report_created(self) -> Global___ReportCreated: ...
+    @_builtins.property
+    def report_edited(self) -> Global___ReportEdited: ...
+    @_builtins.property
+    def report_shared(self) -> Global___ReportShared: ...
+    @_builtins.property
+    def report_share_revoked(self) -> Global___ReportShareRevoked: ...
+    @_builtins.property
+    def note_set(self) -> Global___NoteSet: ...
     def __init__(
         self,
         *,
@@ -1351,12 +1582,17 @@ class Event(_message.Message):
         view_saved: Global___ViewSaved | None = ...,
         view_deleted: Global___ViewDeleted | None = ...,
         view_default_set: Global___ViewDefaultSet | None = ...,
+        report_created: Global___ReportCreated | None = ...,
+        report_edited: Global___ReportEdited | None = ...,
+        report_shared: Global___ReportShared | None = ...,
+        report_share_revoked: Global___ReportShareRevoked | None = ...,
+        note_set: Global___NoteSet | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["artifact_registered", b"artifact_registered", "client_alive", b"client_alive", "configuration_set", b"configuration_set", "console_lines", b"console_lines", "debug_sample", b"debug_sample", "embed_created", b"embed_created", "embed_revoked", b"embed_revoked", "execution_reported", b"execution_reported", "experiment_cleared", b"experiment_cleared", "experiment_created", b"experiment_created", "experiment_edited", b"experiment_edited", "key_created", b"key_created", "key_revoked", b"key_revoked", "key_rotated", b"key_rotated", "member_removed", b"member_removed", "member_set", b"member_set", "params_set", b"params_set", "payload", b"payload", "plot_reported", b"plot_reported", "project_edited", b"project_edited", "properties_set", b"properties_set", "scalars", b"scalars", "sign_in_link_used", b"sign_in_link_used", "status_changed", b"status_changed", "stop_requested", b"stop_requested", "view_default_set", b"view_default_set", "view_deleted", b"view_deleted", "view_saved", b"view_saved", "workspace_created", b"workspace_created", "workspace_edited", b"workspace_edited"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["artifact_registered", b"artifact_registered", "client_alive", b"client_alive", "configuration_set", b"configuration_set", "console_lines", b"console_lines", "debug_sample", b"debug_sample", "embed_created", b"embed_created", "embed_revoked", b"embed_revoked", "execution_reported", b"execution_reported", "experiment_cleared", b"experiment_cleared", "experiment_created", b"experiment_created", "experiment_edited", b"experiment_edited", "key_created", b"key_created", "key_revoked", b"key_revoked", "key_rotated", b"key_rotated", "member_removed", b"member_removed", "member_set", b"member_set", "note_set", b"note_set", "params_set", b"params_set", "payload", b"payload", "plot_reported", b"plot_reported", "project_edited", b"project_edited", "properties_set", b"properties_set", "report_created", b"report_created", "report_edited", b"report_edited", "report_share_revoked", b"report_share_revoked", "report_shared", b"report_shared", "scalars", b"scalars", "sign_in_link_used", b"sign_in_link_used", "status_changed", b"status_changed", "stop_requested", b"stop_requested", "view_default_set", b"view_default_set", "view_deleted", b"view_deleted", "view_saved", b"view_saved", "workspace_created", b"workspace_created", "workspace_edited", b"workspace_edited"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["artifact_registered", b"artifact_registered", "client_alive", b"client_alive", "client_time", b"client_time", "configuration_set", b"configuration_set", "console_lines", b"console_lines", "debug_sample", b"debug_sample", "embed_created", b"embed_created", "embed_revoked", b"embed_revoked", "event_id", b"event_id", "execution_reported", b"execution_reported", "experiment_cleared", b"experiment_cleared", "experiment_created", b"experiment_created", "experiment_edited", b"experiment_edited", "experiment_id", b"experiment_id", "key_created", b"key_created", "key_revoked", b"key_revoked", "key_rotated", b"key_rotated", "member_removed", b"member_removed", "member_set", b"member_set", "params_set", b"params_set", "payload", b"payload", "plot_reported", b"plot_reported", "project_edited", b"project_edited", "properties_set", b"properties_set", "scalars", b"scalars", "schema_version", b"schema_version", "seq", b"seq", "server_time", b"server_time", "sign_in_link_used", b"sign_in_link_used", "status_changed", b"status_changed", "stop_requested", b"stop_requested", "view_default_set", b"view_default_set", "view_deleted", b"view_deleted", "view_saved", b"view_saved", "workspace", b"workspace", "workspace_created", b"workspace_created", "workspace_edited", b"workspace_edited"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["artifact_registered", b"artifact_registered", "client_alive", b"client_alive", "client_time", b"client_time", "configuration_set", b"configuration_set", "console_lines", b"console_lines", "debug_sample", b"debug_sample", "embed_created", b"embed_created", "embed_revoked", b"embed_revoked", "event_id", b"event_id", "execution_reported", b"execution_reported", "experiment_cleared", b"experiment_cleared", "experiment_created", b"experiment_created", "experiment_edited", b"experiment_edited", "experiment_id", b"experiment_id", "key_created", b"key_created", "key_revoked", b"key_revoked", "key_rotated", b"key_rotated", "member_removed", b"member_removed", "member_set", b"member_set", "note_set", b"note_set", "params_set", b"params_set", "payload", b"payload", "plot_reported", b"plot_reported", "project_edited", b"project_edited", "properties_set", b"properties_set", "report_created", b"report_created", "report_edited", b"report_edited", "report_share_revoked", b"report_share_revoked", "report_shared", b"report_shared", "scalars", b"scalars", "schema_version", b"schema_version", "seq", b"seq", "server_time", b"server_time", "sign_in_link_used", b"sign_in_link_used", "status_changed", b"status_changed", "stop_requested", b"stop_requested", "view_default_set", b"view_default_set", "view_deleted", b"view_deleted", "view_saved", b"view_saved", "workspace", b"workspace", "workspace_created", b"workspace_created", "workspace_edited", b"workspace_edited"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    _WhichOneofReturnType_payload: _TypeAlias = _typing.Literal["experiment_created", "status_changed", "scalars", "experiment_edited", "key_created", "key_rotated", "key_revoked", "workspace_created", "experiment_cleared", "client_alive", "stop_requested", "params_set", "configuration_set", "properties_set", "execution_reported", "console_lines", "plot_reported", "debug_sample", "artifact_registered", "member_set", "member_removed", "project_edited", "workspace_edited", "embed_created", "embed_revoked", "sign_in_link_used", "view_saved", "view_deleted", "view_default_set"]  # noqa: Y015
+    _WhichOneofReturnType_payload: _TypeAlias = _typing.Literal["experiment_created", "status_changed", "scalars", "experiment_edited", "key_created", "key_rotated", "key_revoked", "workspace_created", "experiment_cleared", "client_alive", "stop_requested", "params_set", "configuration_set", "properties_set", "execution_reported", "console_lines", "plot_reported", "debug_sample", "artifact_registered", "member_set", "member_removed", "project_edited", "workspace_edited", "embed_created", "embed_revoked", "sign_in_link_used", "view_saved", "view_deleted", "view_default_set", "report_created", "report_edited", "report_shared", "report_share_revoked", "note_set"]  # noqa: Y015
     _WhichOneofArgType_payload: _TypeAlias = _typing.Literal["payload", b"payload"]  # noqa: Y015
     def WhichOneof(self, oneof_group: _WhichOneofArgType_payload) -> _WhichOneofReturnType_payload | None: ...
 

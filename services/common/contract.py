@@ -23,6 +23,8 @@ WORKSPACE_ID = re.compile(r"^[a-z0-9][a-z0-9-]{1,38}[a-z0-9]$")
 KEY_ID = re.compile(r"^[0-9a-z]{1,32}$")
 EMBED_ID = re.compile(r"^[0-9a-f]{16}$")
 USER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@+-]{0,127}$")  # a login or an e-mail address
+REPORT_ID = re.compile(r"^r[0-9a-f]{24}$")  # chosen by the gateway: never an experiment id
+SHARE_ID = re.compile(r"^[0-9a-f]{16}$")
 # The experiment token of workspace-level events: not 32 hex characters, so never an experiment.
 WORKSPACE_LEVEL = "workspace"
 
@@ -40,6 +42,10 @@ MAX_PROJECT_DESCRIPTION = 10_000
 MAX_VIEW_NAME = 100  # a saved view's name
 MAX_VIEW_STATE = 16_384  # a saved view's state: the web UI's URL query, in bytes
 MAX_VIEWS = 100  # saved views per project
+MAX_REPORT_DESCRIPTION = 10_000
+MAX_REPORT_BODY = 512 * 1024  # a report's markdown, in bytes (images are files, not inline data)
+MAX_NOTE = 256 * 1024  # a project's or an experiment's notes, in bytes
+MAX_REPORT_IMAGE = 10 * 1024 * 1024  # an image pasted into a report
 MAX_PARAM_DESCRIPTION = 4096  # a hyperparameter's or configuration object's description
 MAX_EXECUTION_FIELD = 4096  # repository, branch, commit, entry point, working dir, python, argv
 MAX_REASON = 4096  # a status change's reason, as the client reports it
@@ -171,6 +177,11 @@ KIND_OF_PAYLOAD = {
     "view_saved": "access",
     "view_deleted": "access",
     "view_default_set": "access",
+    "report_created": "report",
+    "report_edited": "report",
+    "report_shared": "share",
+    "report_share_revoked": "share",
+    "note_set": "note",
     "client_alive": "alive",
     "stop_requested": "control",
     "params_set": "meta",
@@ -205,6 +216,11 @@ def kind_of(event: events_pb2.Event) -> str:
 # 2: the times inside payloads are always set (StatusChanged.at, ExperimentCreated.started_at); in
 # version 1 a zero meant "the server's time". Older events are upcast on read (events.upcast).
 SCHEMA_VERSION = 2
+
+
+def note_target(project: str) -> str:
+    """The subject token of a project's notes (a project path cannot be one: it may hold dots)."""
+    return "n" + name_hash(project)[:24]
 
 
 def event_id(experiment_id: str, seq: int) -> str:

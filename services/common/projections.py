@@ -83,5 +83,11 @@ REGISTRY: dict[str, ProjectionSpec] = {
             ("files", "lifecycle"),
             "services.artifact.projection:FileProjection",
         ),
+        ProjectionSpec(
+            "reporting",
+            "reporting",
+            ("report", "share", "note"),
+            "services.reporting.projection:ReportingProjection",
+        ),
     )
 }

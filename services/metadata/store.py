@@ -4,9 +4,8 @@ It runs against a real MongoDB (``TRACKLANE_MONGODB_URL``) and against nx-27017,
 MongoDB-wire server over SQLite that the embedded default uses. Experiment table queries (filter,
 sort, count, group) go to the ClickHouse index of :mod:`services.metadata.table`, which the
 projection writes beside the documents; the documents of a page are then read by id. Everything here stays inside the
-subset both answer the same way: no ``$push`` of sub-documents, no ``$setOnInsert``, no change
-streams, no NaN in documents. Writes are read-modify-write guarded by a ``version`` field, which
-both servers honour, and the rules in ``domain.py`` make any replay converge.
+subset both answer the same way (see :mod:`services.common.mongo`, whose read-modify-write every
+change goes through), and the rules in ``domain.py`` make any replay converge.
 """
 
 from __future__ import annotations
@@ -22,8 +21,10 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Protocol, TypeVar
 
 from pymongo import AsyncMongoClient
-from pymongo.errors import BulkWriteError, DuplicateKeyError
+from pymongo.errors import DuplicateKeyError
 
+from services.common import mongo
+from services.common.mongo import Mutation, insert_new
 from services.metadata import migrations
 from services.metadata.domain import (
     Doc,
@@ -37,7 +38,6 @@ from services.metadata.domain import (
 )
 from services.metadata.table import ExperimentTable, TableQuery
 
-Mutation = Callable[[Doc | None], Doc]
 T = TypeVar("T")
 SYNC_BATCH = 2000
 # The experiment table never needs the heavy parts of a document.
@@ -76,25 +76,11 @@ class MetadataStore(Protocol):
     async def close(self) -> None: ...
 
 
-async def insert_new(collection: Any, docs: list[Doc]) -> None:
-    """Inserts those of ``docs`` whose ids are not there yet (the others are duplicates)."""
-    with contextlib.suppress(BulkWriteError):
-        await collection.insert_many(docs, ordered=False)
-
-
-class ConflictError(RuntimeError):
-    """An optimistic write lost too many races in a row."""
-
-
 class MongoMetadataStore:
     """:class:`MetadataStore` over any MongoDB-wire server."""
 
     def __init__(self, url: str, database: str, table: ExperimentTable) -> None:
-        # one server (nx-27017, a lone mongod) directly; a replica set (replicaSet=… in the URL)
-        # through its members, writes going to its primary
-        self.client: AsyncMongoClient[Doc] = AsyncMongoClient(
-            url, serverSelectionTimeoutMS=10_000, directConnection="replicaSet=" not in url
-        )
+        self.client: AsyncMongoClient[Doc] = mongo.connect(url)
         self.db = self.client[database]
         self.table = table
         # chDB is one embedded engine: its calls go one at a time on one thread; a server takes a pool.
@@ -146,25 +132,7 @@ class MongoMetadataStore:
         return written
 
     async def _mutate(self, collection: str, doc_id: str, change: Mutation) -> Doc:
-        """Read, change, write back only if nobody wrote in between (else try again)."""
-        coll = self.db[collection]
-        for _ in range(50):
-            current = await coll.find_one({"_id": doc_id})
-            new = change(current)
-            if current is None:
-                new["version"] = 1
-                try:
-                    await coll.insert_one(new)
-                except DuplicateKeyError:
-                    continue
-                return new
-            if new is current:  # the change left it alone
-                return current
-            new["version"] = current.get("version", 0) + 1
-            result = await coll.replace_one({"_id": doc_id, "version": current.get("version", 0)}, new)
-            if result.matched_count == 1:
-                return new
-        raise ConflictError(f"{collection} {doc_id}: too many concurrent updates")
+        return await mongo.mutate(self.db[collection], doc_id, change)
 
     async def mutate_experiment(self, experiment_id: str, change: Mutation) -> Doc:
         return await self._mutate("experiments", experiment_id, change)

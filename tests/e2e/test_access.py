@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import secrets
-
 import grpc
 import pytest
 from tracklane_proto import ingest_pb2
@@ -21,17 +19,6 @@ def auth(key: str) -> tuple[tuple[str, str]]:
 
 def auth_default() -> tuple[tuple[str, str]]:
     return auth(API_KEY)
-
-
-@pytest.fixture(scope="module")
-def other_workspace(stack: Stack) -> dict[str, str]:
-    """A second workspace, created through the API; returns its id and admin key."""
-    ws = "team-" + secrets.token_hex(3)
-    with gateway(stack) as gw:
-        r = gw.post("/api/v1/workspaces", json={"id": ws, "name": "Team B"})
-        assert r.status_code == 201, r.text
-        assert gw.post("/api/v1/workspaces", json={"id": ws}).status_code == 409
-    return {"id": ws, "key": r.json()["admin_key"]["key"], "key_id": r.json()["admin_key"]["id"]}
 
 
 def test_a_key_of_one_workspace_reads_and_writes_nothing_of_another(

@@ -134,6 +134,7 @@ async def world() -> AsyncIterator[World]:
         metadata=metadata_pb2_grpc.MetadataServiceStub(channel),
         metrics=metrics_pb2_grpc.MetricsServiceStub(channel),
         artifacts=cast(Any, None),
+        reporting=cast(Any, None),
         keys=cast(Any, None),
         grants=cast(Any, None),
         embed_secret=b"",

@@ -187,7 +187,7 @@ async def test_the_artifact_projection_keeps_the_last_samples_and_clears_experim
 
 # -- the registry ---------------------------------------------------------------------------------
 def test_the_registry_names_a_handler_and_known_kinds_for_each_projection() -> None:
-    assert set(REGISTRY) == {"metadata", "metrics", "artifact"}
+    assert set(REGISTRY) == {"metadata", "metrics", "artifact", "reporting"}
     for spec in REGISTRY.values():
         assert callable(getattr(spec.handler_class(), "handle", None)), spec.name
         assert spec.filter_subjects == [f"tl.ev.*.*.{k}" for k in spec.kinds]

@@ -577,6 +577,24 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/notes": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The markdown notes of a project or an experiment */
+        get: operations["get_get_note"];
+        /** Write the notes of a project or an experiment (409 when the version is stale) */
+        put: operations["put_set_note"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/openapi.json": {
         parameters: {
             query?: never;
@@ -628,6 +646,161 @@ export interface paths {
         patch: operations["patch_edit_project"];
         trace?: never;
     };
+    "/api/v1/reports": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Reports: project (and sub-projects), search in name and description, tags, status, the Archive, sort, pages */
+        get: operations["get_list_reports"];
+        put?: never;
+        /** Create a report (a draft) */
+        post: operations["post_create_report"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/reports/{report_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One report with its markdown body (and, for writers, its share links) */
+        get: operations["get_get_report"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        /** Rename, describe, rewrite, tag or move a draft; carries the version it was made on (409 when stale) */
+        patch: operations["patch_edit_report"];
+        trace?: never;
+    };
+    "/api/v1/reports/{report_id}/archive": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Move to the Archive */
+        post: operations["post_archive_report"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/reports/{report_id}/delete": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Delete an archived report, permanently */
+        post: operations["post_delete_report"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/reports/{report_id}/export": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Download as Markdown */
+        get: operations["get_export_report"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/reports/{report_id}/publish": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Publish: the report is locked from then on */
+        post: operations["post_publish_report"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/reports/{report_id}/restore": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Restore from the Archive */
+        post: operations["post_restore_report"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/reports/{report_id}/share": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** A read-only link that opens the report without an account */
+        post: operations["post_share_report"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/reports/{report_id}/share/revoke": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Revoke a share link: it stops working at once */
+        post: operations["post_revoke_share"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/session": {
         parameters: {
             query?: never;
@@ -665,6 +838,23 @@ export interface paths {
          * @description The link carries the key's hash, never the key; ``make up`` prints one.
          */
         post: operations["post_create_link"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/shared/{token}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The report a share link opens (no key: the link is the grant) */
+        get: operations["get_open_share"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -1329,6 +1519,24 @@ export interface components {
             owner: string;
             admin_key: components["schemas"]["SecretKey"];
         };
+        /** Note */
+        Note: {
+            text: string;
+            version: number;
+            user: string;
+            updated_at: number | null;
+        };
+        /** NoteEdit */
+        NoteEdit: {
+            /** @description the version the change was made on (409 when stale) */
+            version: number;
+            /** @description markdown */
+            text: string;
+            /** @default null */
+            project: string | null;
+            /** @default null */
+            experiment: string | null;
+        };
         /** Param */
         Param: {
             name: string;
@@ -1407,6 +1615,76 @@ export interface components {
         RemovedMember: {
             user: string;
             removed: boolean;
+        };
+        /** Report */
+        Report: {
+            id: string;
+            name: string;
+            project: string;
+            description: string;
+            tags: string[];
+            /** @enum {unknown} */
+            status: "draft" | "published";
+            archived: boolean;
+            user: string;
+            /** @description seconds since the Unix epoch */
+            created_at: number;
+            /** @description seconds since the Unix epoch */
+            updated_at: number;
+            version: number;
+            body?: string;
+            shares?: components["schemas"]["ReportShare"][];
+        };
+        /** ReportCommand */
+        ReportCommand: {
+            /** @description the version the change was made on (409 when stale) */
+            version?: number;
+        };
+        /** ReportCreate */
+        ReportCreate: {
+            name: string;
+            /** @description nested: a/b/c */
+            project: string;
+            /** @default  */
+            description: string;
+            /** @default [] */
+            tags: string[];
+            /**
+             * @description markdown
+             * @default
+             */
+            body: string;
+        };
+        /** ReportEdit */
+        ReportEdit: {
+            /** @description the version the change was made on (409 when stale) */
+            version: number;
+            name?: string;
+            description?: string;
+            /** @description markdown */
+            body?: string;
+            /** @description nested: a/b/c */
+            project?: string;
+            /** @default [] */
+            add_tags: string[];
+            /** @default [] */
+            remove_tags: string[];
+        };
+        /** ReportPage */
+        ReportPage: {
+            reports: components["schemas"]["Report"][];
+            total: number;
+            page: number;
+            page_size: number;
+            projects: string[];
+        };
+        /** ReportShare */
+        ReportShare: {
+            id: string;
+            /** @description seconds since the Unix epoch */
+            created_at: number;
+            expires_at: number | null;
+            revoked: boolean;
         };
         /** Revoked */
         Revoked: {
@@ -1497,6 +1775,22 @@ export interface components {
             user: string | null;
             key_id: string;
             csrf_token: string | null;
+            expires_at: number | null;
+        };
+        /** ShareCreate */
+        ShareCreate: {
+            /** @default null */
+            expires_in_days: number | null;
+        };
+        /** ShareRef */
+        ShareRef: {
+            id: string;
+        };
+        /** SharedLink */
+        SharedLink: {
+            id: string;
+            token: string;
+            url: string;
             expires_at: number | null;
         };
         /**
@@ -2847,6 +3141,75 @@ export interface operations {
             "4XX": components["responses"]["Error"];
         };
     };
+    get_get_note: {
+        parameters: {
+            query?: {
+                /** @description a project's notes */
+                project?: string;
+                /** @description an experiment's notes */
+                experiment?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Note"];
+                };
+            };
+            "4XX": components["responses"]["Error"];
+        };
+    };
+    put_set_note: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["NoteEdit"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Note"];
+                };
+            };
+            /** @description Accepted: on the log, not applied yet (the projection lags) */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Accepted"];
+                };
+            };
+            /** @description see the body */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            "4XX": components["responses"]["Error"];
+        };
+    };
     get_openapi_document: {
         parameters: {
             query?: never;
@@ -2930,6 +3293,420 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Project"];
+                };
+            };
+            /** @description Accepted: on the log, not applied yet (the projection lags) */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Accepted"];
+                };
+            };
+            "4XX": components["responses"]["Error"];
+        };
+    };
+    get_list_reports: {
+        parameters: {
+            query?: {
+                /** @description this project and those under it */
+                project?: string;
+                /** @description case-insensitive, in the name and the description */
+                search?: string;
+                /** @description comma-separated: reports with every one */
+                tags?: string;
+                status?: "" | "draft" | "published";
+                archived?: boolean;
+                order_by?: "-created_at" | "-name" | "-updated_at" | "created_at" | "name" | "updated_at";
+                /** @description page number, from 0 */
+                page?: number;
+                /** @description rows per page */
+                page_size?: number;
+            };
+            header?: {
+                /** @description the ETag of an earlier answer: 304 when nothing changed */
+                "If-None-Match"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ReportPage"];
+                };
+            };
+            /** @description Not Modified: the If-None-Match ETag is still current */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            "4XX": components["responses"]["Error"];
+        };
+    };
+    post_create_report: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ReportCreate"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Report"];
+                };
+            };
+            /** @description Accepted: on the log, not applied yet (the projection lags) */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Accepted"];
+                };
+            };
+            "4XX": components["responses"]["Error"];
+        };
+    };
+    get_get_report: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description the ETag of an earlier answer: 304 when nothing changed */
+                "If-None-Match"?: string;
+            };
+            path: {
+                report_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Report"];
+                };
+            };
+            /** @description Not Modified: the If-None-Match ETag is still current */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            "4XX": components["responses"]["Error"];
+        };
+    };
+    patch_edit_report: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                report_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ReportEdit"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Report"];
+                };
+            };
+            /** @description Accepted: on the log, not applied yet (the projection lags) */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Accepted"];
+                };
+            };
+            /** @description see the body */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            "4XX": components["responses"]["Error"];
+        };
+    };
+    post_archive_report: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                report_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["ReportCommand"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Report"];
+                };
+            };
+            /** @description Accepted: on the log, not applied yet (the projection lags) */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Accepted"];
+                };
+            };
+            /** @description see the body */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            "4XX": components["responses"]["Error"];
+        };
+    };
+    post_delete_report: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                report_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["ReportCommand"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description see the body */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            "4XX": components["responses"]["Error"];
+        };
+    };
+    get_export_report: {
+        parameters: {
+            query?: {
+                format?: "md";
+            };
+            header?: never;
+            path: {
+                report_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/markdown; charset=utf-8": string;
+                };
+            };
+            "4XX": components["responses"]["Error"];
+        };
+    };
+    post_publish_report: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                report_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["ReportCommand"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Report"];
+                };
+            };
+            /** @description Accepted: on the log, not applied yet (the projection lags) */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Accepted"];
+                };
+            };
+            /** @description see the body */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            "4XX": components["responses"]["Error"];
+        };
+    };
+    post_restore_report: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                report_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["ReportCommand"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Report"];
+                };
+            };
+            /** @description Accepted: on the log, not applied yet (the projection lags) */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Accepted"];
+                };
+            };
+            /** @description see the body */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            "4XX": components["responses"]["Error"];
+        };
+    };
+    post_share_report: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                report_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["ShareCreate"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SharedLink"];
+                };
+            };
+            "4XX": components["responses"]["Error"];
+        };
+    };
+    post_revoke_share: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                report_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ShareRef"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Report"];
                 };
             };
             /** @description Accepted: on the log, not applied yet (the projection lags) */
@@ -3036,6 +3813,29 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["SignInLink"];
+                };
+            };
+            "4XX": components["responses"]["Error"];
+        };
+    };
+    get_open_share: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                token: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Report"];
                 };
             };
             "4XX": components["responses"]["Error"];

@@ -10,7 +10,7 @@ from services.metadata.domain import column_doc, column_names
 
 
 async def up(db: Any) -> None:
-    from services.metadata.store import insert_new  # the store imports the migrations
+    from services.common.mongo import insert_new
 
     await db.project_columns.create_index([("workspace", 1), ("project", 1)])
     batch: dict[str, dict[str, Any]] = {}

@@ -1,0 +1,78 @@
+"""The reporting store: reports and notes in MongoDB (any MongoDB-wire server: a real MongoDB, or
+nx-27017 in the embedded default), written through :func:`services.common.mongo.mutate`."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from pymongo import ASCENDING, DESCENDING, AsyncMongoClient
+
+from services.common import mongo
+from services.common.mongo import Doc, Mutation
+from services.reporting.domain import report_id_of
+
+SORTS = {"updated_at", "created_at", "name"}
+LIST_PROJECTION = {"body": 0}
+
+
+class ReportStore:
+    def __init__(self, url: str, database: str) -> None:
+        self.client: AsyncMongoClient[Doc] = mongo.connect(url)
+        self.db = self.client[database]
+
+    async def migrate(self) -> None:
+        await self.db.reports.create_index([("workspace", ASCENDING), ("updated_at", DESCENDING)])
+
+    async def close(self) -> None:
+        await self.client.close()
+
+    async def mutate_report(self, workspace: str, report_id: str, change: Mutation) -> Doc:
+        return await mongo.mutate(self.db.reports, report_id_of(workspace, report_id), change)
+
+    async def mutate_note(self, workspace: str, target: str, change: Mutation) -> Doc:
+        return await mongo.mutate(self.db.notes, report_id_of(workspace, target), change)
+
+    async def get_report(self, workspace: str, report_id: str) -> Doc | None:
+        doc = await self.db.reports.find_one({"_id": report_id_of(workspace, report_id)})
+        return doc if doc is not None and doc.get("created") and not doc.get("deleted") else None
+
+    async def get_note(self, workspace: str, target: str) -> Doc | None:
+        return await self.db.notes.find_one({"_id": report_id_of(workspace, target)})
+
+    async def list_reports(
+        self,
+        workspace: str,
+        *,
+        project: str = "",
+        search: str = "",
+        tags: list[str] | None = None,
+        status: str = "",
+        archived: bool = False,
+        order_by: str = "-updated_at",
+        offset: int = 0,
+        limit: int = 50,
+    ) -> tuple[list[Doc], int, list[str]]:
+        """A page of reports (without bodies), their total, and the projects of this kind."""
+        kind: dict[str, Any] = {"workspace": workspace, "created": True, "deleted": False, "archived": archived}
+        query = dict(kind)
+        if project:
+            query["$or"] = [{"project": project}, {"project": {"$regex": f"^{re.escape(project)}/"}}]
+        if search:
+            text = {"$regex": re.escape(search), "$options": "i"}
+            either = [{"name": text}, {"description": text}]
+            query = {"$and": [query, {"$or": either}]} if "$or" in query else {**query, "$or": either}
+        if status:
+            query["published"] = status == "published"
+        docs = [d async for d in self.db.reports.find(query, LIST_PROJECTION)]
+        if tags:  # tags are [tag, position, present] triples: matched here, not in the query
+            wanted = set(tags)
+            docs = [d for d in docs if wanted <= {t[0] for t in d.get("tags", []) if t[2]}]
+        field = order_by.lstrip("-")
+        if field not in SORTS:
+            raise ValueError(f"order_by: one of {sorted(SORTS)}, '-' first to sort descending")
+        docs.sort(key=lambda d: (d.get(field) if field != "name" else str(d.get("name", "")).lower(), d["_id"]))
+        if order_by.startswith("-"):
+            docs.reverse()
+        projects = sorted({d["project"] async for d in self.db.reports.find(kind, {"project": 1})})
+        return docs[offset : offset + limit], len(docs), projects
