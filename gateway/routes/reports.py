@@ -6,15 +6,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from starlette.responses import Response
+from starlette.responses import RedirectResponse, Response
 
 from gateway import schemas as s
 from gateway.answers import cid
 from gateway.api import Call, Media, Reply, Routes
-from gateway.usecases import report_export, reports
+from gateway.usecases import report_export, report_images, reports
 
 routes = Routes("reports")
 REPORT = "/api/v1/reports/{report_id:reportid}"
+SHARE_PARAMETER = {
+    "name": "share", "in": "query", "required": False, "schema": {"type": "string", "maxLength": 512},
+    "description": "a share link's token, instead of a key",
+}  # fmt: skip
 ANSWER: dict[str, Any] = {"ok": s.Report, "also": {202: s.Accepted}}
 
 
@@ -122,3 +126,29 @@ async def get_note(call: Call[s.NoteQuery, None]) -> s.Note:
 )  # fmt: skip
 async def set_note(call: Call[s.Empty, s.NoteEdit]) -> Any:
     return answer(await reports.set_note(call.st, call.who, call.body, cid(call)))  # type: ignore[arg-type]
+
+
+@routes.post(
+    f"{REPORT}/images",
+    "Store an image for the report (the request body: PNG, JPEG, GIF or WebP, at most 10 MiB); its URL",
+    ok=s.ImageStored,
+    status=201,
+    also={409: s.Error, 413: s.Error, 415: s.Error},
+)
+async def upload_image(call: Call[s.Empty, None]) -> s.ImageStored:
+    url, size, kind = await report_images.upload(call.st, call.who, call.path["report_id"], call.request)
+    return s.ImageStored(url=url, size=size, content_type=kind)
+
+
+@routes.get(
+    f"{REPORT}/images/{{name}}",
+    "An image of the report: a redirect to object storage (a key, a session, or ?share= its share link)",
+    auth="custom",
+    ok=None,
+    status=302,
+    path_params={"name": {"type": "string", "maxLength": 80}},
+    extra_parameters=[SHARE_PARAMETER],
+)
+async def image(call: Call[s.Empty, None]) -> Response:
+    url = await report_images.download_url(call.st, call.request, call.path["report_id"], call.path["name"])
+    return RedirectResponse(url, status_code=302, headers={"Cache-Control": "private, max-age=60"})

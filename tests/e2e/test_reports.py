@@ -7,6 +7,8 @@ export; the notes of a project and of an experiment; bad input and other workspa
 from __future__ import annotations
 
 import secrets
+import struct
+import zlib
 from urllib.parse import quote
 
 import httpx
@@ -191,3 +193,39 @@ def test_notes_of_a_project_and_an_experiment(stack: Stack) -> None:
             assert gw.get("/api/v1/notes", params=where).json()["text"] == "## Plan\n- [x] baseline"
         both = gw.put("/api/v1/notes", json={"project": "p", "experiment": exp, "version": 0, "text": "?"})
         assert both.status_code == 400
+
+
+def png(width: int = 3, height: int = 2) -> bytes:
+    """A real PNG (red pixels), written by hand."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    rows = b"".join(b"\x00" + b"\xff\x00\x00" * width for _ in range(height))
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b"")
+
+
+def test_images_are_stored_and_read_by_the_report_s_readers(stack: Stack) -> None:
+    image = png()
+    with gateway(stack) as gw:
+        r = create(gw)
+        url = f"/api/v1/reports/{r['id']}"
+        stored = gw.post(f"{url}/images", content=image, headers={"Content-Type": "image/png"})
+        assert stored.status_code == 201, stored.text
+        assert stored.json()["content_type"] == "image/png" and stored.json()["size"] == len(image)
+        src = stored.json()["url"]
+        assert gw.get(src, follow_redirects=True).content == image
+        for body, status in ((b"<svg onload=alert(1)></svg>", 415), (b"GIF8", 415), (b"x" * (10 * 2**20 + 1), 413)):
+            refused = gw.post(f"{url}/images", content=body, headers={"Content-Type": "image/png"})
+            assert refused.status_code == status, refused.text
+        token = gw.post(f"{url}/share").json()["token"]
+        gw.post(f"{url}/publish")
+        assert gw.post(f"{url}/images", content=image).status_code == 409
+        other = create(gw)
+    with gateway(stack, key=None) as anonymous:
+        assert anonymous.get(src).status_code == 401
+        assert anonymous.get(src, params={"share": token}, follow_redirects=True).content == image
+        elsewhere = src.replace(r["id"], other["id"])
+        assert anonymous.get(elsewhere, params={"share": token}).status_code == 403
+        assert anonymous.get(src.replace(".png", ".svg"), params={"share": token}).status_code == 404
