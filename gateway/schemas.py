@@ -937,7 +937,7 @@ class SharedLink(Struct):
 
 
 class ReportExportQuery(Query):
-    format: Literal["md"] = "md"
+    format: Literal["md", "html", "pdf"] = "md"
 
 
 class ImageStored(Struct):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -26,6 +27,10 @@ class Settings:
     # Where the object store's signed links point (the artifact service's HTTP address, or the
     # S3 server): pages may read from them (the audio of a debug sample for its waveform).
     object_origins: tuple[str, ...] = ()
+    # Reports' PDF and HTML exports: the Chromium that prints them, and the address it reads
+    # the report page from (default: the request's; in a cluster, the gateway's own service).
+    chromium: str = ""
+    render_url: str = ""
 
     @classmethod
     def from_env(cls, env: Env | None = None) -> Settings:
@@ -39,6 +44,8 @@ class Settings:
             session_ttl=env.number("TRACKLANE_SESSION_TTL", 12 * 3600.0, minimum=60.0),
             ui_dir=env.path("TRACKLANE_UI_DIR", Path(__file__).parent / "ui" / "dist"),
             object_origins=_object_origins(env),
+            chromium=env.text("TRACKLANE_CHROMIUM", shutil.which("chromium") or "/usr/bin/chromium"),
+            render_url=env.text("TRACKLANE_RENDER_URL", "").rstrip("/"),
         )
 
     @property

@@ -104,7 +104,7 @@ async def open_share(call: Call[s.Empty, None]) -> s.Report:
 
 @routes.get(
     f"{REPORT}/export",
-    "Download as Markdown",
+    "Download: Markdown, PDF (charts drawn as on the page), or one HTML file whose charts work offline",
     query=s.ReportExportQuery,
     ok=[Media(media, f"format={fmt}") for fmt, media in report_export.MEDIA.items()],
 )

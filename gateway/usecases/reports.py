@@ -257,11 +257,21 @@ def widgets_of(markdown: str) -> list[WidgetSpec]:
     return out
 
 
+def _shows(asked: WidgetSpec, shown: WidgetSpec) -> bool:
+    """The widget asked for is one the report shows: its objects (or query), kind, metrics and
+    variants; how it is drawn (theme, x axis, iteration) is the reader's choice."""
+    return asked.covered_by(shown.scope()) and (asked.type, asked.metrics, asked.variants) == (
+        shown.type,
+        shown.metrics,
+        shown.variants,
+    )
+
+
 async def share_reader(st: GatewayState, token: str, spec: WidgetSpec) -> Principal:
     """Who reads a widget through a share link: the report's workspace, for exactly the widgets
     the report shows (the same objects, or the same dynamic query)."""
     shared = await open_share(st, token)
-    if not any(spec.covered_by(w.scope()) for w in widgets_of(shared.report.body)):
+    if not any(_shows(spec, w) for w in widgets_of(shared.report.body)):
         raise ApiError(403, "forbidden", "this share link covers only the widgets of its report", "token")
     return Principal(shared.workspace, SHARE_ROLE, f"share:{shared.share_id}")
 

@@ -162,6 +162,10 @@ def test_a_share_link_reads_the_report_and_exactly_its_widgets_until_revoked(sta
         # the same link opens nothing else: another experiment, another query, the report API
         other = anonymous.get(f"/widget/?objectType=task&objects={hidden}&type=scalar&format=json&token={quote(token)}")
         assert other.status_code == 403
+        another_metric = anonymous.get(f"{widget.replace('loss', 'acc')}&format=json&token={quote(token)}")
+        assert another_metric.status_code == 403
+        drawn_otherwise = anonymous.get(f"{widget}&light=1&xaxis=timestamp&format=json&token={quote(token)}")
+        assert drawn_otherwise.status_code == 200
         assert (
             anonymous.get(f"/api/v1/experiments/{hidden}", headers={"Authorization": f"Bearer {token}"}).status_code
             == 401

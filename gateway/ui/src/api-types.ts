@@ -723,8 +723,42 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Download as Markdown */
+        /** Download: Markdown, PDF (charts drawn as on the page), or one HTML file whose charts work offline */
         get: operations["get_export_report"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/reports/{report_id}/images": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Store an image for the report (the request body: PNG, JPEG, GIF or WebP, at most 10 MiB); its URL */
+        post: operations["post_upload_image"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/reports/{report_id}/images/{name}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** An image of the report: a redirect to object storage (a key, a session, or ?share= its share link) */
+        get: operations["get_image"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1451,6 +1485,12 @@ export interface components {
             set: unknown;
         } | {
             remove: unknown;
+        };
+        /** ImageStored */
+        ImageStored: {
+            url: string;
+            size: number;
+            content_type: string;
         };
         /** KeyRequest */
         KeyRequest: {
@@ -3546,7 +3586,7 @@ export interface operations {
     get_export_report: {
         parameters: {
             query?: {
-                format?: "md";
+                format?: "html" | "md" | "pdf";
             };
             header?: never;
             path: {
@@ -3563,7 +3603,84 @@ export interface operations {
                 };
                 content: {
                     "text/markdown; charset=utf-8": string;
+                    "text/html; charset=utf-8": string;
+                    "application/pdf": string;
                 };
+            };
+            "4XX": components["responses"]["Error"];
+        };
+    };
+    post_upload_image: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                report_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ImageStored"];
+                };
+            };
+            /** @description see the body */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description see the body */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description see the body */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            "4XX": components["responses"]["Error"];
+        };
+    };
+    get_image: {
+        parameters: {
+            query?: {
+                /** @description a share link's token, instead of a key */
+                share?: string;
+            };
+            header?: never;
+            path: {
+                report_id: string;
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description see the body */
+            302: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             "4XX": components["responses"]["Error"];
         };

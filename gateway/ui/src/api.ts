@@ -20,6 +20,9 @@ export type NewKey = Schemas["NewKey"];
 export type Member = Schemas["Member"];
 export type Workspace = Schemas["Workspace"];
 export type BulkOutcome = Schemas["BulkOutcome"];
+export type Report = Schemas["Report"];
+export type ReportPage = Schemas["ReportPage"];
+export type Note = Schemas["Note"];
 export type Role = "viewer" | "member" | "admin";
 
 export class ApiError extends Error {
@@ -116,6 +119,23 @@ const q = (params: Record<string, string | number | boolean | undefined>): strin
   return out.toString();
 };
 const exp = (id: string) => `/api/v1/experiments/${encodeURIComponent(id)}`;
+const rep = (id: string) => `/api/v1/reports/${encodeURIComponent(id)}`;
+
+/** A report command's answer: the report as it now is, or null when accepted but not yet visible. */
+async function reportCommand(method: string, path: string, body?: unknown): Promise<Report | null> {
+  const done = await request<Report | { status: "accepted" } | null>(method, path, body);
+  return done && "id" in done ? done : null;
+}
+
+/** Stores an image for a report (the file's bytes as the body); its URL. */
+async function uploadImage(id: string, file: Blob): Promise<Schemas["ImageStored"]> {
+  const headers: Record<string, string> = { Accept: "application/json", "Content-Type": file.type || "application/octet-stream" };
+  if (csrfToken) headers["X-CSRF-Token"] = csrfToken;
+  const response = await fetch(`${rep(id)}/images`, { method: "POST", headers, body: file, credentials: "same-origin" });
+  const data = (await response.json()) as Schemas["ImageStored"] & { error?: { message?: string; field?: string | null } };
+  if (!response.ok) throw new ApiError(response.status, data.error?.message ?? `${response.status}`, data.error?.field ?? null);
+  return data;
+}
 
 export const api = {
   session: () => get<SessionInfo>("/api/v1/session"),
@@ -167,6 +187,22 @@ export const api = {
     command("PATCH", `${exp(id)}/properties`, { set, remove }),
   bulk: (body: { action: string; ids: string[]; add?: string[]; remove?: string[]; project?: string }) =>
     request<BulkOutcome>("POST", "/api/v1/experiments/bulk", body),
+  reports: (params: Record<string, string | number | boolean | undefined>) => get<ReportPage>(`/api/v1/reports?${q(params)}`),
+  report: (id: string) => get<Report>(rep(id)),
+  createReport: (body: { name: string; project: string; description?: string; body?: string }) =>
+    reportCommand("POST", "/api/v1/reports", body),
+  editReport: (id: string, body: { version: number; name?: string; description?: string; body?: string; project?: string; add_tags?: string[]; remove_tags?: string[] }) =>
+    reportCommand("PATCH", rep(id), body),
+  reportAction: (id: string, action: "publish" | "archive" | "restore" | "delete") => reportCommand("POST", `${rep(id)}/${action}`),
+  shareReport: (id: string, expiresInDays: number | null) =>
+    request<Schemas["SharedLink"]>("POST", `${rep(id)}/share`, expiresInDays ? { expires_in_days: expiresInDays } : {}),
+  revokeShare: (id: string, share: string) => reportCommand("POST", `${rep(id)}/share/revoke`, { id: share }),
+  shared: (token: string) => get<Report>(`/api/v1/shared/${encodeURIComponent(token)}`),
+  reportExportUrl: (id: string, format: "md" | "html" | "pdf") => `${rep(id)}/export?format=${format}`,
+  uploadImage,
+  note: (where: { project?: string; experiment?: string }) => get<Note>(`/api/v1/notes?${q(where)}`),
+  setNote: (where: { project?: string; experiment?: string }, version: number, text: string) =>
+    request<Note | { status: "accepted" }>("PUT", "/api/v1/notes", { ...where, version, text }),
   keys: () => get<Schemas["ApiKeys"]>("/api/v1/keys"),
   createKey: (body: { name: string; role: Role; user?: string }) => request<NewKey>("POST", "/api/v1/keys", body),
   rotateKey: (id: string) => request<Schemas["RotatedKey"]>("POST", `/api/v1/keys/${encodeURIComponent(id)}/rotate`),

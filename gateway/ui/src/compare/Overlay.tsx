@@ -2,6 +2,7 @@
 // their min/max bands; a zoom reads each experiment's range at full resolution.
 import { useEffect, useState } from "react";
 import { ApiError, api } from "../api";
+import { useEmbed } from "../charts/EmbedBox";
 import { ScalarChart, type ChartSeries } from "../charts/ScalarChart";
 import { colourOf } from "../format";
 import { drawable } from "../charts/series";
@@ -12,6 +13,7 @@ export function Overlay({ ids, names, metric, variant, workspace }: {
   ids: string[]; names: Record<string, string>; metric: string; variant: string; workspace: string;
 }) {
   const [range, setRange] = useState<[number, number] | null>(null);
+  const embed = useEmbed(() => ({ objects: ids.join(","), type: "scalar", metrics: metric, variants: variant, ...(workspace ? { workspace } : {}) }));
   const [series, setSeries] = useState<ChartSeries[] | null>(null);
   const [problem, setProblem] = useState<string | null>(null);
   useEffect(() => setRange(null), [metric, variant]);
@@ -38,6 +40,8 @@ export function Overlay({ ids, names, metric, variant, workspace }: {
   if (!series.length) return <p className="muted">None of them has {metric}/{variant}.</p>;
   return (
     <>
+      <div className="chart-actions">{embed.button}</div>
+      {embed.box}
       <ScalarChart title={`${metric}/${variant}`} series={series} options={OPTIONS} sync="compare" zoomed={range !== null}
         onZoom={(lo, hi) => setRange([lo, hi])} onReset={() => setRange(null)} />
       {range && <button type="button" onClick={() => setRange(null)}>Reset zoom</button>}

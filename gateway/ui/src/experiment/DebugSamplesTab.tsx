@@ -5,6 +5,7 @@
 // While someone browses a card, the tab stops refreshing it, and says so.
 import { useEffect, useRef, useState, type PointerEvent as ReactPointerEvent, type WheelEvent } from "react";
 import { ApiError, api, type Experiment, type Schemas } from "../api";
+import { useEmbed } from "../charts/EmbedBox";
 import { bytes, datetime } from "../format";
 import { useTick } from "../live";
 import { navigate, withParams } from "../route";
@@ -101,13 +102,16 @@ function SampleCard({ experiment, latest, atIteration }: { experiment: Experimen
     return () => clearTimeout(timer);
   }, [playing, shown]); // eslint-disable-line react-hooks/exhaustive-deps
   const title = `${shown.metric} / ${shown.variant}`;
+  const embed = useEmbed(() => ({ objects: experiment.id, type: "sample", metrics: shown.metric, variants: shown.variant }));
   const sliderId = `slider-${shown.metric}-${shown.variant}`.replace(/\W+/g, "-");
   return (
     <li className="sample-card" aria-label={title} data-iteration={shown.iteration} data-kind={shown.kind}>
       <div className="title-row">
         <h3 title={title}>{title}</h3>
         <span className="muted small">iteration {shown.iteration}</span>
+        <span className="chart-actions">{embed.button}</span>
       </div>
+      {embed.box}
       <div className="sample-media">
         <Media sample={shown} onOpen={() => setOpen(true)} />
       </div>

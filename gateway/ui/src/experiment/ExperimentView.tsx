@@ -19,11 +19,12 @@ import { InfoTab } from "./InfoTab";
 const ScalarsTab = lazy(() => import("./ScalarsTab").then((m) => ({ default: m.ScalarsTab })));
 const PlotsTab = lazy(() => import("./PlotsTab").then((m) => ({ default: m.PlotsTab })));
 const DebugSamplesTab = lazy(() => import("./DebugSamplesTab").then((m) => ({ default: m.DebugSamplesTab })));
+const Notes = lazy(() => import("../reports/Notes").then((m) => ({ default: m.Notes })));
 const SystemTab = lazy(() => import("./SystemTab").then((m) => ({ default: m.SystemTab })));
 
 const TAB_NAMES: Record<Tab, string> = {
   info: "Info", scalars: "Scalars", plots: "Plots", samples: "Debug samples", execution: "Execution", configuration: "Configuration", artifacts: "Artifacts",
-  console: "Console", system: "System",
+  console: "Console", system: "System", notes: "Notes",
 };
 
 export function ExperimentView({ id, tab, full, onTab, onFull, onClose }: {
@@ -90,6 +91,7 @@ export function ExperimentView({ id, tab, full, onTab, onFull, onClose }: {
       case "system": return <SystemTab experiment={e} />;
       case "plots": return <PlotsTab experiment={e} />;
       case "samples": return <DebugSamplesTab experiment={e} />;
+      case "notes": return <Notes where={{ experiment: e.id }} label="Experiment notes" />;
       default: return <InfoTab experiment={e} act={act} />;
     }
   };

@@ -1,12 +1,13 @@
 // A project's experiments: the filter bar, quick filters, group by, the column chooser, the
 // table (or its groups), bulk actions, and the experiment beside the table or full-screen. The
 // whole view lives in the URL.
-import { useEffect, useMemo, useState } from "react";
+import { Suspense, lazy, useEffect, useMemo, useState } from "react";
 import { api, isConnectionProblem, type Columns, type Experiment } from "../api";
 import { count } from "../format";
 import { useTick } from "../live";
 import { navigate } from "../route";
 import { ExperimentView } from "../experiment/ExperimentView";
+import { useAccess } from "../shell/access";
 import { BulkBar } from "./BulkBar";
 import { ColumnChooser } from "./ColumnChooser";
 import { ExperimentTable, type Selection } from "./ExperimentTable";
@@ -16,11 +17,14 @@ import { SavedViews } from "./SavedViews";
 import { label, literal } from "./querylang";
 import { STATUSES, effectiveFilter, readView, tableParams, viewUrl, type ViewState } from "./viewstate";
 
+const Notes = lazy(() => import("../reports/Notes").then((m) => ({ default: m.Notes })));
+
 const NONE: Selection = { ids: new Set(), all: false };
 
 export function ExperimentsPage({ url, workspace }: { url: URL; workspace: string }) {
   const view = readView(url);
   const tick = useTick();
+  const access = useAccess();
   const go = (change: Partial<ViewState>, replace = false) => {
     const next = viewUrl({ ...view, ...change });
     navigate(workspace ? `${next}${next.includes("?") ? "&" : "?"}workspace=${encodeURIComponent(workspace)}` : next, replace);
@@ -114,6 +118,12 @@ export function ExperimentsPage({ url, workspace }: { url: URL; workspace: strin
           </div>
           <SavedViews view={view} workspace={workspace} plainVisit={[...url.searchParams.keys()].every((k) => k === "workspace")} />
         </div>
+        {access.session && (
+          <details className="project-notes">
+            <summary>Project notes</summary>
+            <Suspense fallback={<p className="muted" aria-busy="true">Loading…</p>}><Notes where={{ project: view.project }} label="Project notes" /></Suspense>
+          </details>
+        )}
         <FilterBar
           value={view.filter} identifiers={columns.identifiers} error={filterError}
           errorOffset={filter.offset} onApply={(text) => go({ filter: text })}

@@ -7,7 +7,7 @@ export const DEFAULT_COLUMNS = [
   "attributes.started", "attributes.duration", "attributes.updated",
 ];
 export const STATUSES = ["running", "completed", "failed", "stopped"] as const;
-export const TABS = ["info", "scalars", "plots", "samples", "execution", "configuration", "artifacts", "console", "system"] as const;
+export const TABS = ["info", "scalars", "plots", "samples", "execution", "configuration", "artifacts", "console", "system", "notes"] as const;
 export type Tab = (typeof TABS)[number];
 
 export interface ViewState {

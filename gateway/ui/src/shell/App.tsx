@@ -1,19 +1,35 @@
-import { useCallback, useEffect, useState } from "react";
+import { Suspense, lazy, useCallback, useEffect, useState } from "react";
 import { ApiError, api, onConnection, setCsrfToken, type SessionInfo } from "../api";
 import { ComparePage } from "../compare/ComparePage";
 import { ExperimentsPage } from "../experiments/ExperimentsPage";
 import { Tick, useTicker } from "../live";
 import { ProjectsPage, projectHref } from "../projects/ProjectsPage";
+const ReportsPage = lazy(() => import("../reports/ReportsPage").then((m) => ({ default: m.ReportsPage })));
+const ReportPage = lazy(() => import("../reports/ReportPage").then((m) => ({ default: m.ReportPage })));
+const PrintReport = lazy(() => import("../reports/ReportPage").then((m) => ({ default: m.PrintReport })));
+const SharedPage = lazy(() => import("../reports/ReportPage").then((m) => ({ default: m.SharedPage })));
+const loading = <p className="muted" aria-busy="true">Loading…</p>;
 import { navigate, useLocation } from "../route";
 import { SettingsPage } from "../settings/SettingsPage";
 import { SignInPage } from "../signin/SignInPage";
 import { AccessContext, accessOf } from "./access";
 import { ThemeSwitch } from "./theme";
 
-/** Who is signed in decides what shows: the sign-in page, the workspace, or — without a
- * session but with ``?workspace=`` — that workspace's public projects, read-only. */
+/** A share link's page needs no account; everything else is the workspace. */
 export function App() {
   const url = useLocation();
+  if (url.pathname.startsWith("/shared/")) {
+    return <Suspense fallback={loading}><SharedPage token={decodeURIComponent(url.pathname.slice(8))} /></Suspense>;
+  }
+  if (/^\/reports\/r[0-9a-f]{24}$/.test(url.pathname) && url.searchParams.get("print")) {
+    return <Suspense fallback={null}><PrintReport id={url.pathname.slice(9)} /></Suspense>;
+  }
+  return <Workspace url={url} />;
+}
+
+/** Who is signed in decides what shows: the sign-in page, the workspace, or — without a
+ * session but with ``?workspace=`` — that workspace's public projects, read-only. */
+function Workspace({ url }: { url: URL }) {
   const tick = useTicker();
   const [session, setSession] = useState<SessionInfo | null | undefined>(undefined);
   const [problem, setProblem] = useState<string | null>(null);
@@ -66,6 +82,7 @@ export function App() {
           <a className="brand" href={home} onClick={(e) => { e.preventDefault(); navigate(home); }}>Tracklane</a>
           <nav aria-label="Main" className="mainnav">
             {link(home, "Projects", url.pathname === "/" || url.pathname.startsWith("/projects/"))}
+            {session && link("/reports", "Reports", url.pathname.startsWith("/reports"))}
             {session && link("/settings", "Settings", url.pathname === "/settings")}
           </nav>
           <ThemeSwitch />
@@ -101,6 +118,8 @@ function Page({ url, workspace }: { url: URL; workspace: string }) {
   if (url.pathname.startsWith("/projects/")) return <ExperimentsPage url={url} workspace={workspace} />;
   if (url.pathname.startsWith("/experiments/")) return <ExperimentLink id={decodeURIComponent(url.pathname.slice(13))} workspace={workspace} />;
   if (url.pathname === "/settings") return <SettingsPage />;
+  if (url.pathname === "/reports") return <Suspense fallback={loading}><ReportsPage url={url} /></Suspense>;
+  if (/^\/reports\/r[0-9a-f]{24}$/.test(url.pathname)) return <Suspense fallback={loading}><ReportPage id={url.pathname.slice(9)} /></Suspense>;
   if (url.pathname === "/compare") return <ComparePage url={url} workspace={workspace} />;
   if (url.pathname === "/") return <ProjectsPage url={url} />;
   return (

@@ -22,6 +22,7 @@ export interface WidgetData {
   running: boolean;
   charts: Chart[];
   samples: Sample[];
+  offline?: boolean; // in a report exported as one HTML file: never read again
 }
 
 export function plain(text: unknown): string {
@@ -35,10 +36,10 @@ export function WidgetApp({ initial }: { initial: WidgetData }) {
     const url = new URL(window.location.href);
     url.searchParams.set("format", "json");
     for (const [k, v] of Object.entries(extra)) url.searchParams.set(k, v);
-    return fetch(url.toString(), { credentials: "omit", cache: "no-store" }).then((r) => (r.ok ? r.json() as Promise<WidgetData> : null)).then((d) => d && setData(d), () => undefined);
+    return fetch(url.toString(), { credentials: "same-origin", cache: "no-store" }).then((r) => (r.ok ? r.json() as Promise<WidgetData> : null)).then((d) => d && setData(d), () => undefined);
   };
   useEffect(() => {
-    if (!data.running) return;
+    if (!data.running || data.offline) return; // an exported report's chart: drawn once, offline
     const timer = setTimeout(() => void load(pinned), REFRESH_MS); // offline for a moment: the next tick tries again
     return () => clearTimeout(timer);
   }, [data, pinned]); // eslint-disable-line react-hooks/exhaustive-deps
