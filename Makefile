@@ -75,7 +75,7 @@ ui-check: venv $(UI)/node_modules/.installed ## Fail when the UI's API types dri
 	  rm -f .openapi.json && { cmp -s .api-types.ts $(UI)/src/api-types.ts || { rm -f .api-types.ts; echo "$(UI)/src/api-types.ts is stale: run make ui-types"; exit 1; }; } && rm -f .api-types.ts
 	$(NPM) run typecheck --silent
 
-up: venv ui ## Run Tracklane on this machine (gateway 127.0.0.1:8080, ingestion 127.0.0.1:50051); Ctrl-C stops
+up: venv ui browser-engine ## Run Tracklane on this machine (gateway 127.0.0.1:8080, ingestion 127.0.0.1:50051); Ctrl-C stops
 	$(VENV)/bin/python -m devstack
 
 s3-engine: ## Install Ceph radosgw from Debian (a real S3 server) for the S3 adapter's tests
@@ -83,10 +83,10 @@ s3-engine: ## Install Ceph radosgw from Debian (a real S3 server) for the S3 ada
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends radosgw ceph-mon ceph-osd >/dev/null; \
 	  else echo "radosgw missing: run 'sudo make s3-engine' to test the S3 adapter against a real S3 server"; fi; }
 
-browser-engine: ## Install Chromium and curl from Debian, for the widget's browser test and the curl tour
-	@{ command -v chromium >/dev/null && command -v curl >/dev/null; } || { \
-	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium curl >/dev/null; \
-	  else echo "chromium or curl missing: run 'sudo make browser-engine' for the browser and curl-tour tests"; fi; }
+browser-engine: ## Install Chromium, curl and pdftoppm from Debian: reports' PDF/HTML exports and the browser tests
+	@{ command -v chromium >/dev/null && command -v curl >/dev/null && command -v pdftoppm >/dev/null; } || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium curl poppler-utils >/dev/null; \
+	  else echo "chromium, curl or pdftoppm missing: run 'sudo make browser-engine' for reports' PDF exports and the browser tests"; fi; }
 
 K8S_TOOLS := k8s/tools
 $(K8S_TOOLS)/node_modules/.installed: $(K8S_TOOLS)/package-lock.json | $(VENV)/.synced

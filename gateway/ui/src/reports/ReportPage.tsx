@@ -84,7 +84,7 @@ export function ReportPage({ id }: { id: string }) {
           {access.canWrite && !report.archived && <button type="button" onClick={() => setSharing(true)}>Share</button>}
           <details className="menu">
             <summary className="button">Download</summary>
-            <div className="menu-items" role="menu">
+            <div className="menu-items" role="menu" onClick={(e) => { (e.currentTarget.closest("details") as HTMLDetailsElement).open = false; }}>
               <a role="menuitem" href={api.reportExportUrl(id, "pdf")} download>PDF</a>
               <a role="menuitem" href={api.reportExportUrl(id, "html")} download>HTML (charts work offline)</a>
               <a role="menuitem" href={api.reportExportUrl(id, "md")} download>Markdown</a>

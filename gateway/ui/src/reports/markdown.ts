@@ -43,7 +43,7 @@ md.core.ruler.after("inline", "task-lists", (state: StateCore) => {
     if (!first || !m) continue;
     first.content = first.content.slice(m[0].length);
     const box = new state.Token("html_inline", "", 0);
-    box.content = `<input type="checkbox" disabled${m[1] === " " ? "" : " checked"}> `;
+    box.content = m[1] === " " ? `<input type="checkbox" disabled aria-label="to do"> ` : `<input type="checkbox" disabled checked aria-label="done"> `;
     inline.children?.unshift(box);
     item.attrJoin("class", "task");
   }
@@ -55,7 +55,7 @@ const TAGS = [
   "blockquote", "ul", "ol", "li", "input", "table", "thead", "tbody", "tr", "th", "td", "a", "img", "details",
   "summary", "span", "iframe", "sup", "sub", "kbd", "mark",
 ];
-const ATTRS = ["href", "src", "title", "alt", "width", "height", "type", "checked", "disabled", "class", "style", "start", "open", "id"];
+const ATTRS = ["href", "src", "title", "alt", "width", "height", "type", "checked", "disabled", "class", "style", "start", "open", "id", "aria-label"];
 const WIDGET_PATH = "/widget/";
 
 export interface RenderOptions {
