@@ -245,10 +245,11 @@ def test_a_report_from_new_report_to_pdf_html_share_archive_and_delete(stack: St
         frame_el.scroll_into_view_if_needed()
         frame = wait_drawn(frame_el)
         assert chart_points(frame) == 100
-        legend = frame.locator(".scalar-chart ul.legend").inner_text()
+        legend_of = frame.locator(".scalar-chart ul.legend").inner_text
+        legend = legend_of()
         box = frame.locator(".scalar-chart .plot").first.bounding_box()
         local.mouse.move(box["x"] + box["width"] * 0.5, box["y"] + box["height"] * 0.5)
-        wait_for("the hover legend", lambda: frame.locator(".scalar-chart ul.legend").inner_text() != legend, timeout=10)
+        wait_for("the hover legend", lambda: legend_of() != legend, timeout=10)
 
         # revoke: the link stops working at once
         page.get_by_role("button", name="Share").click()
