@@ -64,7 +64,11 @@ sizes; the higher rates plateau early.
 def _report(stack: Stack, a: str, b: str) -> str:
     """A report on the sweep's two best runs, with their validation loss live in it; its id."""
     with httpx.Client(base_url=stack.gateway_url, headers={"Authorization": f"Bearer {KEY}"}) as gw:
-        params: dict[str, str | int] = {"project": "vision/resnet-sweep", "page_size": 4, "order_by": "metrics.loss/val.min"}
+        params: dict[str, str | int] = {
+            "project": "vision/resnet-sweep",
+            "page_size": 4,
+            "order_by": "metrics.loss/val.min",
+        }
         best = gw.get("/api/v1/experiments", params=params).json()["experiments"]
         lows = [min(m["min"] for m in e["metrics"] if (m["metric"], m["variant"]) == ("loss", "val")) for e in best]
         rows = "\n".join(f"| {e['name']} | {low:.3f} |" for e, low in zip(best, lows, strict=True))
