@@ -110,6 +110,7 @@ class Endpoint:
     # status -> a Struct type (JSON), a Media, or None (no content)
     responses: dict[int, Any]
     body_schema: dict[str, Any] | None = None  # extra JSON Schema for the body (e.g. minProperties)
+    body_media: tuple[str, ...] = ()  # a raw body of these types, read by the handler (an image)
     etag: bool = False
     path_params: dict[str, dict[str, Any]] = field(default_factory=dict)
     extra_parameters: list[dict[str, Any]] = field(default_factory=list)  # parameters read by hand
@@ -143,6 +144,7 @@ class Routes:
         body: type[msgspec.Struct] | None = None,
         body_required: bool = True,
         body_schema: dict[str, Any] | None = None,
+        body_media: tuple[str, ...] = (),
         also: dict[int, Any] | None = None,
         etag: bool = False,
         path_params: dict[str, dict[str, Any]] | None = None,
@@ -163,6 +165,7 @@ class Routes:
                     body_required=body_required,
                     responses={status: ok, **(also or {})},
                     body_schema=body_schema,
+                    body_media=body_media,
                     etag=etag,
                     path_params=path_params or {},
                     extra_parameters=extra_parameters or [],

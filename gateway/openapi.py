@@ -117,6 +117,9 @@ def _operation(endpoint: Endpoint, components: dict[str, Any], refs: dict[Any, d
             "required": endpoint.body_required,
             "content": {"application/json": {"schema": body_schema}},
         }
+    if endpoint.body_media:
+        raw = {"type": "string", "format": "binary"}
+        op["requestBody"] = {"required": True, "content": {media: {"schema": raw} for media in endpoint.body_media}}
     return op
 
 

@@ -910,8 +910,8 @@ class ReportEdit(Body):
     description: ReportDescription | UnsetType = UNSET
     body: ReportBody | UnsetType = UNSET
     project: ProjectPath | UnsetType = UNSET
-    add_tags: Tags = []
-    remove_tags: Tags = []
+    add_tags: Tags | UnsetType = UNSET
+    remove_tags: Tags | UnsetType = UNSET
 
 
 class ReportCommand(Body):
@@ -954,15 +954,15 @@ class Note(Struct):
 
 
 class NoteQuery(Query):
-    project: Annotated[str, Meta(max_length=c.MAX_NAME, description="a project's notes")] = ""
-    experiment: Annotated[str, Meta(max_length=32, description="an experiment's notes")] = ""
+    project: ProjectPath
 
 
 class NoteEdit(Body):
-    examples: ClassVar[list[dict[str, Any]]] = [
-        {"project": "vision", "version": 0, "text": "Baseline runs; see the sweep."}
-    ]
+    examples: ClassVar[list[dict[str, Any]]] = [{"version": 0, "text": "Diverged at step 40: lower the lr."}]
     version: Version
     text: Annotated[str, Meta(max_length=c.MAX_NOTE, description="markdown")]
-    project: ProjectPath | None = None
-    experiment: ExperimentId | None = None
+
+
+class ProjectNoteEdit(NoteEdit):
+    examples: ClassVar[list[dict[str, Any]]] = [{"project": "vision", "version": 0, "text": "Baseline; see the sweep."}]
+    project: ProjectPath

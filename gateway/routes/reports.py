@@ -15,6 +15,7 @@ from gateway.usecases import report_export, report_images, reports
 
 routes = Routes("reports")
 REPORT = "/api/v1/reports/{report_id:reportid}"
+EXP = "/api/v1/experiments/{experiment_id:expid}"
 SHARE_PARAMETER = {
     "name": "share", "in": "query", "required": False, "schema": {"type": "string", "maxLength": 512},
     "description": "a share link's token, instead of a key",
@@ -115,22 +116,39 @@ async def export_report(call: Call[s.ReportExportQuery, None]) -> Response:
     )
 
 
-@routes.get("/api/v1/notes", "The markdown notes of a project or an experiment", query=s.NoteQuery, ok=s.Note)
-async def get_note(call: Call[s.NoteQuery, None]) -> s.Note:
-    return await reports.get_note(call.st, call.who, call.query)
+NOTE_ANSWERS: dict[str, Any] = {"ok": s.Note, "also": {202: s.Accepted, 409: s.Error}}
+
+
+@routes.get("/api/v1/notes", "A project's markdown notes", query=s.NoteQuery, ok=s.Note)
+async def get_project_note(call: Call[s.NoteQuery, None]) -> s.Note:
+    return await reports.get_note(call.st, call.who, project=call.query.project)
 
 
 @routes.put(
-    "/api/v1/notes", "Write the notes of a project or an experiment (409 when the version is stale)",
-    body=s.NoteEdit, ok=s.Note, also={202: s.Accepted, 409: s.Error},
-)  # fmt: skip
-async def set_note(call: Call[s.Empty, s.NoteEdit]) -> Any:
-    return answer(await reports.set_note(call.st, call.who, call.body, cid(call)))  # type: ignore[arg-type]
+    "/api/v1/notes", "Write a project's notes (409 when the version is stale)", body=s.ProjectNoteEdit, **NOTE_ANSWERS
+)
+async def set_project_note(call: Call[s.Empty, s.ProjectNoteEdit]) -> Any:
+    body = call.body
+    return answer(await reports.set_note(call.st, call.who, body.version, body.text, cid(call), project=body.project))  # type: ignore[arg-type]
+
+
+@routes.get(f"{EXP}/notes", "An experiment's markdown notes", ok=s.Note)
+async def get_experiment_note(call: Call[s.Empty, None]) -> s.Note:
+    return await reports.get_note(call.st, call.who, experiment=call.path["experiment_id"])
+
+
+@routes.put(
+    f"{EXP}/notes", "Write an experiment's notes (409 when the version is stale)", body=s.NoteEdit, **NOTE_ANSWERS
+)
+async def set_experiment_note(call: Call[s.Empty, s.NoteEdit]) -> Any:
+    body, exp = call.body, call.path["experiment_id"]
+    return answer(await reports.set_note(call.st, call.who, body.version, body.text, cid(call), experiment=exp))  # type: ignore[arg-type]
 
 
 @routes.post(
     f"{REPORT}/images",
     "Store an image for the report (the request body: PNG, JPEG, GIF or WebP, at most 10 MiB); its URL",
+    body_media=tuple(report_images.KINDS),
     ok=s.ImageStored,
     status=201,
     also={409: s.Error, 413: s.Error, 415: s.Error},

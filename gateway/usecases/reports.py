@@ -22,6 +22,7 @@ import grpc
 from msgspec import UNSET
 from tracklane_proto import events_pb2, reporting_pb2
 
+from gateway import clients
 from gateway import schemas as s
 from gateway.embeds import sign, verify
 from gateway.errors import ApiError
@@ -29,12 +30,13 @@ from gateway.state import GatewayState
 from gateway.usecases.command_log import Published, StaleVersionError, publish, require_writer, wait_applied
 from gateway.widget.spec import WidgetSpec, parse
 from services.common.auth import Principal
-from services.common.contract import EXPERIMENT_ID, REPORT_ID, note_target
+from services.common.contract import REPORT_ID, note_target
 
 SHARE_PREFIX = "tls_"
 SHARE_ROLE = "share"
 NEVER = 253_402_300_799.0  # 9999-12-31: a share without an expiry
 DAY = 86_400.0
+_CODE = re.compile(r"```.*?(?:```|$)|~~~.*?(?:~~~|$)|`[^`\n]*`", re.DOTALL)  # shown as text, never drawn
 _IFRAME = re.compile(r"<iframe\b[^>]*?\bsrc\s*=\s*(\"[^\"]*\"|'[^']*')", re.IGNORECASE)
 
 
@@ -147,17 +149,18 @@ async def edit_report(
     """Rename, describe, rewrite, tag, move: only the fields given change."""
     require_writer(who)
     _unlocked(await _get(st, who.workspace, report_id))
-    edit = events_pb2.ReportEdited(
-        by_key=who.key_id, user=who.user, add_tags=body.add_tags, remove_tags=body.remove_tags
-    )
-    changed = False
-    for name in ("name", "description", "body", "project"):
-        value = getattr(body, name)
-        if value is not UNSET:
+    fields = ("name", "description", "body", "project", "add_tags", "remove_tags")
+    given = {name: getattr(body, name) for name in fields if getattr(body, name) is not UNSET}
+    if not given:
+        raise ApiError(400, "invalid_argument", f"nothing to change: send one of {', '.join(fields)}", "body")
+    if all(name in ("add_tags", "remove_tags") and not value for name, value in given.items()):
+        return await get_report(st, who, report_id)  # only empty tag lists: the report as it is
+    edit = events_pb2.ReportEdited(by_key=who.key_id, user=who.user)
+    for name, value in given.items():
+        if name in ("add_tags", "remove_tags"):
+            getattr(edit, name).extend(value)
+        else:
             setattr(edit, name, value)
-            changed = True
-    if not (changed or body.add_tags or body.remove_tags):
-        raise ApiError(400, "invalid_argument", "body: nothing to change besides the version", "body")
     done = await _publish(st, who, report_id, cid, body.version, report_edited=edit)
     return await _answer(st, who, report_id, done)
 
@@ -246,7 +249,7 @@ async def shared_report(st: GatewayState, token: str) -> s.Report:
 def widgets_of(markdown: str) -> list[WidgetSpec]:
     """The widgets a report shows: every ``<iframe src=".../widget/?…">`` of its body."""
     out = []
-    for match in _IFRAME.finditer(markdown):
+    for match in _IFRAME.finditer(_CODE.sub("", markdown)):
         url = urlsplit(unescape(match.group(1)[1:-1]))
         if not url.path.endswith("/widget/"):
             continue
@@ -277,37 +280,52 @@ async def share_reader(st: GatewayState, token: str, spec: WidgetSpec) -> Princi
 
 
 # -- notes ----------------------------------------------------------------------------------------
-def note_of(project: str | None, experiment: str | None) -> str:
-    if (project is None) == (experiment is None):
-        raise ApiError(400, "invalid_argument", "name either project or experiment", "project")
-    if experiment is not None:
-        if not EXPERIMENT_ID.match(experiment):
-            raise ApiError(400, "invalid_argument", "experiment: 32 hexadecimal characters", "experiment")
-        return experiment
-    assert project is not None
-    return note_target(project)
+def _note_target(project: str | None, experiment: str | None) -> str:
+    return experiment if experiment is not None else note_target(project or "")
 
 
-async def get_note(st: GatewayState, who: Principal, q: s.NoteQuery) -> s.Note:
+async def get_note(
+    st: GatewayState, who: Principal, *, project: str | None = None, experiment: str | None = None
+) -> s.Note:
+    """The notes of a project or of an experiment (version 0 and no text before any)."""
     _require_reader(who)
-    target = note_of(q.project or None, q.experiment or None)
+    if experiment is not None:
+        await clients.experiment(st, who, experiment)  # 404 unless it is this workspace's
+    target = _note_target(project, experiment)
     n = await st.reporting.GetNote(reporting_pb2.GetNoteRequest(workspace=who.workspace, target=target), timeout=10)
     return s.Note(text=n.text, version=n.version, user=n.user, updated_at=n.updated_at or None)
 
 
-async def set_note(st: GatewayState, who: Principal, body: s.NoteEdit, cid: str) -> s.Note | s.Accepted:
+async def set_note(
+    st: GatewayState,
+    who: Principal,
+    version: int,
+    text: str,
+    cid: str,
+    *,
+    project: str | None = None,
+    experiment: str | None = None,
+) -> s.Note | s.Accepted:
     require_writer(who)
-    target = note_of(body.project, body.experiment)
+    if experiment is not None:
+        await clients.experiment(st, who, experiment)
+    target = _note_target(project, experiment)
     try:
         done = await publish(
-            st.js, who.workspace, target, f"note.{target}.{cid}", expect=body.version,
-            note_set=events_pb2.NoteSet(project=body.project or "", text=body.text, by_key=who.key_id, user=who.user),
-        )  # fmt: skip
+            st.js,
+            who.workspace,
+            target,
+            f"note.{target}.{cid}",
+            expect=version,
+            note_set=events_pb2.NoteSet(project=project or "", text=text, by_key=who.key_id, user=who.user),
+        )
     except StaleVersionError as exc:
         raise ApiError(
-            409, "conflict", f"version {body.version} is stale: the notes are at version {exc.current}; reload them",
+            409,
+            "conflict",
+            f"version {version} is stale: the notes are at version {exc.current}; reload them",
             "version",
-        ) from None  # fmt: skip
+        ) from None
     if not await wait_applied(st.js, done.stream_seq, ("reporting",)):
         return s.Accepted(status="accepted", event_id=done.event_id)
-    return await get_note(st, who, s.NoteQuery(project=body.project or "", experiment=body.experiment or ""))
+    return await get_note(st, who, project=project, experiment=experiment)

@@ -88,6 +88,9 @@ def apply_report(doc: Doc | None, event: events_pb2.Event, position: int) -> Doc
         raise ValueError(f"not a report event: {kind}")
     if position > out["position"]:
         out["position"], out["updated_at"] = position, at
+    # what listings filter and sort by, kept beside the fields they come from
+    out["tag_names"] = visible_tags(out)
+    out["name_key"] = out["name"].casefold()
     return doc if doc is not None and out == doc else out  # seen before: unchanged
 
 

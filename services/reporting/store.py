@@ -22,7 +22,8 @@ class ReportStore:
         self.db = self.client[database]
 
     async def migrate(self) -> None:
-        await self.db.reports.create_index([("workspace", ASCENDING), ("updated_at", DESCENDING)])
+        for field in ("updated_at", "created_at", "name_key"):
+            await self.db.reports.create_index([("workspace", ASCENDING), ("archived", ASCENDING), (field, DESCENDING)])
 
     async def close(self) -> None:
         await self.client.close()
@@ -64,15 +65,15 @@ class ReportStore:
             query = {"$and": [query, {"$or": either}]} if "$or" in query else {**query, "$or": either}
         if status:
             query["published"] = status == "published"
-        docs = [d async for d in self.db.reports.find(query, LIST_PROJECTION)]
-        if tags:  # tags are [tag, position, present] triples: matched here, not in the query
-            wanted = set(tags)
-            docs = [d for d in docs if wanted <= {t[0] for t in d.get("tags", []) if t[2]}]
+        if tags:
+            query["tag_names"] = {"$all": list(tags)}
         field = order_by.lstrip("-")
         if field not in SORTS:
             raise ValueError(f"order_by: one of {sorted(SORTS)}, '-' first to sort descending")
-        docs.sort(key=lambda d: (d.get(field) if field != "name" else str(d.get("name", "")).lower(), d["_id"]))
-        if order_by.startswith("-"):
-            docs.reverse()
+        direction = DESCENDING if order_by.startswith("-") else ASCENDING
+        key = "name_key" if field == "name" else field
+        total = await self.db.reports.count_documents(query)
+        cursor = self.db.reports.find(query, LIST_PROJECTION).sort([(key, direction), ("_id", direction)])
+        docs = [d async for d in cursor.skip(offset).limit(limit)]
         projects = sorted({d["project"] async for d in self.db.reports.find(kind, {"project": 1})})
-        return docs[offset : offset + limit], len(docs), projects
+        return docs, total, projects

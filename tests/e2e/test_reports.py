@@ -123,7 +123,9 @@ def test_bad_input_and_other_workspaces_change_nothing(stack: Stack, other_works
         ):
             bad = gw.post("/api/v1/reports", json=body)
             assert bad.status_code == 400 and field in bad.json()["error"]["message"], (body, bad.text)
-        assert gw.patch(url, json={"version": r["version"]}).status_code == 400  # nothing to change
+        same = gw.patch(url, json={"version": r["version"], "remove_tags": []})  # nothing to change: as it is
+        assert same.status_code == 200 and same.json()["version"] == r["version"]
+        assert gw.patch(url, json={"version": r["version"]}).status_code == 400  # the body names something
         assert gw.patch(url, json={"body": "no version"}).status_code == 400
         assert gw.get("/api/v1/reports", params={"order_by": "body"}).status_code == 400
         assert gw.get("/api/v1/reports/r000000000000000000000000").status_code == 404
@@ -138,11 +140,12 @@ def test_bad_input_and_other_workspaces_change_nothing(stack: Stack, other_works
 
 
 def test_a_share_link_reads_the_report_and_exactly_its_widgets_until_revoked(stack: Stack) -> None:
-    shown, hidden = new_id(), new_id()
-    open_experiment(stack, shown, project="reports-e2e")
-    open_experiment(stack, hidden, project="reports-e2e")
+    shown, hidden, project = new_id(), new_id(), f"share-{new_id()[:6]}"
+    open_experiment(stack, shown, project=project)
+    open_experiment(stack, hidden, project=project)
     widget = f"/widget/?objectType=task&objects={shown}&type=scalar&metrics=loss&variants=train"
-    body = f'# Shared\n\n<iframe src="{widget}" width="600" height="400"></iframe>\n'
+    best = f"/widget/?project={project}&order_by=-attributes.updated&page_size=5&type=scalar&metrics=loss"
+    body = f'# Shared\n\n<iframe src="{widget}" width="600" height="400"></iframe>\n\n<iframe src="{best}"></iframe>\n'
     with gateway(stack) as gw:
         r = create(gw, body=body)
         url = f"/api/v1/reports/{r['id']}"
@@ -166,6 +169,11 @@ def test_a_share_link_reads_the_report_and_exactly_its_widgets_until_revoked(sta
         assert another_metric.status_code == 403
         drawn_otherwise = anonymous.get(f"{widget}&light=1&xaxis=timestamp&format=json&token={quote(token)}")
         assert drawn_otherwise.status_code == 200
+        # a dynamic query: exactly that query (its runs as they come), not a wider one
+        latest = anonymous.get(f"{best}&format=json&token={quote(token)}")
+        assert latest.status_code == 200 and {shown, hidden} <= {e["id"] for e in latest.json()["experiments"]}
+        wider = anonymous.get(f"{best.replace('page_size=5', 'page_size=50')}&format=json&token={quote(token)}")
+        assert wider.status_code == 403
         assert (
             anonymous.get(f"/api/v1/experiments/{hidden}", headers={"Authorization": f"Bearer {token}"}).status_code
             == 401
@@ -182,21 +190,29 @@ def test_a_share_link_reads_the_report_and_exactly_its_widgets_until_revoked(sta
         assert anonymous.get(f"{widget}&format=json&token={quote(token)}").status_code == 401
 
 
-def test_notes_of_a_project_and_an_experiment(stack: Stack) -> None:
+def test_notes_of_a_project_and_an_experiment(stack: Stack, other_workspace: dict[str, str]) -> None:
     exp = new_id()
     open_experiment(stack, exp, project="reports-e2e")
+    where = [
+        ("/api/v1/notes", {"project": "reports-e2e/notes"}, {"project": "reports-e2e/notes"}),
+        (f"/api/v1/experiments/{exp}/notes", {}, {}),
+    ]
     with gateway(stack) as gw:
-        for where in ({"project": "reports-e2e/notes"}, {"experiment": exp}):
-            empty = gw.get("/api/v1/notes", params=where).json()
+        for url, params, body in where:
+            empty = gw.get(url, params=params).json()
             assert (empty["text"], empty["version"]) == ("", 0)
-            first = gw.put("/api/v1/notes", json={**where, "version": 0, "text": "## Plan\n- [x] baseline"})
+            first = gw.put(url, json={**body, "version": 0, "text": "## Plan\n- [x] baseline"})
             assert first.status_code == 200, first.text
             assert first.json()["text"] == "## Plan\n- [x] baseline" and first.json()["version"] > 0
-            stale = gw.put("/api/v1/notes", json={**where, "version": 0, "text": "overwrite?"})
+            stale = gw.put(url, json={**body, "version": 0, "text": "overwrite?"})
             assert stale.status_code == 409 and str(first.json()["version"]) in stale.json()["error"]["message"]
-            assert gw.get("/api/v1/notes", params=where).json()["text"] == "## Plan\n- [x] baseline"
-        both = gw.put("/api/v1/notes", json={"project": "p", "experiment": exp, "version": 0, "text": "?"})
-        assert both.status_code == 400
+            assert gw.get(url, params=params).json()["text"] == "## Plan\n- [x] baseline"
+        assert gw.get("/api/v1/notes").status_code == 400  # a project is named
+        assert gw.put(f"/api/v1/experiments/{new_id()}/notes", json={"version": 0, "text": "?"}).status_code == 404
+    with gateway(stack, key=other_workspace["key"]) as other:
+        assert other.get(f"/api/v1/experiments/{exp}/notes").status_code == 404
+        assert other.put(f"/api/v1/experiments/{exp}/notes", json={"version": 0, "text": "x"}).status_code == 404
+        assert other.get("/api/v1/notes", params={"project": "reports-e2e/notes"}).json()["text"] == ""
 
 
 def png(width: int = 3, height: int = 2) -> bytes:

@@ -7,6 +7,7 @@ archive and delete; 40 XSS payloads rendered inert; notes on a project and an ex
 
 from __future__ import annotations
 
+import base64
 import shutil
 import subprocess
 import time
@@ -20,6 +21,7 @@ from devstack import Stack
 from tests.conftest import batch, new_id, scalar_event
 from tests.e2e.browser import accessible, chromium, shot, signed_in
 from tests.e2e.helpers import AUTH, gateway, ingest, open_experiment, wait_for
+from tests.e2e.test_reports import png
 from tests.e2e.test_widget_browser import needs_chromium
 
 pytestmark = [pytest.mark.engines, needs_chromium]
@@ -121,6 +123,15 @@ LIVE_CODE = """a => [...a.querySelectorAll('*')].flatMap((el) => {
 })"""
 
 
+# Drops a PNG (base64) on the editor, as a file dragged from the computer.
+DROP = """(el, b64) => {
+  const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+  const files = new DataTransfer();
+  files.items.add(new File([bytes], 'red.png', { type: 'image/png' }));
+  el.dispatchEvent(new DragEvent('drop', { dataTransfer: files, bubbles: true, cancelable: true }));
+}"""
+
+
 def wait_drawn(frame_el: Any) -> Any:
     """The chart in a widget frame once it has drawn; its frame."""
     frame = frame_el.content_frame
@@ -160,9 +171,9 @@ def test_a_report_from_new_report_to_pdf_html_share_archive_and_delete(stack: St
         # + New report
         page.goto(f"{stack.gateway_url}/reports")
         page.get_by_role("button", name="+ New report").click()
-        page.get_by_label("Name").fill("Loss of the baseline")
-        page.get_by_label("Project").fill(project)
-        page.get_by_label("Description").fill("What the loss curve says")
+        page.get_by_role("textbox", name="Name").fill("Loss of the baseline")
+        page.get_by_role("textbox", name="Project").fill(project)
+        page.get_by_role("textbox", name="Description").fill("What the loss curve says")
         page.get_by_role("button", name="Create").click()
         page.get_by_role("heading", name="Loss of the baseline").wait_for()
         report_id = page.url.rsplit("/", 1)[1]
@@ -187,6 +198,12 @@ def test_a_report_from_new_report_to_pdf_html_share_archive_and_delete(stack: St
         assert preview.locator("img[title='Image title']").get_attribute("alt") == "an image"
         assert preview.locator("details summary").inner_text() == "More details"
         assert preview.locator("hr").count() == 1
+        # an image dropped from the computer: stored, linked and shown
+        page.get_by_label("Report (markdown)").evaluate(DROP, base64.b64encode(png()).decode())
+        dropped = preview.locator("img[alt='red.png']")
+        dropped.wait_for()
+        wait_for("the image to load", lambda: dropped.evaluate("i => i.complete && i.naturalWidth") == 3, timeout=20)
+        assert "/images/" in (dropped.get_attribute("src") or "")
         frame = wait_drawn(preview.locator("figure.report-widget iframe"))
         before = chart_points(frame)
         assert before == 50
@@ -279,8 +296,8 @@ def series_pixels(pdf: Path, work: Path) -> int:
         [shutil.which("pdftoppm") or "pdftoppm", "-r", "100", "-png", str(pdf), str(work / "page")], check=True
     )
     total = 0
-    for png in sorted(work.glob("page*.png")):
-        pixels = np.asarray(Image.open(png).convert("RGB"), dtype=np.int16)
+    for page in sorted(work.glob("page*.png")):
+        pixels = np.asarray(Image.open(page).convert("RGB"), dtype=np.int16)
         total += int((np.abs(pixels - np.array([0x4E, 0x79, 0xA7])).max(axis=2) < 30).sum())
     return total
 
@@ -341,7 +358,5 @@ def test_notes_on_a_project_and_an_experiment(stack: Stack) -> None:
         page.get_by_label("Experiment notes").locator("article.markdown em").filter(has_text="lower the lr").wait_for()
         shot(page, "experiment-notes")
     with gateway(stack) as gw:
-        assert (
-            gw.get("/api/v1/notes", params={"experiment": exp}).json()["text"] == "Diverged at step 40: *lower the lr*."
-        )
+        assert gw.get(f"/api/v1/experiments/{exp}/notes").json()["text"] == "Diverged at step 40: *lower the lr*."
         assert "sweep the **lr**" in gw.get("/api/v1/notes", params={"project": project}).json()["text"]

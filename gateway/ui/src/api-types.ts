@@ -367,6 +367,24 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/experiments/{experiment_id}/notes": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** An experiment's markdown notes */
+        get: operations["get_get_experiment_note"];
+        /** Write an experiment's notes (409 when the version is stale) */
+        put: operations["put_set_experiment_note"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/experiments/{experiment_id}/plots": {
         parameters: {
             query?: never;
@@ -584,10 +602,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The markdown notes of a project or an experiment */
-        get: operations["get_get_note"];
-        /** Write the notes of a project or an experiment (409 when the version is stale) */
-        put: operations["put_set_note"];
+        /** A project's markdown notes */
+        get: operations["get_get_project_note"];
+        /** Write a project's notes (409 when the version is stale) */
+        put: operations["put_set_project_note"];
         post?: never;
         delete?: never;
         options?: never;
@@ -1572,10 +1590,6 @@ export interface components {
             version: number;
             /** @description markdown */
             text: string;
-            /** @default null */
-            project: string | null;
-            /** @default null */
-            experiment: string | null;
         };
         /** Param */
         Param: {
@@ -1624,6 +1638,15 @@ export interface components {
         ProjectEdit: {
             public?: boolean;
             description?: string;
+        };
+        /** ProjectNoteEdit */
+        ProjectNoteEdit: {
+            /** @description the version the change was made on (409 when stale) */
+            version: number;
+            /** @description markdown */
+            text: string;
+            /** @description nested: a/b/c */
+            project: string;
         };
         /** ProjectPage */
         ProjectPage: {
@@ -1705,10 +1728,8 @@ export interface components {
             body?: string;
             /** @description nested: a/b/c */
             project?: string;
-            /** @default [] */
-            add_tags: string[];
-            /** @default [] */
-            remove_tags: string[];
+            add_tags?: string[];
+            remove_tags?: string[];
         };
         /** ReportPage */
         ReportPage: {
@@ -2753,6 +2774,74 @@ export interface operations {
             "4XX": components["responses"]["Error"];
         };
     };
+    get_get_experiment_note: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                experiment_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Note"];
+                };
+            };
+            "4XX": components["responses"]["Error"];
+        };
+    };
+    put_set_experiment_note: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                experiment_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["NoteEdit"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Note"];
+                };
+            };
+            /** @description Accepted: on the log, not applied yet (the projection lags) */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Accepted"];
+                };
+            };
+            /** @description see the body */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            "4XX": components["responses"]["Error"];
+        };
+    };
     get_plots: {
         parameters: {
             query?: {
@@ -3181,13 +3270,11 @@ export interface operations {
             "4XX": components["responses"]["Error"];
         };
     };
-    get_get_note: {
+    get_get_project_note: {
         parameters: {
-            query?: {
-                /** @description a project's notes */
-                project?: string;
-                /** @description an experiment's notes */
-                experiment?: string;
+            query: {
+                /** @description nested: a/b/c */
+                project: string;
             };
             header?: never;
             path?: never;
@@ -3207,7 +3294,7 @@ export interface operations {
             "4XX": components["responses"]["Error"];
         };
     };
-    put_set_note: {
+    put_set_project_note: {
         parameters: {
             query?: never;
             header?: never;
@@ -3216,7 +3303,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": components["schemas"]["NoteEdit"];
+                "application/json": components["schemas"]["ProjectNoteEdit"];
             };
         };
         responses: {
@@ -3619,7 +3706,14 @@ export interface operations {
             };
             cookie?: never;
         };
-        requestBody?: never;
+        requestBody: {
+            content: {
+                "image/png": string;
+                "image/jpeg": string;
+                "image/gif": string;
+                "image/webp": string;
+            };
+        };
         responses: {
             /** @description OK */
             201: {

@@ -200,9 +200,11 @@ export const api = {
   shared: (token: string) => get<Report>(`/api/v1/shared/${encodeURIComponent(token)}`),
   reportExportUrl: (id: string, format: "md" | "html" | "pdf") => `${rep(id)}/export?format=${format}`,
   uploadImage,
-  note: (where: { project?: string; experiment?: string }) => get<Note>(`/api/v1/notes?${q(where)}`),
+  note: (where: { project?: string; experiment?: string }) =>
+    get<Note>(where.experiment ? `${exp(where.experiment)}/notes` : `/api/v1/notes?${q({ project: where.project })}`),
   setNote: (where: { project?: string; experiment?: string }, version: number, text: string) =>
-    request<Note | { status: "accepted" }>("PUT", "/api/v1/notes", { ...where, version, text }),
+    request<Note | { status: "accepted" }>("PUT", where.experiment ? `${exp(where.experiment)}/notes` : "/api/v1/notes",
+      where.experiment ? { version, text } : { project: where.project, version, text }),
   keys: () => get<Schemas["ApiKeys"]>("/api/v1/keys"),
   createKey: (body: { name: string; role: Role; user?: string }) => request<NewKey>("POST", "/api/v1/keys", body),
   rotateKey: (id: string) => request<Schemas["RotatedKey"]>("POST", `/api/v1/keys/${encodeURIComponent(id)}/rotate`),

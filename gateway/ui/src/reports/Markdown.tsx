@@ -86,11 +86,17 @@ export function MarkdownEditor({ text, onChange, onImage, label }: {
     const t = setTimeout(() => setShown(text), 150);
     return () => clearTimeout(t);
   }, [text]);
+  /** Puts ``snippet`` at the cursor as a paragraph of its own (after raw HTML such as an
+   * embedded chart, markdown on the next line would be read as more HTML). */
   const insert = (snippet: string) => {
     const el = area.current;
     const at = el ? el.selectionStart : text.length;
     const end = el ? el.selectionEnd : text.length;
-    onChange(text.slice(0, at) + snippet + text.slice(end));
+    const before = text.slice(0, at);
+    const after = text.slice(end);
+    const lead = before === "" || before.endsWith("\n\n") ? "" : before.endsWith("\n") ? "\n" : "\n\n";
+    const trail = after === "" || after.startsWith("\n\n") ? "" : after.startsWith("\n") ? "\n" : "\n\n";
+    onChange(before + lead + snippet + trail + after);
   };
   const images = (files: FileList | null): boolean => {
     const list = Array.from(files ?? []).filter((f) => f.type.startsWith("image/"));
