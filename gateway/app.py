@@ -15,11 +15,18 @@ from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.routing import Mount, Route
-from tracklane_proto import artifact_pb2_grpc, metadata_pb2_grpc, metrics_pb2_grpc, reporting_pb2_grpc
+from tracklane_proto import (
+    artifact_pb2_grpc,
+    ingest_pb2_grpc,
+    metadata_pb2_grpc,
+    metrics_pb2_grpc,
+    reporting_pb2_grpc,
+)
 
 from gateway import api, errors, openapi, webui
 from gateway.embeds import GrantCache, load_secret
 from gateway.middleware import RequestContext
+from gateway.mlflow import api as mlflow_api
 from gateway.routes import ENDPOINTS
 from gateway.sessions import SessionCodec
 from gateway.settings import Settings
@@ -61,17 +68,19 @@ def create_app(settings: Settings | None = None) -> Starlette:
         metrics = grpc.aio.insecure_channel(settings.common.metrics_addr)
         artifact = grpc.aio.insecure_channel(settings.common.artifact_addr)
         reporting = grpc.aio.insecure_channel(settings.common.reporting_addr)
+        ingestion = grpc.aio.insecure_channel(settings.common.ingestion_addr)
         meta_stub = metadata_pb2_grpc.MetadataServiceStub(metadata)
         nc, js = await bus.connect(settings.common.nats_url, "gateway")
         secret = load_secret(settings.embed_secret, settings.common.data_dir)
         await bus.ensure_stream(js, settings.common.nats_replicas)
         st = GatewayState(
-            channels=[metadata, metrics, artifact, reporting],
+            channels=[metadata, metrics, artifact, reporting, ingestion],
             js=js,
             metadata=meta_stub,
             metrics=metrics_pb2_grpc.MetricsServiceStub(metrics),
             artifacts=artifact_pb2_grpc.ArtifactServiceStub(artifact),
             reporting=reporting_pb2_grpc.ReportingServiceStub(reporting),
+            ingest=ingest_pb2_grpc.IngestServiceStub(ingestion),
             keys=KeyResolver(meta_stub, ttl_s=settings.common.key_cache_ttl),
             grants=GrantCache(meta_stub, ttl_s=settings.common.key_cache_ttl),
             embed_secret=secret,
@@ -89,6 +98,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     return Starlette(
         routes=[
             *by_path([api.route(e) for e in ENDPOINTS]),
+            *by_path(mlflow_api.routes()),
             Mount("/metrics", app=make_asgi_app()),
             webui.route(settings.ui_dir, settings.object_origins),  # last: the pages of the web UI
         ],

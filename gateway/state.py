@@ -8,7 +8,13 @@ from typing import Any
 import grpc
 from nats.js import JetStreamContext
 from starlette.requests import Request
-from tracklane_proto import artifact_pb2_grpc, metadata_pb2_grpc, metrics_pb2_grpc, reporting_pb2_grpc
+from tracklane_proto import (
+    artifact_pb2_grpc,
+    ingest_pb2_grpc,
+    metadata_pb2_grpc,
+    metrics_pb2_grpc,
+    reporting_pb2_grpc,
+)
 
 from gateway.embeds import GrantCache
 from gateway.errors import ApiError
@@ -25,6 +31,7 @@ class GatewayState:
     metrics: metrics_pb2_grpc.MetricsServiceStub
     artifacts: artifact_pb2_grpc.ArtifactServiceStub
     reporting: reporting_pb2_grpc.ReportingServiceStub
+    ingest: ingest_pb2_grpc.IngestServiceStub  # the MLflow API writes through ingestion, as an SDK does
     keys: KeyResolver
     grants: GrantCache
     embed_secret: bytes

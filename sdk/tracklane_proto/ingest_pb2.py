@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from tracklane_proto import events_pb2 as tracklane__proto_dot_events__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1ctracklane_proto/ingest.proto\x12\x0ctracklane.v1\x1a\x1ctracklane_proto/events.proto\"W\n\rUploadRequest\x12\x15\n\rexperiment_id\x18\x01 \x01(\t\x12\x0b\n\x03key\x18\x02 \x01(\t\x12\x0c\n\x04size\x18\x03 \x01(\x04\x12\x14\n\x0c\x63ontent_type\x18\x04 \x01(\t\">\n\x0bUploadGrant\x12\x0b\n\x03url\x18\x01 \x01(\t\x12\x0e\n\x06method\x18\x02 \x01(\t\x12\x12\n\nexpires_at\x18\x03 \x01(\x01\"}\n\x15OpenExperimentRequest\x12\x15\n\rexperiment_id\x18\x01 \x01(\t\x12\x0f\n\x07project\x18\x02 \x01(\t\x12\x0c\n\x04name\x18\x03 \x01(\t\x12\x0c\n\x04tags\x18\x04 \x03(\t\x12\x0c\n\x04user\x18\x05 \x01(\t\x12\x12\n\nstarted_at\x18\x06 \x01(\x01\"S\n\x16OpenExperimentResponse\x12\x15\n\rexperiment_id\x18\x01 \x01(\t\x12\x11\n\tworkspace\x18\x02 \x01(\t\x12\x0f\n\x07\x63reated\x18\x03 \x01(\x08\"H\n\nEventBatch\x12\x15\n\rexperiment_id\x18\x01 \x01(\t\x12#\n\x06\x65vents\x18\x02 \x03(\x0b\x32\x13.tracklane.v1.Event\"2\n\x0e\x41ppendResponse\x12\x10\n\x08last_seq\x18\x01 \x01(\x04\x12\x0e\n\x06\x65vents\x18\x02 \x01(\r\"\"\n\tHeartbeat\x12\x15\n\rexperiment_id\x18\x01 \x01(\t\"o\n\rClientMessage\x12)\n\x05\x62\x61tch\x18\x01 \x01(\x0b\x32\x18.tracklane.v1.EventBatchH\x00\x12,\n\theartbeat\x18\x02 \x01(\x0b\x32\x17.tracklane.v1.HeartbeatH\x00\x42\x05\n\x03msg\"3\n\x08\x42\x61tchAck\x12\x15\n\rexperiment_id\x18\x01 \x01(\t\x12\x10\n\x08last_seq\x18\x02 \x01(\x04\"y\n\rBatchRejected\x12\x15\n\rexperiment_id\x18\x01 \x01(\t\x12\x11\n\tfirst_seq\x18\x02 \x01(\x04\x12\x10\n\x08last_seq\x18\x03 \x01(\x04\x12\x0c\n\x04\x63ode\x18\x04 \x01(\t\x12\r\n\x05\x66ield\x18\x05 \x01(\t\x12\x0f\n\x07message\x18\x06 \x01(\t\"@\n\x07\x43ontrol\x12\x15\n\rexperiment_id\x18\x01 \x01(\t\x12\x0e\n\x06\x61\x63tion\x18\x02 \x01(\t\x12\x0e\n\x06reason\x18\x03 \x01(\t\"\x98\x01\n\rServerMessage\x12%\n\x03\x61\x63k\x18\x01 \x01(\x0b\x32\x16.tracklane.v1.BatchAckH\x00\x12/\n\x08rejected\x18\x02 \x01(\x0b\x32\x1b.tracklane.v1.BatchRejectedH\x00\x12(\n\x07\x63ontrol\x18\x03 \x01(\x0b\x32\x15.tracklane.v1.ControlH\x00\x42\x05\n\x03msg2\xbf\x02\n\rIngestService\x12[\n\x0eOpenExperiment\x12#.tracklane.v1.OpenExperimentRequest\x1a$.tracklane.v1.OpenExperimentResponse\x12@\n\x06\x41ppend\x12\x18.tracklane.v1.EventBatch\x1a\x1c.tracklane.v1.AppendResponse\x12\x46\n\x06Stream\x12\x1b.tracklane.v1.ClientMessage\x1a\x1b.tracklane.v1.ServerMessage(\x01\x30\x01\x12G\n\rPresignUpload\x12\x1b.tracklane.v1.UploadRequest\x1a\x19.tracklane.v1.UploadGrantb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1ctracklane_proto/ingest.proto\x12\x0ctracklane.v1\x1a\x1ctracklane_proto/events.proto\"W\n\rUploadRequest\x12\x15\n\rexperiment_id\x18\x01 \x01(\t\x12\x0b\n\x03key\x18\x02 \x01(\t\x12\x0c\n\x04size\x18\x03 \x01(\x04\x12\x14\n\x0c\x63ontent_type\x18\x04 \x01(\t\">\n\x0bUploadGrant\x12\x0b\n\x03url\x18\x01 \x01(\t\x12\x0e\n\x06method\x18\x02 \x01(\t\x12\x12\n\nexpires_at\x18\x03 \x01(\x01\"}\n\x15OpenExperimentRequest\x12\x15\n\rexperiment_id\x18\x01 \x01(\t\x12\x0f\n\x07project\x18\x02 \x01(\t\x12\x0c\n\x04name\x18\x03 \x01(\t\x12\x0c\n\x04tags\x18\x04 \x03(\t\x12\x0c\n\x04user\x18\x05 \x01(\t\x12\x12\n\nstarted_at\x18\x06 \x01(\x01\"S\n\x16OpenExperimentResponse\x12\x15\n\rexperiment_id\x18\x01 \x01(\t\x12\x11\n\tworkspace\x18\x02 \x01(\t\x12\x0f\n\x07\x63reated\x18\x03 \x01(\x08\"b\n\nEventBatch\x12\x15\n\rexperiment_id\x18\x01 \x01(\t\x12#\n\x06\x65vents\x18\x02 \x03(\x0b\x32\x13.tracklane.v1.Event\x12\x18\n\x10server_sequenced\x18\x03 \x01(\x08\"F\n\x0e\x41ppendResponse\x12\x10\n\x08last_seq\x18\x01 \x01(\x04\x12\x0e\n\x06\x65vents\x18\x02 \x01(\r\x12\x12\n\nstream_seq\x18\x03 \x01(\x04\"\"\n\tHeartbeat\x12\x15\n\rexperiment_id\x18\x01 \x01(\t\"o\n\rClientMessage\x12)\n\x05\x62\x61tch\x18\x01 \x01(\x0b\x32\x18.tracklane.v1.EventBatchH\x00\x12,\n\theartbeat\x18\x02 \x01(\x0b\x32\x17.tracklane.v1.HeartbeatH\x00\x42\x05\n\x03msg\"3\n\x08\x42\x61tchAck\x12\x15\n\rexperiment_id\x18\x01 \x01(\t\x12\x10\n\x08last_seq\x18\x02 \x01(\x04\"y\n\rBatchRejected\x12\x15\n\rexperiment_id\x18\x01 \x01(\t\x12\x11\n\tfirst_seq\x18\x02 \x01(\x04\x12\x10\n\x08last_seq\x18\x03 \x01(\x04\x12\x0c\n\x04\x63ode\x18\x04 \x01(\t\x12\r\n\x05\x66ield\x18\x05 \x01(\t\x12\x0f\n\x07message\x18\x06 \x01(\t\"@\n\x07\x43ontrol\x12\x15\n\rexperiment_id\x18\x01 \x01(\t\x12\x0e\n\x06\x61\x63tion\x18\x02 \x01(\t\x12\x0e\n\x06reason\x18\x03 \x01(\t\"\x98\x01\n\rServerMessage\x12%\n\x03\x61\x63k\x18\x01 \x01(\x0b\x32\x16.tracklane.v1.BatchAckH\x00\x12/\n\x08rejected\x18\x02 \x01(\x0b\x32\x1b.tracklane.v1.BatchRejectedH\x00\x12(\n\x07\x63ontrol\x18\x03 \x01(\x0b\x32\x15.tracklane.v1.ControlH\x00\x42\x05\n\x03msg2\xbf\x02\n\rIngestService\x12[\n\x0eOpenExperiment\x12#.tracklane.v1.OpenExperimentRequest\x1a$.tracklane.v1.OpenExperimentResponse\x12@\n\x06\x41ppend\x12\x18.tracklane.v1.EventBatch\x1a\x1c.tracklane.v1.AppendResponse\x12\x46\n\x06Stream\x12\x1b.tracklane.v1.ClientMessage\x1a\x1b.tracklane.v1.ServerMessage(\x01\x30\x01\x12G\n\rPresignUpload\x12\x1b.tracklane.v1.UploadRequest\x1a\x19.tracklane.v1.UploadGrantb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -41,21 +41,21 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_OPENEXPERIMENTRESPONSE']._serialized_start=356
   _globals['_OPENEXPERIMENTRESPONSE']._serialized_end=439
   _globals['_EVENTBATCH']._serialized_start=441
-  _globals['_EVENTBATCH']._serialized_end=513
-  _globals['_APPENDRESPONSE']._serialized_start=515
-  _globals['_APPENDRESPONSE']._serialized_end=565
-  _globals['_HEARTBEAT']._serialized_start=567
-  _globals['_HEARTBEAT']._serialized_end=601
-  _globals['_CLIENTMESSAGE']._serialized_start=603
-  _globals['_CLIENTMESSAGE']._serialized_end=714
-  _globals['_BATCHACK']._serialized_start=716
-  _globals['_BATCHACK']._serialized_end=767
-  _globals['_BATCHREJECTED']._serialized_start=769
-  _globals['_BATCHREJECTED']._serialized_end=890
-  _globals['_CONTROL']._serialized_start=892
-  _globals['_CONTROL']._serialized_end=956
-  _globals['_SERVERMESSAGE']._serialized_start=959
-  _globals['_SERVERMESSAGE']._serialized_end=1111
-  _globals['_INGESTSERVICE']._serialized_start=1114
-  _globals['_INGESTSERVICE']._serialized_end=1433
+  _globals['_EVENTBATCH']._serialized_end=539
+  _globals['_APPENDRESPONSE']._serialized_start=541
+  _globals['_APPENDRESPONSE']._serialized_end=611
+  _globals['_HEARTBEAT']._serialized_start=613
+  _globals['_HEARTBEAT']._serialized_end=647
+  _globals['_CLIENTMESSAGE']._serialized_start=649
+  _globals['_CLIENTMESSAGE']._serialized_end=760
+  _globals['_BATCHACK']._serialized_start=762
+  _globals['_BATCHACK']._serialized_end=813
+  _globals['_BATCHREJECTED']._serialized_start=815
+  _globals['_BATCHREJECTED']._serialized_end=936
+  _globals['_CONTROL']._serialized_start=938
+  _globals['_CONTROL']._serialized_end=1002
+  _globals['_SERVERMESSAGE']._serialized_start=1005
+  _globals['_SERVERMESSAGE']._serialized_end=1157
+  _globals['_INGESTSERVICE']._serialized_start=1160
+  _globals['_INGESTSERVICE']._serialized_end=1479
 # @@protoc_insertion_point(module_scope)

@@ -146,7 +146,12 @@ class EventBatch(_message.Message):
 
     EXPERIMENT_ID_FIELD_NUMBER: _builtins.int
     EVENTS_FIELD_NUMBER: _builtins.int
+    SERVER_SEQUENCED_FIELD_NUMBER: _builtins.int
     experiment_id: _builtins.str
+    server_sequenced: _builtins.bool
+    """For writers without sequences of their own (the gateway's MLflow API; Append only): every
+    event comes with seq 0 and ingestion assigns fresh ones, above any a client uses.
+    """
     @_builtins.property
     def events(self) -> _containers.RepeatedCompositeFieldContainer[_events_pb2.Event]: ...
     def __init__(
@@ -154,10 +159,11 @@ class EventBatch(_message.Message):
         *,
         experiment_id: _builtins.str = ...,
         events: _abc.Iterable[_events_pb2.Event] | None = ...,
+        server_sequenced: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["events", b"events", "experiment_id", b"experiment_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["events", b"events", "experiment_id", b"experiment_id", "server_sequenced", b"server_sequenced"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -169,17 +175,21 @@ class AppendResponse(_message.Message):
 
     LAST_SEQ_FIELD_NUMBER: _builtins.int
     EVENTS_FIELD_NUMBER: _builtins.int
+    STREAM_SEQ_FIELD_NUMBER: _builtins.int
     last_seq: _builtins.int
     events: _builtins.int
+    stream_seq: _builtins.int
+    """where the batch ends on the log: a reader that waits for it sees the batch"""
     def __init__(
         self,
         *,
         last_seq: _builtins.int = ...,
         events: _builtins.int = ...,
+        stream_seq: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["events", b"events", "last_seq", b"last_seq"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["events", b"events", "last_seq", b"last_seq", "stream_seq", b"stream_seq"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import nats
 import structlog
@@ -17,8 +18,16 @@ from google.protobuf.message import DecodeError
 from nats.aio.client import Client as NatsClient
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
-from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, RetentionPolicy, StorageType, StreamConfig
-from nats.js.errors import APIError, NotFoundError
+from nats.js.api import (
+    AckPolicy,
+    ConsumerConfig,
+    DeliverPolicy,
+    KeyValueConfig,
+    RetentionPolicy,
+    StorageType,
+    StreamConfig,
+)
+from nats.js.errors import APIError, KeyNotFoundError, KeyWrongLastSequenceError, NotFoundError
 from tracklane_proto import events_pb2
 
 from services.common import contract
@@ -76,6 +85,47 @@ async def ensure_stream(js: JetStreamContext, replicas: int = 1) -> None:
         await js.add_stream(config)
 
 
+SEQUENCES = "TL_SEQ"  # JetStream key-value bucket: the last server-assigned sequence per experiment
+SERVER_SEQ_BASE = 1 << 48  # server-assigned sequences start above any a client could reach
+
+
+class Sequencer:
+    """Sequences for writers that have none (the MLflow API): ``reserve(ws, exp, n)`` hands out
+    ``n`` consecutive, never reused sequences per experiment, from a compare-and-set counter in
+    a JetStream key-value bucket, so any number of ingestion replicas agree without talking."""
+
+    def __init__(self, kv: Any) -> None:
+        self.kv = kv
+
+    @classmethod
+    async def open(cls, js: JetStreamContext, replicas: int = 1) -> Sequencer:
+        try:
+            kv = await js.key_value(SEQUENCES)
+        except NotFoundError:
+            kv = await js.create_key_value(KeyValueConfig(bucket=SEQUENCES, history=1, replicas=replicas))
+        return cls(kv)
+
+    async def reserve(self, workspace: str, experiment_id: str, n: int) -> int:
+        """The first of ``n`` fresh sequences of the experiment."""
+        key = f"{workspace}.{experiment_id}"
+        for _ in range(100):
+            try:
+                entry = await self.kv.get(key)
+            except KeyNotFoundError:
+                try:
+                    await self.kv.create(key, str(SERVER_SEQ_BASE + n).encode())
+                except KeyWrongLastSequenceError:
+                    continue  # another replica created it first
+                return SERVER_SEQ_BASE + 1
+            last = int(entry.value or b"0")
+            try:
+                await self.kv.update(key, str(last + n).encode(), last=entry.revision)
+            except KeyWrongLastSequenceError:
+                continue  # another replica took some: read again
+            return last + 1
+        raise RuntimeError(f"sequences of {experiment_id}: too many concurrent writers")
+
+
 @dataclass(frozen=True)
 class Outgoing:
     """One event ready for the log."""
@@ -94,14 +144,16 @@ class Outgoing:
         )
 
 
-async def publish_all(js: JetStreamContext, events: Sequence[Outgoing]) -> None:
+async def publish_all(js: JetStreamContext, events: Sequence[Outgoing]) -> int:
     """Publishes every event with a window of outstanding acks and returns once JetStream
-    persisted all of them; raises if any was not persisted (the caller then must not ack)."""
+    persisted all of them, with the highest stream sequence among them (what a reader waits for
+    to see them); raises if any was not persisted (the caller then must not ack)."""
     futures = [
         await js.publish_async(ev.subject, ev.data, headers={"Nats-Msg-Id": ev.msg_id}, stream=STREAM) for ev in events
     ]
     try:
-        await asyncio.wait_for(asyncio.gather(*futures), timeout=PUBLISH_TIMEOUT_S)
+        acks = await asyncio.wait_for(asyncio.gather(*futures), timeout=PUBLISH_TIMEOUT_S)
+        return max((int(a.seq) for a in acks), default=0)
     except TimeoutError:
         # nats-py loses an error answer to publish_async (its reply handler raises instead of
         # failing the future), so a full log looks like a timeout: publish the first event not

@@ -21,9 +21,11 @@ async def main() -> None:
     metadata = grpc.aio.insecure_channel(settings.common.metadata_addr)
     keys = KeyResolver(metadata_pb2_grpc.MetadataServiceStub(metadata), ttl_s=settings.common.key_cache_ttl)
     artifact = grpc.aio.insecure_channel(settings.common.artifact_addr)
+    sequencer = await bus.Sequencer.open(js, settings.common.nats_replicas)
     api = IngestApi(
-        nc, js, keys, artifact_pb2_grpc.ArtifactServiceStub(artifact), alive_interval_s=settings.alive_interval
-    )
+        nc, js, keys, artifact_pb2_grpc.ArtifactServiceStub(artifact), alive_interval_s=settings.alive_interval,
+        sequencer=sequencer,
+    )  # fmt: skip
     await api.watch_lifecycle()
 
     async def close() -> None:

@@ -20,6 +20,7 @@ from tracklane_proto import artifact_pb2, artifact_pb2_grpc, events_pb2, ingest_
 from services.common import bus, runtime
 from services.common.auth import WRITE_ROLES, KeyResolver, Principal, UnauthenticatedError, bearer
 from services.common.contract import (
+    MAX_EVENTS_PER_BATCH,
     ValidationError,
     check_experiment_id,
     check_name,
@@ -50,7 +51,9 @@ class IngestApi(ingest_pb2_grpc.IngestServiceServicer):
         keys: KeyResolver,
         artifacts: artifact_pb2_grpc.ArtifactServiceStub | None = None,
         alive_interval_s: float = 30.0,
+        sequencer: bus.Sequencer | None = None,
     ) -> None:
+        self.sequencer = sequencer
         self.nc = nc
         self.js = js
         self.keys = keys
@@ -206,11 +209,31 @@ class IngestApi(ingest_pb2_grpc.IngestServiceServicer):
     ) -> ingest_pb2.AppendResponse:
         principal = await self._principal(context)
         try:
+            if request.server_sequenced:
+                await self._sequence(principal, request)
             await self._check(principal, request)
         except ValidationError as exc:
             await _invalid(context, exc)
-        await self._publish(context, self._envelopes(principal, request))
-        return ingest_pb2.AppendResponse(last_seq=request.events[-1].seq, events=len(request.events))
+        stream_seq = await self._publish(context, self._envelopes(principal, request))
+        return ingest_pb2.AppendResponse(
+            last_seq=request.events[-1].seq, events=len(request.events), stream_seq=stream_seq
+        )
+
+    async def _sequence(self, principal: Principal, batch: ingest_pb2.EventBatch) -> None:
+        """Gives a server-sequenced batch its sequences (after checking it has none)."""
+        if self.sequencer is None:
+            raise ValidationError("server_sequenced", "this ingestion service assigns no sequences")
+        for i, event in enumerate(batch.events):
+            if event.seq:
+                raise ValidationError(f"events[{i}].seq", "must be 0 in a server-sequenced batch")
+        if not batch.events or len(batch.events) > MAX_EVENTS_PER_BATCH:
+            return  # validate_batch says why
+        check_experiment_id(batch.experiment_id)
+        if not await self._exists(principal.workspace, batch.experiment_id):
+            raise ValidationError("experiment_id", f"unknown experiment {batch.experiment_id}; open it first")
+        first = await self.sequencer.reserve(principal.workspace, batch.experiment_id, len(batch.events))
+        for i, event in enumerate(batch.events):
+            event.seq = first + i
 
     async def Stream(  # noqa: N802
         self, request_iterator: AsyncIterator[ingest_pb2.ClientMessage], context: grpc.aio.ServicerContext
@@ -314,17 +337,19 @@ class IngestApi(ingest_pb2_grpc.IngestServiceServicer):
             out.append(outgoing)
         return out
 
-    async def _publish(self, context: grpc.aio.ServicerContext, events: list[events_pb2.Event]) -> None:
+    async def _publish(self, context: grpc.aio.ServicerContext, events: list[events_pb2.Event]) -> int:
+        """Publishes; the highest stream sequence of the events."""
         try:
             outgoing = self._outgoing(events)
         except ValidationError as exc:
             await _invalid(context, exc)
         try:
-            await bus.publish_all(self.js, outgoing)
+            stream_seq = await bus.publish_all(self.js, outgoing)
         except Exception as exc:
             log.warning("ingest.publish_failed", error=repr(exc))
             await _log_refused(context, exc)
         self._count(events)
+        return stream_seq
 
     @staticmethod
     def _count(events: Sequence[events_pb2.Event]) -> None:

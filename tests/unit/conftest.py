@@ -135,6 +135,7 @@ async def world() -> AsyncIterator[World]:
         metrics=metrics_pb2_grpc.MetricsServiceStub(channel),
         artifacts=cast(Any, None),
         reporting=cast(Any, None),
+        ingest=cast(Any, None),
         keys=cast(Any, None),
         grants=cast(Any, None),
         embed_secret=b"",

@@ -21,7 +21,8 @@ DOC = build(ENDPOINTS)
 def _app_operations() -> set[tuple[str, str]]:
     ops = set()
     for route in create_app().routes:
-        if isinstance(route, Route) and route.name != "ui":  # the web UI's pages: not API
+        # the web UI's pages are not API; MLflow's REST API is MLflow's, documented by MLflow
+        if isinstance(route, Route) and route.name not in ("ui", "mlflow"):
             for method in route.methods or ():
                 if method != "HEAD":
                     ops.add((re.sub(r":\w+}", "}", route.path), method.lower()))

@@ -1,0 +1,1 @@
+"""MLflow compatibility: the tracking REST API on the gateway (:mod:`gateway.mlflow.api`)."""

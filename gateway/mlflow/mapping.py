@@ -1,0 +1,114 @@
+"""How MLflow's tracking entities map onto Tracklane's, both ways.
+
+* An MLflow experiment is a Tracklane project; its id is derived from the project's path (``0``
+  is the project ``Default``), so it needs no table and never changes.
+* A run is an experiment (the same 32-hex id).
+* A metric key ``a/b`` is metric ``a``, variant ``b``; a key without ``/`` is metric and variant
+  both the key — so ``metrics.loss`` means the same in both filter languages.
+* Params are the hyperparameter section ``General`` (other sections read as ``Section/name``).
+* Tags are user properties, except MLflow's system tags, which are Tracklane fields.
+* Statuses: RUNNING / FINISHED / FAILED / KILLED ↔ running / completed / failed / stopped.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+from tracklane_proto import metadata_pb2
+
+from services.common.contract import STATUS_NAMES
+
+DEFAULT_EXPERIMENT = ("0", "Default")
+GENERAL = "General"
+TO_MLFLOW_STATUS = {"running": "RUNNING", "completed": "FINISHED", "failed": "FAILED", "stopped": "KILLED",
+                    "unspecified": "RUNNING"}  # fmt: skip
+FROM_MLFLOW_STATUS = {"RUNNING": 1, "SCHEDULED": 1, "FINISHED": 2, "FAILED": 3, "KILLED": 4}
+# MLflow's system tags that are Tracklane fields (set through them, read back from them)
+RUN_NAME, USER, SOURCE_NAME, GIT_COMMIT, NOTE = (
+    "mlflow.runName", "mlflow.user", "mlflow.source.name", "mlflow.source.git.commit", "mlflow.note.content",
+)  # fmt: skip
+
+
+def experiment_id(project: str) -> str:
+    """The MLflow experiment id of a project: ``0`` for ``Default``, else a number from its path."""
+    if project == DEFAULT_EXPERIMENT[1]:
+        return DEFAULT_EXPERIMENT[0]
+    return str(int(hashlib.md5(project.encode()).hexdigest()[:12], 16))  # noqa: S324 (an id)
+
+
+def split_key(key: str) -> tuple[str, str]:
+    """A metric key as (metric, variant)."""
+    metric, slash, variant = key.partition("/")
+    return (metric, variant) if slash and metric and variant else (key, key)
+
+
+def join_key(metric: str, variant: str) -> str:
+    return metric if metric == variant else f"{metric}/{variant}"
+
+
+def ms(seconds: float) -> int | None:
+    return round(seconds * 1000) if seconds else None
+
+
+def experiment_json(project: metadata_pb2.Project) -> dict[str, Any]:
+    eid = experiment_id(project.path)
+    tags = [{"key": NOTE, "value": project.description}] if project.description else []
+    return {
+        "experiment_id": eid,
+        "name": project.path,
+        "artifact_location": f"mlflow-artifacts:/{eid}",
+        "lifecycle_stage": "active",
+        "last_update_time": ms(project.last_update),
+        "creation_time": ms(project.created_at),
+        "tags": tags,
+    }
+
+
+def run_info(e: metadata_pb2.Experiment) -> dict[str, Any]:
+    eid = experiment_id(e.project)
+    info: dict[str, Any] = {
+        "run_id": e.id,
+        "run_uuid": e.id,
+        "run_name": e.name,
+        "experiment_id": eid,
+        "user_id": e.user,
+        "status": TO_MLFLOW_STATUS.get(STATUS_NAMES.get(e.status, "unspecified"), "RUNNING"),
+        "start_time": ms(e.started_at or e.created_at),
+        "artifact_uri": f"mlflow-artifacts:/{eid}/{e.id}/artifacts",
+        "lifecycle_stage": "deleted" if e.archived or e.deleted else "active",
+    }
+    if e.ended_at:
+        info["end_time"] = ms(e.ended_at)
+    return info
+
+
+def run_json(e: metadata_pb2.Experiment, details: metadata_pb2.ExperimentDetails | None) -> dict[str, Any]:
+    metrics = [
+        {"key": join_key(m.metric, m.variant), "value": m.last, "timestamp": ms(e.updated_at) or 0,
+         "step": m.last_iteration}
+        for m in e.metrics
+        if not m.metric.startswith(":monitor:")
+    ]  # fmt: skip
+    params: list[dict[str, str]] = []
+    tags = [{"key": RUN_NAME, "value": e.name}]
+    if e.user:
+        tags.append({"key": USER, "value": e.user})
+    if e.description:
+        tags.append({"key": NOTE, "value": e.description})
+    if details is not None:
+        for section in details.hyperparameters:
+            for p in section.params:
+                params.append({"key": p.name if section.section == GENERAL else f"{section.section}/{p.name}",
+                               "value": p.value})  # fmt: skip
+        tags += [{"key": k, "value": v} for k, v in sorted(details.properties.items())]
+        ex = details.execution
+        if ex.entry_point:
+            tags.append({"key": SOURCE_NAME, "value": ex.entry_point})
+        if ex.commit:
+            tags.append({"key": GIT_COMMIT, "value": ex.commit})
+    return {
+        "info": run_info(e),
+        "data": {"metrics": metrics, "params": params, "tags": tags},
+        "inputs": {"dataset_inputs": []},
+    }
