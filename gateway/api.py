@@ -303,7 +303,7 @@ async def parse_body(request: Request, endpoint: Endpoint) -> Any:
     try:
         return msgspec.json.decode(data, type=endpoint.body)
     except msgspec.ValidationError as exc:
-        if "Expected `int`, got `float`" in str(exc):  # JSON Schema's integers include 378.0
+        if re.search(r"Expected `int[ `|].*got `float`", str(exc)):  # JSON Schema's integers include 378.0
             try:
                 whole = msgspec.json.encode(_integral(msgspec.json.decode(data)))
                 return msgspec.json.decode(whole, type=endpoint.body)

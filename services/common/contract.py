@@ -43,8 +43,10 @@ MAX_VIEW_NAME = 100  # a saved view's name
 MAX_VIEW_STATE = 16_384  # a saved view's state: the web UI's URL query, in bytes
 MAX_VIEWS = 100  # saved views per project
 MAX_REPORT_DESCRIPTION = 10_000
-MAX_REPORT_BODY = 512 * 1024  # a report's markdown, in bytes (images are files, not inline data)
-MAX_NOTE = 256 * 1024  # a project's or an experiment's notes, in bytes
+# a report's markdown, in characters (≤ 800 KB of UTF-8: one event fits NATS's default 1 MiB
+# message); images are files, not inline data
+MAX_REPORT_BODY = 200_000
+MAX_NOTE = 100_000  # a project's or an experiment's notes, in characters
 MAX_REPORT_IMAGE = 10 * 1024 * 1024  # an image pasted into a report
 MAX_PARAM_DESCRIPTION = 4096  # a hyperparameter's or configuration object's description
 MAX_EXECUTION_FIELD = 4096  # repository, branch, commit, entry point, working dir, python, argv
