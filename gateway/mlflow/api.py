@@ -631,6 +631,40 @@ async def get_metric_history(st: GatewayState, who: Principal, key: str, args: d
     return out
 
 
+async def get_metric_history_bulk_interval(
+    st: GatewayState, who: Principal, key: str, args: dict[str, Any]
+) -> dict[str, Any]:
+    """Up to ``max_results`` points per run of one metric between ``start_step`` and ``end_step``,
+    evenly spaced over the steps (MLflow's UI draws runs side by side from it)."""
+    ids = args.get("run_ids") or []
+    ids = [ids] if isinstance(ids, str) else ids
+    if not ids or len(ids) > 100:
+        raise invalid("run_ids: 1 to 100 run ids")
+    metric_key = _text(args, "metric_key")
+    metric, variant = mapping.split_key(metric_key)
+    size = min(_int(args, "max_results", 320) or 320, 1000)
+    lo, hi = _int(args, "start_step"), _int(args, "end_step")
+    out: list[dict[str, Any]] = []
+    for run_id in ids:
+        if not isinstance(run_id, str) or not EXPERIMENT_ID.match(run_id):
+            raise missing(f"Run with id={run_id} not found")
+        await _run(st, who, run_id)
+        query = metrics_pb2.ScalarQuery(workspace=who.workspace, experiment_id=run_id, metric=metric, variant=variant,
+                                        samples=size)  # fmt: skip
+        if lo is not None:
+            query.x_min = lo
+        if hi is not None:
+            query.x_max = hi
+        answer = await st.metrics.QueryScalars(query, timeout=30)
+        points = [
+            {"key": metric_key, "value": _json_number(v), "timestamp": 0, "step": int(x), "run_id": run_id}
+            for x, v, n in zip(answer.x, answer.last, answer.count, strict=True)
+            if n
+        ]
+        out += points[:size]
+    return {"metrics": out}
+
+
 def _json_number(value: float) -> float | str:
     """MLflow's JSON for NaN and the infinities."""
     if math.isnan(value):
@@ -638,6 +672,12 @@ def _json_number(value: float) -> float | str:
     if math.isinf(value):
         return "Infinity" if value > 0 else "-Infinity"
     return value
+
+
+async def search_logged_models(st: GatewayState, who: Principal, key: str, args: dict[str, Any]) -> dict[str, Any]:
+    """MLflow 3's logged models: Tracklane keeps none yet (a run's files are its artifacts), so
+    the search, which listing a run's artifacts makes, finds none."""
+    return {"models": []}
 
 
 # -- routing ----------------------------------------------------------------------------------------
@@ -662,31 +702,35 @@ ENDPOINTS: dict[tuple[str, str], Handler] = {
     ("POST", "runs/delete-tag"): delete_tag,
     ("POST", "runs/log-inputs"): log_inputs,
     ("GET", "metrics/get-history"): get_metric_history,
+    ("GET", "metrics/get-history-bulk-interval"): get_metric_history_bulk_interval,
+    ("POST", "logged-models/search"): search_logged_models,
 }
+
+
+async def respond(work: Callable[[], Awaitable[Response]]) -> Response:
+    """``work``'s answer, or the error as MLflow writes it."""
+    try:
+        return await work()
+    except MlflowError as exc:
+        return JSONResponse({"error_code": exc.code, "message": exc.message}, status_code=exc.status)
+    except ApiError as exc:
+        code = {401: "UNAUTHENTICATED", 403: "PERMISSION_DENIED", 404: "RESOURCE_DOES_NOT_EXIST",
+                409: "INVALID_STATE"}.get(exc.status, "INVALID_PARAMETER_VALUE")  # fmt: skip
+        return JSONResponse({"error_code": code, "message": exc.message}, status_code=exc.status)
+    except grpc.aio.AioRpcError as exc:
+        if exc.code() == grpc.StatusCode.NOT_FOUND:
+            return JSONResponse({"error_code": "RESOURCE_DOES_NOT_EXIST", "message": exc.details()}, 404)
+        why = f"a service is unavailable ({exc.code().name}); retry"
+        return JSONResponse({"error_code": "TEMPORARILY_UNAVAILABLE", "message": why}, status_code=503)
 
 
 def _endpoint(method: str, path: str, handler: Handler) -> Callable[[Request], Awaitable[Response]]:
     async def run(request: Request) -> Response:
-        try:
+        async def work() -> Response:
             who, key = await _caller(request)
-            body = await handler(state(request), who, key, await _args(request))
-            return JSONResponse(body)
-        except MlflowError as exc:
-            return JSONResponse({"error_code": exc.code, "message": exc.message}, status_code=exc.status)
-        except ApiError as exc:
-            code = {401: "UNAUTHENTICATED", 403: "PERMISSION_DENIED", 404: "RESOURCE_DOES_NOT_EXIST",
-                    409: "INVALID_STATE"}.get(exc.status, "INVALID_PARAMETER_VALUE")  # fmt: skip
-            return JSONResponse({"error_code": code, "message": exc.message}, status_code=exc.status)
-        except grpc.aio.AioRpcError as exc:
-            if exc.code() == grpc.StatusCode.NOT_FOUND:
-                return JSONResponse({"error_code": "RESOURCE_DOES_NOT_EXIST", "message": exc.details()}, 404)
-            return JSONResponse(
-                {
-                    "error_code": "TEMPORARILY_UNAVAILABLE",
-                    "message": f"a service is unavailable ({exc.code().name}); retry",
-                },
-                status_code=503,
-            )
+            return JSONResponse(await handler(state(request), who, key, await _args(request)))
+
+        return await respond(work)
 
     run.__name__ = f"mlflow_{method.lower()}_{path.replace('/', '_').replace('-', '_')}"
     return run

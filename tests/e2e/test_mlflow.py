@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -54,6 +55,15 @@ def test_the_tracking_quickstart(stack: Stack, tracking: Any) -> None:
     assert got.data.tags["mlflow.runName"] == "baseline"
     history = tracking.get_metric_history(run.info.run_id, "loss")
     assert [(m.step, m.value) for m in history] == [(s, pytest.approx(1.0 / (s + 1))) for s in range(10)]
+    import httpx
+
+    bulk = httpx.get(f"{stack.gateway_url}/api/2.0/mlflow/metrics/get-history-bulk-interval",
+                     params=[("run_ids", run.info.run_id), ("metric_key", "loss"), ("start_step", "2"),
+                             ("end_step", "7")], headers={"Authorization": f"Bearer {API_KEY}"})  # fmt: skip
+    assert bulk.status_code == 200, bulk.text
+    steps = [m["step"] for m in bulk.json()["metrics"]]
+    assert steps == sorted(steps) and set(steps) <= set(range(2, 8)) and 2 in steps and 7 in steps
+    assert {m["run_id"] for m in bulk.json()["metrics"]} == {run.info.run_id}
 
     # the same run in Tracklane's own API: project = experiment, metric/variant from the key
     with gateway(stack) as gw:
@@ -177,3 +187,30 @@ def test_keys_are_required_and_checked(stack: Stack) -> None:
     ok = httpx.post(f"{stack.gateway_url}/ajax-api/2.0/mlflow/runs/search", json=body,
                     headers={"Authorization": f"Basic {basic}"})  # fmt: skip
     assert ok.status_code == 200, ok.text
+
+
+def test_log_artifact_list_and_download(stack: Stack, tracking: Any, tmp_path: Any) -> None:
+    mlflow.set_experiment(f"mlflow-artifacts-{secrets.token_hex(3)}")
+    (tmp_path / "report.txt").write_text("accuracy 0.93\n")
+    (tmp_path / "plots").mkdir()
+    (tmp_path / "plots" / "loss.csv").write_text("step,loss\n0,1.0\n1,0.5\n")
+    with mlflow.start_run() as run:
+        mlflow.log_artifact(str(tmp_path / "report.txt"))
+        mlflow.log_artifacts(str(tmp_path / "plots"), artifact_path="plots")
+        mlflow.log_dict({"layers": [64, 128]}, "config/model.json")
+    rid = run.info.run_id
+    assert run.info.artifact_uri.startswith("mlflow-artifacts:/")
+    top = {(f.path, f.is_dir) for f in tracking.list_artifacts(rid)}
+    assert top == {("report.txt", False), ("plots", True), ("config", True)}
+    assert [(f.path, f.file_size) for f in tracking.list_artifacts(rid, "plots")] == [("plots/loss.csv", 22)]
+    out = tmp_path / "out"
+    out.mkdir()
+    local = mlflow.artifacts.download_artifacts(run_id=rid, artifact_path="plots/loss.csv", dst_path=str(out))
+    assert Path(local).read_text() == "step,loss\n0,1.0\n1,0.5\n"
+    whole = Path(mlflow.artifacts.download_artifacts(run_id=rid, dst_path=str(tmp_path / "all")))
+    assert (whole / "report.txt").read_text() == "accuracy 0.93\n"
+    assert '"layers"' in (whole / "config" / "model.json").read_text()
+    # the same files are the run's artifacts in Tracklane
+    with gateway(stack) as gw:
+        names = {a["name"] for a in gw.get(f"/api/v1/experiments/{rid}/artifacts").json()["artifacts"]}
+        assert names == {"report.txt", "plots/loss.csv", "config/model.json"}
