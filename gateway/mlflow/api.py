@@ -12,10 +12,12 @@ status codes. Keys: ``MLFLOW_TRACKING_TOKEN`` (bearer) or the password of
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import json
 import math
+import re
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -28,11 +30,11 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from tracklane_proto import events_pb2, ingest_pb2, metadata_pb2, metrics_pb2
 
-from gateway import clients
+from gateway import clients, schemas
 from gateway.errors import ApiError
 from gateway.mlflow import mapping, search
 from gateway.state import GatewayState, state
-from gateway.usecases import experiment_commands
+from gateway.usecases import experiment_commands, project_settings
 from gateway.usecases.command_log import require_writer, wait_applied
 from services.common.auth import Principal, UnauthenticatedError, bearer
 from services.common.contract import EXPERIMENT_ID, MAX_NAME, ValidationError, check_name
@@ -80,7 +82,7 @@ def _key(request: Request) -> str:
     return key
 
 
-async def _caller(request: Request) -> tuple[Principal, str]:
+async def caller(request: Request) -> tuple[Principal, str]:
     key = _key(request)
     try:
         return await state(request).keys.resolve(key), key
@@ -163,7 +165,7 @@ async def _project_of(st: GatewayState, who: Principal, experiment_id: str) -> m
     raise missing(f"No Experiment with id={experiment_id} exists")
 
 
-async def _run(st: GatewayState, who: Principal, run_id: str) -> metadata_pb2.Experiment:
+async def find_run(st: GatewayState, who: Principal, run_id: str) -> metadata_pb2.Experiment:
     try:
         return await clients.experiment(st, who, run_id)
     except grpc.aio.AioRpcError as exc:
@@ -173,12 +175,12 @@ async def _run(st: GatewayState, who: Principal, run_id: str) -> metadata_pb2.Ex
 
 
 async def _run_json(st: GatewayState, who: Principal, run_id: str) -> dict[str, Any]:
-    e = await _run(st, who, run_id)
+    e = await find_run(st, who, run_id)
     return mapping.run_json(e, await clients.details(st, who, run_id))
 
 
 # -- writes through ingestion -------------------------------------------------------------------------
-async def _append(st: GatewayState, key: str, run_id: str, events: list[events_pb2.Event]) -> int:
+async def append(st: GatewayState, key: str, run_id: str, events: list[events_pb2.Event]) -> int:
     """Appends events to a run through ingestion (server-sequenced); the stream sequence."""
     try:
         answer = await st.ingest.Append(
@@ -195,7 +197,7 @@ async def _append(st: GatewayState, key: str, run_id: str, events: list[events_p
     return int(answer.stream_seq)
 
 
-async def _applied(st: GatewayState, stream_seq: int, *projections: str) -> None:
+async def applied(st: GatewayState, stream_seq: int, *projections: str) -> None:
     await wait_applied(st.js, stream_seq, projections or ("metadata", "metrics"))
 
 
@@ -261,7 +263,7 @@ async def _log(
 ) -> None:  # fmt: skip
     """Logs a batch to a run: points, params (a logged param cannot change value), tags."""
     require_writer(who)
-    run = await _run(st, who, run_id)
+    run = await find_run(st, who, run_id)
     if run.archived or run.deleted:
         raise invalid(f"The run {run_id} must be in the 'active' state. Current state is deleted.")
     events: list[events_pb2.Event] = []
@@ -287,10 +289,10 @@ async def _log(
     plain = {k: v for k, v in tags if not k.startswith("mlflow.")}
     if plain:
         events.append(events_pb2.Event(client_time=time.time(), properties_set=events_pb2.PropertiesSet(set=plain)))
-    stream_seq = await _append(st, key, run_id, events) if events else 0
+    stream_seq = await append(st, key, run_id, events) if events else 0
     await _system_tags(st, who, run, dict(tags))
     if stream_seq:
-        await _applied(st, stream_seq)
+        await applied(st, stream_seq)
 
 
 async def _system_tags(st: GatewayState, who: Principal, run: metadata_pb2.Experiment, tags: dict[str, str]) -> None:
@@ -314,9 +316,6 @@ async def create_experiment(st: GatewayState, who: Principal, key: str, args: di
         raise invalid(str(exc)) from None
     if any(p.path == name for p in await _projects(st, who)):
         raise MlflowError("RESOURCE_ALREADY_EXISTS", f"Experiment '{name}' already exists.")
-    from gateway import schemas
-    from gateway.usecases import project_settings
-
     note = next(
         (t.get("value", "") for t in args.get("tags") or [] if isinstance(t, dict) and t.get("key") == mapping.NOTE), ""
     )
@@ -373,7 +372,6 @@ async def search_experiments(st: GatewayState, who: Principal, key: str, args: d
 
 def _name_filter(text: str) -> Callable[[str], bool]:
     """MLflow's experiment filters Tracklane can answer: ``name = 'x'``, ``name LIKE 'a%'``."""
-    import re
 
     m = re.fullmatch(r"\s*(?:attribute\.|attributes\.)?name\s*(=|!=|LIKE|ILIKE)\s*'((?:[^'\\]|\\.)*)'\s*", text, re.I)
     if not m:
@@ -391,9 +389,6 @@ async def set_experiment_tag(st: GatewayState, who: Principal, key: str, args: d
     tag, value = _text(args, "key"), str(args.get("value") or "")
     if tag != mapping.NOTE:
         raise invalid(f"Tracklane keeps one experiment tag, {mapping.NOTE} (the project's description); not {tag!r}")
-    from gateway import schemas
-    from gateway.usecases import project_settings
-
     require_writer(who)
     await project_settings.edit_project(st, who, project.path, schemas.ProjectEdit(description=value), uuid.uuid4().hex)
     return {}
@@ -428,10 +423,10 @@ async def create_run(st: GatewayState, who: Principal, key: str, args: dict[str,
     if plain:
         events.append(events_pb2.Event(client_time=time.time(), properties_set=events_pb2.PropertiesSet(set=plain)))
     if events:
-        await _applied(st, await _append(st, key, run_id, events), "metadata")
+        await applied(st, await append(st, key, run_id, events), "metadata")
     else:
         await _wait_run(st, who, run_id)
-    run = await _run(st, who, run_id)
+    run = await find_run(st, who, run_id)
     if tags.get(mapping.NOTE):
         await _system_tags(st, who, run, {mapping.NOTE: tags[mapping.NOTE]})
     return {"run": await _run_json(st, who, run_id)}
@@ -447,13 +442,7 @@ async def _wait_run(st: GatewayState, who: Principal, run_id: str) -> None:
         except grpc.aio.AioRpcError as exc:
             if exc.code() != grpc.StatusCode.NOT_FOUND:
                 raise
-        await _sleep(0.02)
-
-
-async def _sleep(seconds: float) -> None:
-    import asyncio
-
-    await asyncio.sleep(seconds)
+        await asyncio.sleep(0.02)
 
 
 async def get_run(st: GatewayState, who: Principal, key: str, args: dict[str, Any]) -> dict[str, Any]:
@@ -463,7 +452,7 @@ async def get_run(st: GatewayState, who: Principal, key: str, args: dict[str, An
 async def update_run(st: GatewayState, who: Principal, key: str, args: dict[str, Any]) -> dict[str, Any]:
     require_writer(who)
     run_id = _run_id(args)
-    run = await _run(st, who, run_id)
+    run = await find_run(st, who, run_id)
     status = args.get("status")
     if status is not None:
         if status not in mapping.FROM_MLFLOW_STATUS:
@@ -471,16 +460,16 @@ async def update_run(st: GatewayState, who: Principal, key: str, args: dict[str,
         end = _int(args, "end_time")
         at = end / 1000.0 if end else time.time()
         changed = events_pb2.StatusChanged(status=mapping.FROM_MLFLOW_STATUS[status], at=at)  # type: ignore[arg-type]
-        await _applied(st, await _append(st, key, run_id, [events_pb2.Event(client_time=at, status_changed=changed)]),
+        await applied(st, await append(st, key, run_id, [events_pb2.Event(client_time=at, status_changed=changed)]),
                        "metadata")  # fmt: skip
     if args.get("run_name"):
         await _system_tags(st, who, run, {mapping.RUN_NAME: str(args["run_name"])})
-    return {"run_info": mapping.run_info(await _run(st, who, run_id))}
+    return {"run_info": mapping.run_info(await find_run(st, who, run_id))}
 
 
 async def delete_run(st: GatewayState, who: Principal, key: str, args: dict[str, Any]) -> dict[str, Any]:
     run_id = _run_id(args)
-    run = await _run(st, who, run_id)
+    run = await find_run(st, who, run_id)
     if not run.archived:
         await experiment_commands.lifecycle(st, who, run_id, "archive", uuid.uuid4().hex)
     return {}
@@ -488,7 +477,7 @@ async def delete_run(st: GatewayState, who: Principal, key: str, args: dict[str,
 
 async def restore_run(st: GatewayState, who: Principal, key: str, args: dict[str, Any]) -> dict[str, Any]:
     run_id = _run_id(args)
-    run = await _run(st, who, run_id)
+    run = await find_run(st, who, run_id)
     if run.archived:
         await experiment_commands.lifecycle(st, who, run_id, "restore", uuid.uuid4().hex)
     return {}
@@ -539,7 +528,7 @@ async def delete_tag(st: GatewayState, who: Principal, key: str, args: dict[str,
     if tag not in details.properties:
         raise missing(f"No tag with name: {tag} in run with id {run_id}")
     event = events_pb2.Event(client_time=time.time(), properties_set=events_pb2.PropertiesSet(remove=[tag]))
-    await _applied(st, await _append(st, key, run_id, [event]), "metadata")
+    await applied(st, await append(st, key, run_id, [event]), "metadata")
     return {}
 
 
@@ -606,7 +595,7 @@ async def search_runs(st: GatewayState, who: Principal, key: str, args: dict[str
 
 async def get_metric_history(st: GatewayState, who: Principal, key: str, args: dict[str, Any]) -> dict[str, Any]:
     run_id = _run_id(args)
-    await _run(st, who, run_id)
+    await find_run(st, who, run_id)
     metric_key = _text(args, "metric_key")
     metric, variant = mapping.split_key(metric_key)
     size = min(_int(args, "max_results", HISTORY_PAGE) or HISTORY_PAGE, HISTORY_PAGE)
@@ -648,7 +637,7 @@ async def get_metric_history_bulk_interval(
     for run_id in ids:
         if not isinstance(run_id, str) or not EXPERIMENT_ID.match(run_id):
             raise missing(f"Run with id={run_id} not found")
-        await _run(st, who, run_id)
+        await find_run(st, who, run_id)
         query = metrics_pb2.ScalarQuery(workspace=who.workspace, experiment_id=run_id, metric=metric, variant=variant,
                                         samples=size)  # fmt: skip
         if lo is not None:
@@ -727,7 +716,7 @@ async def respond(work: Callable[[], Awaitable[Response]]) -> Response:
 def _endpoint(method: str, path: str, handler: Handler) -> Callable[[Request], Awaitable[Response]]:
     async def run(request: Request) -> Response:
         async def work() -> Response:
-            who, key = await _caller(request)
+            who, key = await caller(request)
             return JSONResponse(await handler(state(request), who, key, await _args(request)))
 
         return await respond(work)

@@ -22,7 +22,7 @@ from tracklane_proto import artifact_pb2, events_pb2, metadata_pb2
 
 from gateway import clients
 from gateway.mlflow import mapping
-from gateway.mlflow.api import MlflowError, _append, _applied, _caller, _run, invalid, missing, respond
+from gateway.mlflow.api import MlflowError, append, applied, caller, find_run, invalid, missing, respond
 from gateway.state import GatewayState, state
 from gateway.usecases.command_log import require_writer
 from services.common.auth import Principal
@@ -44,7 +44,7 @@ def _split(path: str) -> tuple[str, str, str]:
 
 
 async def _run_of(st: GatewayState, who: Principal, experiment: str, run_id: str) -> metadata_pb2.Experiment:
-    run = await _run(st, who, run_id)
+    run = await find_run(st, who, run_id)
     if mapping.experiment_id(run.project) != experiment:
         raise missing(f"Run with id={run_id} not found in experiment {experiment}")
     return run
@@ -52,7 +52,7 @@ async def _run_of(st: GatewayState, who: Principal, experiment: str, run_id: str
 
 async def upload(request: Request, path: str) -> dict[str, Any]:
     st = state(request)
-    who, key = await _caller(request)
+    who, key = await caller(request)
     require_writer(who)
     experiment, run_id, relative = _split(path)
     if not relative:
@@ -89,13 +89,13 @@ async def upload(request: Request, path: str) -> dict[str, Any]:
                                     content_type=content_type)  # fmt: skip
     event = events_pb2.Event(client_time=time.time(), artifact_registered=events_pb2.ArtifactRegistered(
         name=relative, file=file, kind="artifact", type="file"))  # fmt: skip
-    await _applied(st, await _append(st, key, run_id, [event]), "metadata")
+    await applied(st, await append(st, key, run_id, [event]), "metadata")
     return {}
 
 
 async def listing(request: Request) -> dict[str, Any]:
     st = state(request)
-    who, _ = await _caller(request)
+    who, _ = await caller(request)
     experiment, run_id, relative = _split(request.query_params.get("path", ""))
     await _run_of(st, who, experiment, run_id)
     details = await clients.details(st, who, run_id)
@@ -115,7 +115,7 @@ async def listing(request: Request) -> dict[str, Any]:
 
 async def download(request: Request, path: str) -> Response:
     st = state(request)
-    who, _ = await _caller(request)
+    who, _ = await caller(request)
     experiment, run_id, relative = _split(path)
     await _run_of(st, who, experiment, run_id)
     details = await clients.details(st, who, run_id)
