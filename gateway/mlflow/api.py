@@ -586,7 +586,7 @@ async def search_runs(st: GatewayState, who: Principal, key: str, args: dict[str
             page += 1
     more = len(runs) > size
     runs = runs[:size]
-    details = [await clients.details(st, who, r.id) for r in runs]
+    details = await asyncio.gather(*(clients.details(st, who, r.id) for r in runs))
     out: dict[str, Any] = {"runs": [mapping.run_json(r, d) for r, d in zip(runs, details, strict=True)]}
     if more or len(runs) == size:
         out["next_page_token"] = str(start + size)

@@ -40,6 +40,11 @@ _CODE = re.compile(r"```.*?(?:```|$)|~~~.*?(?:~~~|$)|`[^`\n]*`", re.DOTALL)  # s
 _IFRAME = re.compile(r"<iframe\b[^>]*?\bsrc\s*=\s*(\"[^\"]*\"|'[^']*')", re.IGNORECASE)
 
 
+def stale(given: int | None, current: int, what: str, then: str) -> ApiError:
+    """409 for a change made on an older version, naming the newer one and what to do."""
+    return ApiError(409, "conflict", f"version {given} is stale: the newest of {what} is {current}; {then}", "version")
+
+
 def new_report_id() -> str:
     return "r" + uuid.uuid4().hex[:24]
 
@@ -120,11 +125,7 @@ async def _publish(
     try:
         return await publish(st.js, who.workspace, report_id, f"report.{report_id}.{cid}", expect=expect, **payload)
     except StaleVersionError as exc:
-        raise ApiError(
-            409, "conflict",
-            f"version {expect} is stale: the report is at version {exc.current}; reload it and apply your change again",
-            "version",
-        ) from None  # fmt: skip
+        raise stale(expect, exc.current, "the report", "reload it and apply your change again") from None
 
 
 async def create_report(st: GatewayState, who: Principal, body: s.ReportCreate, cid: str) -> s.Report | s.Accepted:
@@ -320,12 +321,7 @@ async def set_note(
             note_set=events_pb2.NoteSet(project=project or "", text=text, by_key=who.key_id, user=who.user),
         )
     except StaleVersionError as exc:
-        raise ApiError(
-            409,
-            "conflict",
-            f"version {version} is stale: the notes are at version {exc.current}; reload them",
-            "version",
-        ) from None
+        raise stale(version, exc.current, "the notes", "reload them") from None
     if not await wait_applied(st.js, done.stream_seq, ("reporting",)):
         return s.Accepted(status="accepted", event_id=done.event_id)
     return await get_note(st, who, project=project, experiment=experiment)
