@@ -187,6 +187,16 @@ def test_keys_are_required_and_checked(stack: Stack) -> None:
     ok = httpx.post(f"{stack.gateway_url}/ajax-api/2.0/mlflow/runs/search", json=body,
                     headers={"Authorization": f"Basic {basic}"})  # fmt: skip
     assert ok.status_code == 200, ok.text
+    # a viewer reads but writes nothing
+    with gateway(stack) as gw:
+        viewer = gw.post("/api/v1/keys", json={"name": "mlflow viewer", "role": "viewer"}).json()["key"]
+    as_viewer = {"Authorization": f"Bearer {viewer}"}
+    read = httpx.get(f"{stack.gateway_url}/api/2.0/mlflow/experiments/get-by-name",
+                     params={"experiment_name": "Default"}, headers=as_viewer)  # fmt: skip
+    assert read.status_code == 200, read.text
+    for path, payload in (("runs/create", {"experiment_id": "0"}), ("experiments/create", {"name": "nope"})):
+        refused = httpx.post(f"{stack.gateway_url}/api/2.0/mlflow/{path}", json=payload, headers=as_viewer)
+        assert refused.status_code == 403 and refused.json()["error_code"] == "PERMISSION_DENIED", refused.text
 
 
 def test_log_artifact_list_and_download(stack: Stack, tracking: Any, tmp_path: Any) -> None:
