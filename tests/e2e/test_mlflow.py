@@ -15,7 +15,7 @@ import pytest
 
 from devstack import Stack
 from tests.conftest import API_KEY, batch, new_id, scalar_event
-from tests.e2e.helpers import AUTH, gateway, ingest, open_experiment, wait_for
+from tests.e2e.helpers import AUTH, gateway, ingest, open_experiment, total_points, wait_for
 
 pytestmark = pytest.mark.engines
 
@@ -167,6 +167,7 @@ def test_a_tracklane_run_reads_back_through_mlflow(stack: Stack, tracking: Any) 
                          metadata=AUTH, timeout=30)  # fmt: skip
     with gateway(stack) as gw:
         wait_for("the run", lambda: gw.get(f"/api/v1/experiments/{exp}").json().get("metrics"), timeout=60)
+        wait_for("its points", lambda: total_points(gw, exp, "loss", "train") == 5, timeout=60)
     run = tracking.get_run(exp)
     assert run.info.run_name == "native" and run.info.status == "RUNNING"
     assert run.data.metrics == {"loss/train": pytest.approx(0.2)} and run.data.params == {"lr": "0.3"}
