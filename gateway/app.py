@@ -23,11 +23,9 @@ from tracklane_proto import (
     reporting_pb2_grpc,
 )
 
-from gateway import api, errors, openapi, webui
+from gateway import api, errors, mlflow, openapi, webui
 from gateway.embeds import GrantCache, load_secret
 from gateway.middleware import RequestContext
-from gateway.mlflow import api as mlflow_api
-from gateway.mlflow import artifacts as mlflow_artifacts
 from gateway.routes import ENDPOINTS
 from gateway.sessions import SessionCodec
 from gateway.settings import Settings
@@ -99,7 +97,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     return Starlette(
         routes=[
             *by_path([api.route(e) for e in ENDPOINTS]),
-            *by_path(mlflow_api.routes() + mlflow_artifacts.routes()),
+            *by_path(mlflow.routes()),
             Mount("/metrics", app=make_asgi_app()),
             webui.route(settings.ui_dir, settings.object_origins),  # last: the pages of the web UI
         ],

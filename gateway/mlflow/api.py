@@ -144,7 +144,7 @@ def _run_id(args: dict[str, Any]) -> str:
 
 
 # -- reads ----------------------------------------------------------------------------------------
-async def _projects(st: GatewayState, who: Principal) -> list[metadata_pb2.Project]:
+async def projects(st: GatewayState, who: Principal) -> list[metadata_pb2.Project]:
     out, page = [], 0
     while True:
         resp = await st.metadata.ListProjects(
@@ -157,12 +157,18 @@ async def _projects(st: GatewayState, who: Principal) -> list[metadata_pb2.Proje
 
 
 async def _project_of(st: GatewayState, who: Principal, experiment_id: str) -> metadata_pb2.Project:
-    for p in await _projects(st, who):
+    for p in await projects(st, who):
         if mapping.experiment_id(p.path) == experiment_id:
             return p
     if experiment_id == mapping.DEFAULT_EXPERIMENT[0]:
         return metadata_pb2.Project(path=mapping.DEFAULT_EXPERIMENT[1], created_at=time.time(), last_update=time.time())
     raise missing(f"No Experiment with id={experiment_id} exists")
+
+
+def in_projects(paths: list[str]) -> str:
+    """The table-language condition: in one of these projects."""
+    quoted = ", ".join("'" + p.replace("\\", "\\\\").replace("'", "\\'") + "'" for p in paths)
+    return f"attributes.project IN ({quoted})"
 
 
 async def find_run(st: GatewayState, who: Principal, run_id: str) -> metadata_pb2.Experiment:
@@ -314,7 +320,7 @@ async def create_experiment(st: GatewayState, who: Principal, key: str, args: di
         check_name("name", name)
     except ValidationError as exc:
         raise invalid(str(exc)) from None
-    if any(p.path == name for p in await _projects(st, who)):
+    if any(p.path == name for p in await projects(st, who)):
         raise MlflowError("RESOURCE_ALREADY_EXISTS", f"Experiment '{name}' already exists.")
     note = next(
         (t.get("value", "") for t in args.get("tags") or [] if isinstance(t, dict) and t.get("key") == mapping.NOTE), ""
@@ -333,7 +339,7 @@ async def get_experiment(st: GatewayState, who: Principal, key: str, args: dict[
 
 async def get_experiment_by_name(st: GatewayState, who: Principal, key: str, args: dict[str, Any]) -> dict[str, Any]:
     name = _text(args, "experiment_name")
-    for p in await _projects(st, who):
+    for p in await projects(st, who):
         if p.path == name:
             return {"experiment": mapping.experiment_json(p)}
     if name == mapping.DEFAULT_EXPERIMENT[1]:
@@ -343,7 +349,7 @@ async def get_experiment_by_name(st: GatewayState, who: Principal, key: str, arg
 
 async def search_experiments(st: GatewayState, who: Principal, key: str, args: dict[str, Any]) -> dict[str, Any]:
     view = str(args.get("view_type") or "ACTIVE_ONLY")
-    projects = [] if view == "DELETED_ONLY" else await _projects(st, who)
+    projects = [] if view == "DELETED_ONLY" else await projects(st, who)
     text = str(args.get("filter") or "")
     if text:
         name = _name_filter(text)
@@ -548,9 +554,9 @@ async def log_inputs(st: GatewayState, who: Principal, key: str, args: dict[str,
 async def search_runs(st: GatewayState, who: Principal, key: str, args: dict[str, Any]) -> dict[str, Any]:
     ids = args.get("experiment_ids") or []
     ids = [ids] if isinstance(ids, str) else ids
-    paths = {mapping.experiment_id(p.path): p.path for p in await _projects(st, who)}
-    projects = [paths[i] for i in ids if i in paths]
-    if not projects:
+    paths = {mapping.experiment_id(p.path): p.path for p in await projects(st, who)}
+    wanted = [paths[i] for i in ids if i in paths]
+    if not wanted:
         return {"runs": []}
     try:
         condition = search.translate_filter(str(args.get("filter") or ""))
@@ -558,8 +564,7 @@ async def search_runs(st: GatewayState, who: Principal, key: str, args: dict[str
         order_by = search.translate_order([order] if isinstance(order, str) else list(order))
     except search.SearchError as exc:
         raise invalid(str(exc)) from None
-    quoted = ", ".join("'" + p.replace("\\", "\\\\").replace("'", "\\'") + "'" for p in projects)
-    where = f"attributes.project IN ({quoted})" + (f" AND ({condition})" if condition.strip() else "")
+    where = in_projects(wanted) + (f" AND ({condition})" if condition.strip() else "")
     view = str(args.get("run_view_type") or "ACTIVE_ONLY")
     size = min(_int(args, "max_results", 1000) or 1000, MAX_RESULTS)
     start = _int(args, "page_token", 0) or 0
@@ -663,12 +668,6 @@ def _json_number(value: float) -> float | str:
     return value
 
 
-async def search_logged_models(st: GatewayState, who: Principal, key: str, args: dict[str, Any]) -> dict[str, Any]:
-    """MLflow 3's logged models: Tracklane keeps none yet (a run's files are its artifacts), so
-    the search, which listing a run's artifacts makes, finds none."""
-    return {"models": []}
-
-
 # -- routing ----------------------------------------------------------------------------------------
 Handler = Callable[[GatewayState, Principal, str, dict[str, Any]], Awaitable[dict[str, Any]]]
 ENDPOINTS: dict[tuple[str, str], Handler] = {
@@ -692,7 +691,6 @@ ENDPOINTS: dict[tuple[str, str], Handler] = {
     ("POST", "runs/log-inputs"): log_inputs,
     ("GET", "metrics/get-history"): get_metric_history,
     ("GET", "metrics/get-history-bulk-interval"): get_metric_history_bulk_interval,
-    ("POST", "logged-models/search"): search_logged_models,
 }
 
 
@@ -717,7 +715,8 @@ def _endpoint(method: str, path: str, handler: Handler) -> Callable[[Request], A
     async def run(request: Request) -> Response:
         async def work() -> Response:
             who, key = await caller(request)
-            return JSONResponse(await handler(state(request), who, key, await _args(request)))
+            args = {**await _args(request), **request.path_params}
+            return JSONResponse(await handler(state(request), who, key, args))
 
         return await respond(work)
 
@@ -725,9 +724,9 @@ def _endpoint(method: str, path: str, handler: Handler) -> Callable[[Request], A
     return run
 
 
-def routes() -> list[Route]:
+def routes(endpoints: dict[tuple[str, str], Handler]) -> list[Route]:
     out = []
     for prefix in ("/api/2.0/mlflow", "/ajax-api/2.0/mlflow"):
-        for (method, path), handler in ENDPOINTS.items():
+        for (method, path), handler in endpoints.items():
             out.append(Route(f"{prefix}/{path}", _endpoint(method, path, handler), methods=[method], name="mlflow"))
     return out

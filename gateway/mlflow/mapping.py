@@ -101,7 +101,9 @@ def run_json(e: metadata_pb2.Experiment, details: metadata_pb2.ExperimentDetails
             for p in section.params:
                 params.append({"key": p.name if section.section == GENERAL else f"{section.section}/{p.name}",
                                "value": p.value})  # fmt: skip
-        tags += [{"key": k, "value": v} for k, v in sorted(details.properties.items())]
+        # user properties, but the records of the run's logged models (gateway.mlflow.models)
+        tags += [{"key": k, "value": v} for k, v in sorted(details.properties.items())
+                 if not k.startswith("mlflow.logged_model.")]  # fmt: skip
         ex = details.execution
         if ex.entry_point:
             tags.append({"key": SOURCE_NAME, "value": ex.entry_point})

@@ -225,3 +225,47 @@ def test_log_artifact_list_and_download(stack: Stack, tracking: Any, tmp_path: A
     with gateway(stack) as gw:
         names = {a["name"] for a in gw.get(f"/api/v1/experiments/{rid}/artifacts").json()["artifacts"]}
         assert names == {"report.txt", "plots/loss.csv", "config/model.json"}
+
+
+# MLflow's own notices about its type hints and scikit-learn's renamed arguments are not ours
+@pytest.mark.filterwarnings("ignore::UserWarning", "ignore::FutureWarning", "ignore::DeprecationWarning")
+def test_sklearn_autolog_and_a_logged_model_round_trip(stack: Stack, tracking: Any, tmp_path: Any) -> None:
+    import mlflow.sklearn
+    import numpy as np
+    from sklearn.linear_model import LogisticRegression
+
+    mlflow.set_experiment(f"mlflow-models-{secrets.token_hex(3)}")
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(200, 4))
+    y = (x[:, 0] + 0.5 * x[:, 1] > 0).astype(int)
+    mlflow.sklearn.autolog(log_models=True, log_datasets=False, silent=True)
+    try:
+        with mlflow.start_run(run_name="autolog") as run:
+            model = LogisticRegression(C=0.5, max_iter=200).fit(x, y)
+    finally:
+        mlflow.sklearn.autolog(disable=True)
+    got = tracking.get_run(run.info.run_id)
+    assert got.data.params["C"] == "0.5" and got.data.params["max_iter"] == "200"
+    assert got.data.metrics["training_accuracy_score"] > 0.9
+    autologged = tracking.search_logged_models(experiment_ids=[run.info.experiment_id],
+                                               filter_string=f"source_run_id = '{run.info.run_id}'")  # fmt: skip
+    assert len(autologged) == 1 and str(autologged[0].status).endswith("READY")
+
+    with mlflow.start_run(run_name="explicit") as run2:
+        info = mlflow.sklearn.log_model(model, name="classifier", params={"note": "round trip"})
+    assert info.model_id.startswith("m-") and run2.info.run_id in info.model_id
+    logged = tracking.get_logged_model(info.model_id)
+    assert (logged.name, str(logged.status)) == (
+        "classifier",
+        "LoggedModelStatus.READY",
+    ) or logged.status.name == "READY"
+    assert logged.source_run_id == run2.info.run_id and logged.params == {"note": "round trip"}
+    loaded = mlflow.sklearn.load_model(f"models:/{info.model_id}")
+    assert (loaded.predict(x) == model.predict(x)).all()
+    found = tracking.search_logged_models(experiment_ids=[run2.info.experiment_id])
+    assert info.model_id in [m.model_id for m in found]
+    # the model's files are the run's artifacts in Tracklane; its record is not an MLflow tag
+    with gateway(stack) as gw:
+        names = {a["name"] for a in gw.get(f"/api/v1/experiments/{run2.info.run_id}/artifacts").json()["artifacts"]}
+        assert f"models/{info.model_id}/MLmodel" in names
+    assert not any(k.startswith("mlflow.logged_model.") for k in tracking.get_run(run2.info.run_id).data.tags)
