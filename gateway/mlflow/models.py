@@ -19,7 +19,7 @@ from tracklane_proto import events_pb2, metadata_pb2
 
 from gateway import clients
 from gateway.mlflow import mapping
-from gateway.mlflow.api import append, applied, find_run, in_projects, invalid, missing, projects
+from gateway.mlflow.api import MlflowError, append, applied, find_run, in_projects, invalid, missing, projects
 from gateway.state import GatewayState
 from gateway.usecases.command_log import require_writer
 from services.common.auth import Principal
@@ -28,7 +28,20 @@ from services.common.contract import MAX_PROPERTY_VALUE
 PROPERTY = "mlflow.logged_model."
 MODEL_ID = re.compile(r"^m-([0-9a-f]{32})-[0-9a-f]{8}$")
 STATUSES = {"LOGGED_MODEL_PENDING", "LOGGED_MODEL_READY", "LOGGED_MODEL_UPLOAD_FAILED"}
-_SOURCE_RUN = re.compile(r"^\s*source_run_id\s*=\s*'([0-9a-f]{32})'\s*$")
+_CLAUSE = re.compile(r"^\s*(?:attributes\.)?(source_run_id|name)\s*=\s*'((?:[^'\\]|\\.)*)'\s*$", re.IGNORECASE)
+
+
+def _conditions(text: str) -> dict[str, str]:
+    """``source_run_id = '…' AND name = '…'`` (either, both, or none) as a dict."""
+    out: dict[str, str] = {}
+    for clause in re.split(r"\s+AND\s+", text.strip(), flags=re.IGNORECASE) if text.strip() else []:
+        m = _CLAUSE.match(clause)
+        if not m:
+            raise invalid(
+                f"Invalid filter {text!r}: Tracklane answers source_run_id = '…' and name = '…', joined by AND"
+            )
+        out[m.group(1).lower()] = m.group(2)
+    return out
 
 
 def _run_of(model_id: str) -> str:
@@ -163,19 +176,17 @@ async def log_outputs(st: GatewayState, who: Principal, key: str, args: dict[str
 
 
 async def search(st: GatewayState, who: Principal, key: str, args: dict[str, Any]) -> dict[str, Any]:
-    """Logged models of the experiments (newest first), or of one run (``source_run_id = '…'``)."""
-    text = str(args.get("filter") or "")
-    only = _SOURCE_RUN.match(text)
-    if text and not only:
-        raise invalid(f"Invalid filter {text!r}: Tracklane answers source_run_id = '<run id>' (or none)")
+    """Logged models of the experiments (newest first), of one run (``source_run_id = '…'``),
+    and/or of one name (``name = '…'``: listing a run's artifacts asks whether a folder is one)."""
+    wanted = _conditions(str(args.get("filter") or ""))
     ids = args.get("experiment_ids") or []
     ids = [ids] if isinstance(ids, str) else [str(i) for i in ids]
     runs: list[metadata_pb2.Experiment] = []
-    if only:
+    if "source_run_id" in wanted:
         try:
-            run = await find_run(st, who, only.group(1))
+            run = await find_run(st, who, wanted["source_run_id"])
             runs = [run] if not ids or mapping.experiment_id(run.project) in ids else []
-        except Exception:  # an unknown run has no models
+        except MlflowError:  # an unknown run has no models
             runs = []
     elif ids:
         paths = [p.path for p in await projects(st, who) if mapping.experiment_id(p.path) in ids]
@@ -192,6 +203,8 @@ async def search(st: GatewayState, who: Principal, key: str, args: dict[str, Any
         for k, v in d.properties.items()
         if k.startswith(PROPERTY)
     ]
+    if "name" in wanted:
+        models = [m for m in models if m["info"]["name"] == wanted["name"]]
     models.sort(key=lambda m: m["info"]["creation_timestamp_ms"], reverse=True)
     start = int(args.get("page_token") or 0)
     size = int(args.get("max_results") or 100)

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import mlflow  # a dev dependency: the real client, never skipped
 import pytest
 
 from devstack import Stack
@@ -18,8 +19,6 @@ from tests.conftest import API_KEY, batch, new_id, scalar_event
 from tests.e2e.helpers import AUTH, gateway, ingest, open_experiment, total_points, wait_for
 
 pytestmark = pytest.mark.engines
-
-mlflow = pytest.importorskip("mlflow")
 
 
 @pytest.fixture

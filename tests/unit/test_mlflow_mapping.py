@@ -50,3 +50,14 @@ def test_orders_and_refusals() -> None:
     for bad in ("attributes.artifact_uri = 'x'", "datasets.name = 'x'", "attributes.status = 'DONE'"):
         with pytest.raises(SearchError):
             translate_filter(bad)
+
+
+def test_logged_model_filters() -> None:
+    from gateway.mlflow.api import MlflowError
+    from gateway.mlflow.models import _conditions
+
+    assert _conditions("") == {}
+    assert _conditions("name = 'plots'") == {"name": "plots"}
+    assert _conditions("source_run_id = 'abc' AND attributes.name = 'm'") == {"source_run_id": "abc", "name": "m"}
+    with pytest.raises(MlflowError, match="Invalid filter"):
+        _conditions("metrics.rmse < 1")
