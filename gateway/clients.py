@@ -5,9 +5,12 @@ caller's identity and plain values, never a Starlette request."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 
+import httpx
 from tracklane_proto import artifact_pb2, metadata_pb2, metrics_pb2
 
+from gateway.errors import ApiError
 from gateway.state import GatewayState
 from services.common.auth import Principal
 from services.common.contract import EXPERIMENT_ID
@@ -49,6 +52,24 @@ async def download_links(st: GatewayState, objects: list[tuple[str, str, str]]) 
             )
         )
     )
+
+
+async def store_object(
+    st: GatewayState, workspace: str, experiment_id: str, key: str, content: bytes | AsyncIterator[bytes],
+    size: int, content_type: str,
+) -> None:  # fmt: skip
+    """Puts an object (bytes, or a stream of ``size`` bytes) into object storage through the
+    artifact service's signed link, as an SDK upload does; 503 when storage refuses it."""
+    target = await st.artifacts.PresignUpload(
+        artifact_pb2.PresignUploadRequest(workspace=workspace, experiment_id=experiment_id, key=key, size=size,
+                                          content_type=content_type),
+        timeout=10,
+    )  # fmt: skip
+    headers = {"Content-Length": str(size), "Content-Type": content_type}
+    async with httpx.AsyncClient(timeout=httpx.Timeout(60.0, read=600.0)) as client:
+        put = await client.put(target.url, content=content, headers=headers)
+    if put.status_code >= 300:
+        raise ApiError(503, "unavailable", f"object storage refused the upload ({put.status_code}); try again", None)
 
 
 def is_experiment_id(value: str) -> bool:

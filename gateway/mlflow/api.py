@@ -701,8 +701,9 @@ async def respond(work: Callable[[], Awaitable[Response]]) -> Response:
     except MlflowError as exc:
         return JSONResponse({"error_code": exc.code, "message": exc.message}, status_code=exc.status)
     except ApiError as exc:
-        code = {401: "UNAUTHENTICATED", 403: "PERMISSION_DENIED", 404: "RESOURCE_DOES_NOT_EXIST",
-                409: "INVALID_STATE"}.get(exc.status, "INVALID_PARAMETER_VALUE")  # fmt: skip
+        codes = {401: "UNAUTHENTICATED", 403: "PERMISSION_DENIED", 404: "RESOURCE_DOES_NOT_EXIST",
+                 409: "INVALID_STATE", 503: "TEMPORARILY_UNAVAILABLE"}  # fmt: skip
+        code = codes.get(exc.status, "INVALID_PARAMETER_VALUE")
         return JSONResponse({"error_code": code, "message": exc.message}, status_code=exc.status)
     except grpc.aio.AioRpcError as exc:
         if exc.code() == grpc.StatusCode.NOT_FOUND:

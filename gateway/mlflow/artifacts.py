@@ -14,11 +14,10 @@ import time
 from collections.abc import AsyncIterator
 from typing import Any
 
-import httpx
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
-from tracklane_proto import artifact_pb2, events_pb2, metadata_pb2
+from tracklane_proto import events_pb2, metadata_pb2
 
 from gateway import clients
 from gateway.mlflow import mapping
@@ -64,11 +63,6 @@ async def upload(request: Request, path: str) -> dict[str, Any]:
     if int(size) > MAX_ARTIFACT:
         raise invalid(f"an artifact is at most {MAX_ARTIFACT} bytes")
     content_type = request.headers.get("content-type", "application/octet-stream")[:64]
-    target = await st.artifacts.PresignUpload(
-        artifact_pb2.PresignUploadRequest(workspace=who.workspace, experiment_id=run_id, key=f"{PREFIX}/{relative}",
-                                          size=int(size), content_type=content_type),
-        timeout=10,
-    )  # fmt: skip
     digest = hashlib.sha256()
     sent = 0
 
@@ -79,12 +73,9 @@ async def upload(request: Request, path: str) -> dict[str, Any]:
             sent += len(chunk)
             yield chunk
 
-    headers = {"Content-Length": size, "Content-Type": content_type}
-    async with httpx.AsyncClient(timeout=httpx.Timeout(60.0, read=600.0)) as client:
-        put = await client.put(target.url, content=body(), headers=headers)
-    if put.status_code >= 300 or sent != int(size):
-        why = f"object storage did not take the artifact ({put.status_code}); retry"
-        raise MlflowError("TEMPORARILY_UNAVAILABLE", why, 503)
+    await clients.store_object(st, who.workspace, run_id, f"{PREFIX}/{relative}", body(), int(size), content_type)
+    if sent != int(size):
+        raise MlflowError("TEMPORARILY_UNAVAILABLE", "object storage did not take the whole artifact; retry", 503)
     file = events_pb2.FileReference(key=f"{PREFIX}/{relative}", size=sent, sha256=digest.hexdigest(),
                                     content_type=content_type)  # fmt: skip
     event = events_pb2.Event(client_time=time.time(), artifact_registered=events_pb2.ArtifactRegistered(

@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import hashlib
 
-import httpx
 from starlette.requests import Request
 from tracklane_proto import artifact_pb2
 
+from gateway import clients
 from gateway.errors import ApiError
 from gateway.state import GatewayState, principal
 from gateway.usecases import reports
@@ -64,17 +64,7 @@ async def upload(st: GatewayState, who: Principal, report_id: str, request: Requ
     if kind is None:
         raise ApiError(415, "unsupported_media_type", "send a PNG, JPEG, GIF or WebP image", "Content-Type")
     name = f"{hashlib.sha256(data).hexdigest()}.{KINDS[kind]}"
-    target = await st.artifacts.PresignUpload(
-        artifact_pb2.PresignUploadRequest(
-            workspace=who.workspace, experiment_id=files_id(report_id), key=PREFIX + name, size=len(data),
-            content_type=kind,
-        ),
-        timeout=10,
-    )  # fmt: skip
-    async with httpx.AsyncClient(timeout=60) as client:
-        put = await client.put(target.url, content=data, headers={"Content-Type": kind})
-    if put.status_code >= 300:
-        raise ApiError(503, "unavailable", f"object storage refused the image ({put.status_code}); try again", None)
+    await clients.store_object(st, who.workspace, files_id(report_id), PREFIX + name, data, len(data), kind)
     return f"/api/v1/reports/{report_id}/images/{name}", len(data), kind
 
 

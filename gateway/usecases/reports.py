@@ -29,7 +29,7 @@ from gateway.errors import ApiError
 from gateway.state import GatewayState
 from gateway.usecases.command_log import Published, StaleVersionError, publish, require_writer, wait_applied
 from gateway.widget.spec import WidgetSpec, parse
-from services.common.auth import Principal
+from services.common.auth import WRITE_ROLES, Principal
 from services.common.contract import REPORT_ID, note_target
 
 SHARE_PREFIX = "tls_"
@@ -110,7 +110,7 @@ async def list_reports(st: GatewayState, who: Principal, q: s.ReportQuery) -> s.
 
 async def get_report(st: GatewayState, who: Principal, report_id: str) -> s.Report:
     _require_reader(who)
-    return view(await _get(st, who.workspace, report_id), full=True, shares=who.role in ("admin", "member"))
+    return view(await _get(st, who.workspace, report_id), full=True, shares=who.role in WRITE_ROLES)
 
 
 async def _answer(st: GatewayState, who: Principal, report_id: str, done: Published) -> s.Report | s.Accepted:
