@@ -345,12 +345,39 @@ def mlflow_venv() -> Path:
     return venv
 
 
+def mlflow_workload(uri: str, scale: Scale, system: str, token: str = "") -> tuple[list[Figure], str]:
+    """bench/mlflow_worker.py (``MlflowClient.log_batch`` of 1,000 metrics a call, then probes and
+    history reads) against ``uri``, in MLflow's own environment: the same client code and work
+    against MLflow's server and Tracklane's gateway."""
+    env = {**os.environ, "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0"}
+    env.pop("MLFLOW_TRACKING_TOKEN", None)
+    if token:
+        env["MLFLOW_TRACKING_TOKEN"] = token
+    out = subprocess.run(
+        [str(mlflow_venv() / "bin" / "python"), str(ROOT / "mlflow_worker.py"), uri,
+         str(scale.mlflow_points), str(scale.mlflow_probes), "5"],
+        capture_output=True, text=True, check=True, env=env,
+    )  # fmt: skip
+    r = json.loads(out.stdout.strip().splitlines()[-1])
+    ingest = Figure("log_batch (1,000 metrics/call), 1 process", "points/s", system, [r["ingest"]["points_per_s"]])
+    lat = Figure("log_batch -> get_metric_history (no other load)", "s", system, r["latency"]["samples_s"])
+    query = Figure(f"get_metric_history of {r['query']['points']:,} points", "s", system, r["query"]["samples_s"])
+    points, seconds = r["query"]["points"], query.median
+    progress(f"{system}: {ingest.median:,.0f} points/s; history of {points:,} points in {seconds:.2f} s")
+    return [ingest, lat, query], str(r["version"])
+
+
+def bench_mlflow_api(stack: Stack, scale: Scale) -> list[Figure]:
+    """The MLflow workload against Tracklane's gateway (its MLflow API)."""
+    figures, _ = mlflow_workload(stack.gateway_url, scale, "Tracklane (MLflow API)", token=KEY)
+    return figures
+
+
 def bench_mlflow(scale: Scale) -> tuple[list[Figure], str]:
-    venv = mlflow_venv()
     port = free_port()
     folder = Path(tempfile.mkdtemp(prefix="tl-bench-mlflow-"))
     server = subprocess.Popen(
-        [str(venv / "bin" / "mlflow"), "server", "--backend-store-uri", f"sqlite:///{folder}/mlflow.db",
+        [str(mlflow_venv() / "bin" / "mlflow"), "server", "--backend-store-uri", f"sqlite:///{folder}/mlflow.db",
          "--default-artifact-root", str(folder / "artifacts"), "--host", "127.0.0.1", "--port", str(port),
          "--workers", "1"],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
@@ -363,22 +390,11 @@ def bench_mlflow(scale: Scale) -> tuple[list[Figure], str]:
                     break
             except httpx.HTTPError:
                 time.sleep(0.5)
-        out = subprocess.run(
-            [str(venv / "bin" / "python"), str(ROOT / "mlflow_worker.py"), f"http://127.0.0.1:{port}",
-             str(scale.mlflow_points), str(scale.mlflow_probes), "5"],
-            capture_output=True, text=True, check=True,
-        )  # fmt: skip
-        r = json.loads(out.stdout.strip().splitlines()[-1])
+        return mlflow_workload(f"http://127.0.0.1:{port}", scale, "MLflow")
     finally:
         server.terminate()
         server.wait(30)
         shutil.rmtree(folder, ignore_errors=True)
-    ingest = Figure("log_batch (1,000 metrics/call), 1 process", "points/s", "MLflow", [r["ingest"]["points_per_s"]])
-    lat = Figure("log_batch -> get_metric_history (no other load)", "s", "MLflow", r["latency"]["samples_s"])
-    query = Figure(f"get_metric_history of {r['query']['points']:,} points", "s", "MLflow", r["query"]["samples_s"])
-    points, seconds = r["query"]["points"], query.median
-    progress(f"MLflow: {ingest.median:,.0f} points/s; history of {points:,} points in {seconds:.2f} s")
-    return [ingest, lat, query], str(r["version"])
 
 
 def machine() -> dict[str, str]:
@@ -414,10 +430,12 @@ def main() -> None:
             overhead = bench_overhead(stack, scale)
             queries = bench_queries(stack, gw, scale)
             reads = [*bench_table(stack, gw, scale), *bench_widget(stack, gw, scale), *bench_charts(stack, gw, scale)]
+            via_api = bench_mlflow_api(stack, scale)
     finally:
         stack.stop()
         shutil.rmtree(data, ignore_errors=True)
     mlflow, mlflow_version = bench_mlflow(scale)
+    mlflow += via_api  # [MLflow's 3 figures, then the same 3 through Tracklane's MLflow API]
     info = machine() | {"MLflow": mlflow_version}
     path = report.write(ROOT / "results", scale.name, info, ingest, latency, overhead, queries, mlflow, reads)
     print(report.table(ingest, latency, overhead, queries, mlflow, reads))

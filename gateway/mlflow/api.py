@@ -35,9 +35,9 @@ from gateway.errors import ApiError
 from gateway.mlflow import mapping, search
 from gateway.state import GatewayState, state
 from gateway.usecases import experiment_commands, project_settings
-from gateway.usecases.command_log import require_writer, wait_applied
+from gateway.usecases.command_log import publish, require_writer, wait_applied
 from services.common.auth import Principal, UnauthenticatedError, bearer
-from services.common.contract import EXPERIMENT_ID, MAX_NAME, ValidationError, check_name
+from services.common.contract import EXPERIMENT_ID, MAX_NAME, WORKSPACE_LEVEL, ValidationError, check_name
 
 # MLflow's own limits (mlflow/utils/validation.py)
 MAX_BATCH_METRICS, MAX_BATCH_PARAMS, MAX_BATCH_TAGS, MAX_BATCH_TOTAL = 1000, 100, 100, 1000
@@ -46,6 +46,7 @@ MAX_PARAM_VALUE = 6000
 MAX_TAG_VALUE = 8000
 MAX_RESULTS = 50_000
 HISTORY_PAGE = 25_000
+VIEW_TYPES = {"ACTIVE_ONLY": (False,), "DELETED_ONLY": (True,), "ALL": (False, True)}
 
 
 class MlflowError(Exception):
@@ -156,9 +157,19 @@ async def projects(st: GatewayState, who: Principal) -> list[metadata_pb2.Projec
         page += 1
 
 
+async def experiment_ids(st: GatewayState, who: Principal) -> dict[str, str]:
+    """Each project's MLflow experiment id, by path."""
+    return {p.path: mapping.project_id(p) for p in await projects(st, who)}
+
+
+async def id_of(st: GatewayState, who: Principal, path: str) -> str:
+    """The MLflow experiment id of the project at ``path``."""
+    return (await experiment_ids(st, who)).get(path) or mapping.experiment_id(path)
+
+
 async def _project_of(st: GatewayState, who: Principal, experiment_id: str) -> metadata_pb2.Project:
     for p in await projects(st, who):
-        if mapping.experiment_id(p.path) == experiment_id:
+        if mapping.project_id(p) == experiment_id:
             return p
     if experiment_id == mapping.DEFAULT_EXPERIMENT[0]:
         return metadata_pb2.Project(path=mapping.DEFAULT_EXPERIMENT[1], created_at=time.time(), last_update=time.time())
@@ -182,7 +193,7 @@ async def find_run(st: GatewayState, who: Principal, run_id: str) -> metadata_pb
 
 async def _run_json(st: GatewayState, who: Principal, run_id: str) -> dict[str, Any]:
     e = await find_run(st, who, run_id)
-    return mapping.run_json(e, await clients.details(st, who, run_id))
+    return mapping.run_json(e, await clients.details(st, who, run_id), await id_of(st, who, e.project))
 
 
 # -- writes through ingestion -------------------------------------------------------------------------
@@ -320,16 +331,83 @@ async def create_experiment(st: GatewayState, who: Principal, key: str, args: di
         check_name("name", name)
     except ValidationError as exc:
         raise invalid(str(exc)) from None
-    if any(p.path == name for p in await projects(st, who)):
+    if name == mapping.DEFAULT_EXPERIMENT[1] or any(p.path == name for p in await projects(st, who)):
         raise MlflowError("RESOURCE_ALREADY_EXISTS", f"Experiment '{name}' already exists.")
     note = next(
         (t.get("value", "") for t in args.get("tags") or [] if isinstance(t, dict) and t.get("key") == mapping.NOTE), ""
     )
-    try:
-        await project_settings.edit_project(st, who, name, schemas.ProjectEdit(description=note), uuid.uuid4().hex)
-    except ApiError as exc:
-        raise invalid(exc.message) from None
+    # (a name a rename left behind starts over: not deleted, its own id)
+    await _edit_project(st, who, name, description=note, archived=False, mlflow_id="", renamed_to="")
     return {"experiment_id": mapping.experiment_id(name)}
+
+
+async def _edit_project(st: GatewayState, who: Principal, path: str, **fields: Any) -> None:
+    """Publishes a project's settings (ProjectEdited fields) and waits until they are read back."""
+    require_writer(who)
+    edit = events_pb2.ProjectEdited(project=path, by_key=who.key_id, **fields)
+    done = await publish(st.js, who.workspace, WORKSPACE_LEVEL, f"project.{uuid.uuid4().hex}", project_edited=edit)
+    await applied(st, done.stream_seq, "metadata")
+
+
+async def _runs_of(st: GatewayState, who: Principal, path: str, *, archived: bool) -> list[str]:
+    """The ids of every run of a project, active or archived."""
+    ids: list[str] = []
+    while True:
+        resp = await st.metadata.ListExperiments(
+            metadata_pb2.ListExperimentsRequest(workspace=who.workspace, filter=in_projects([path]),
+                                                page=len(ids) // 500, page_size=500, archived=archived),
+            timeout=30,
+        )  # fmt: skip
+        ids += [e.id for e in resp.experiments]
+        if len(resp.experiments) < 500:
+            return ids
+
+
+async def update_experiment(st: GatewayState, who: Principal, key: str, args: dict[str, Any]) -> dict[str, Any]:
+    """A rename: every run moves to the project of the new name, which keeps the experiment's id
+    and description."""
+    require_writer(who)
+    project = await _project_of(st, who, _text(args, "experiment_id"))
+    name = _text(args, "new_name")
+    try:
+        check_name("new_name", name)
+    except ValidationError as exc:
+        raise invalid(str(exc)) from None
+    if name == project.path:
+        return {}
+    if project.path == mapping.DEFAULT_EXPERIMENT[1]:
+        raise invalid("the Default experiment cannot be renamed")
+    if name == mapping.DEFAULT_EXPERIMENT[1] or any(p.path == name for p in await projects(st, who)):
+        raise MlflowError("RESOURCE_ALREADY_EXISTS", f"Experiment '{name}' already exists.")
+    await _edit_project(st, who, name, description=project.description, archived=project.archived,
+                        mlflow_id=mapping.project_id(project), renamed_to="")  # fmt: skip
+    for archived in (False, True):
+        for run_id in await _runs_of(st, who, project.path, archived=archived):
+            await experiment_commands.move(st, who, run_id, name, uuid.uuid4().hex)
+    await _edit_project(st, who, project.path, renamed_to=name, mlflow_id="", description="")
+    return {}
+
+
+async def delete_experiment(st: GatewayState, who: Principal, key: str, args: dict[str, Any]) -> dict[str, Any]:
+    """Deleted: the project is archived and so is every run in it (as MLflow deletes them)."""
+    require_writer(who)
+    project = await _project_of(st, who, _text(args, "experiment_id"))
+    if project.path == mapping.DEFAULT_EXPERIMENT[1]:
+        raise invalid("Cannot delete the default experiment '0'. This is an internally reserved experiment.")
+    for run_id in await _runs_of(st, who, project.path, archived=False):
+        await experiment_commands.lifecycle(st, who, run_id, "archive", uuid.uuid4().hex)
+    await _edit_project(st, who, project.path, archived=True)
+    return {}
+
+
+async def restore_experiment(st: GatewayState, who: Principal, key: str, args: dict[str, Any]) -> dict[str, Any]:
+    """Active again, with every run of it that is archived."""
+    require_writer(who)
+    project = await _project_of(st, who, _text(args, "experiment_id"))
+    await _edit_project(st, who, project.path, archived=False)
+    for run_id in await _runs_of(st, who, project.path, archived=True):
+        await experiment_commands.lifecycle(st, who, run_id, "restore", uuid.uuid4().hex)
+    return {}
 
 
 async def get_experiment(st: GatewayState, who: Principal, key: str, args: dict[str, Any]) -> dict[str, Any]:
@@ -349,29 +427,31 @@ async def get_experiment_by_name(st: GatewayState, who: Principal, key: str, arg
 
 async def search_experiments(st: GatewayState, who: Principal, key: str, args: dict[str, Any]) -> dict[str, Any]:
     view = str(args.get("view_type") or "ACTIVE_ONLY")
-    projects = [] if view == "DELETED_ONLY" else await projects(st, who)
+    if view not in VIEW_TYPES:
+        raise invalid(f"Invalid value {view!r} for parameter 'view_type': one of {', '.join(VIEW_TYPES)}")
+    found = [p for p in await projects(st, who) if p.archived in VIEW_TYPES[view]]
     text = str(args.get("filter") or "")
     if text:
         name = _name_filter(text)
-        projects = [p for p in projects if name(p.path)]
+        found = [p for p in found if name(p.path)]
     order = args.get("order_by") or []
     order = [order] if isinstance(order, str) else order
-    projects.sort(key=lambda p: p.created_at, reverse=True)
+    found.sort(key=lambda p: p.created_at, reverse=True)
     for clause in reversed(order):
         field, _, direction = str(clause).partition(" ")
         keyf = {"name": lambda p: p.path, "attribute.name": lambda p: p.path,
                 "creation_time": lambda p: p.created_at, "attribute.creation_time": lambda p: p.created_at,
                 "last_update_time": lambda p: p.last_update, "attribute.last_update_time": lambda p: p.last_update,
-                "experiment_id": lambda p: int(mapping.experiment_id(p.path)),
-                "attribute.experiment_id": lambda p: int(mapping.experiment_id(p.path))}.get(field)  # fmt: skip
+                "experiment_id": lambda p: int(mapping.project_id(p)),
+                "attribute.experiment_id": lambda p: int(mapping.project_id(p))}.get(field)  # fmt: skip
         if keyf is None:
             raise invalid(f"Invalid order_by entity: {clause}")
-        projects.sort(key=keyf, reverse=direction.strip().upper() == "DESC")
+        found.sort(key=keyf, reverse=direction.strip().upper() == "DESC")
     start = _int(args, "page_token", 0) or 0
     size = min(_int(args, "max_results", 1000) or 1000, MAX_RESULTS)
-    page = projects[start : start + size]
+    page = found[start : start + size]
     out: dict[str, Any] = {"experiments": [mapping.experiment_json(p) for p in page]}
-    if start + size < len(projects):
+    if start + size < len(found):
         out["next_page_token"] = str(start + size)
     return out
 
@@ -470,7 +550,8 @@ async def update_run(st: GatewayState, who: Principal, key: str, args: dict[str,
                        "metadata")  # fmt: skip
     if args.get("run_name"):
         await _system_tags(st, who, run, {mapping.RUN_NAME: str(args["run_name"])})
-    return {"run_info": mapping.run_info(await find_run(st, who, run_id))}
+    run = await find_run(st, who, run_id)
+    return {"run_info": mapping.run_info(run, await id_of(st, who, run.project))}
 
 
 async def delete_run(st: GatewayState, who: Principal, key: str, args: dict[str, Any]) -> dict[str, Any]:
@@ -554,7 +635,8 @@ async def log_inputs(st: GatewayState, who: Principal, key: str, args: dict[str,
 async def search_runs(st: GatewayState, who: Principal, key: str, args: dict[str, Any]) -> dict[str, Any]:
     ids = args.get("experiment_ids") or []
     ids = [ids] if isinstance(ids, str) else ids
-    paths = {mapping.experiment_id(p.path): p.path for p in await projects(st, who)}
+    eids = await experiment_ids(st, who)
+    paths = {eid: path for path, eid in eids.items()}
     wanted = [paths[i] for i in ids if i in paths]
     if not wanted:
         return {"runs": []}
@@ -592,7 +674,10 @@ async def search_runs(st: GatewayState, who: Principal, key: str, args: dict[str
     more = len(runs) > size
     runs = runs[:size]
     details = await asyncio.gather(*(clients.details(st, who, r.id) for r in runs))
-    out: dict[str, Any] = {"runs": [mapping.run_json(r, d) for r, d in zip(runs, details, strict=True)]}
+    out: dict[str, Any] = {
+        "runs": [mapping.run_json(r, d, eids.get(r.project) or mapping.experiment_id(r.project))
+                 for r, d in zip(runs, details, strict=True)]
+    }  # fmt: skip
     if more or len(runs) == size:
         out["next_page_token"] = str(start + size)
     return out
@@ -615,7 +700,8 @@ async def get_metric_history(st: GatewayState, who: Principal, key: str, args: d
             request.after_iteration = cursor
         page = await st.metrics.ReadPoints(request, timeout=30)
         for it, value, ts in zip(page.iterations, page.values, page.timestamps, strict=True):
-            points.append({"key": metric_key, "value": _json_number(value), "timestamp": int(ts * 1000), "step": it})
+            point = {"key": metric_key, "value": mapping.json_number(value), "timestamp": round(ts * 1000), "step": it}
+            points.append(point)
         if page.iterations:
             cursor = page.iterations[-1]
         more = page.more and bool(page.iterations)
@@ -651,21 +737,12 @@ async def get_metric_history_bulk_interval(
             query.x_max = hi
         answer = await st.metrics.QueryScalars(query, timeout=30)
         points = [
-            {"key": metric_key, "value": _json_number(v), "timestamp": 0, "step": int(x), "run_id": run_id}
+            {"key": metric_key, "value": mapping.json_number(v), "timestamp": 0, "step": int(x), "run_id": run_id}
             for x, v, n in zip(answer.x, answer.last, answer.count, strict=True)
             if n
         ]
         out += points[:size]
     return {"metrics": out}
-
-
-def _json_number(value: float) -> float | str:
-    """MLflow's JSON for NaN and the infinities."""
-    if math.isnan(value):
-        return "NaN"
-    if math.isinf(value):
-        return "Infinity" if value > 0 else "-Infinity"
-    return value
 
 
 # -- routing ----------------------------------------------------------------------------------------
@@ -677,6 +754,9 @@ ENDPOINTS: dict[tuple[str, str], Handler] = {
     ("POST", "experiments/search"): search_experiments,
     ("GET", "experiments/search"): search_experiments,
     ("POST", "experiments/set-experiment-tag"): set_experiment_tag,
+    ("POST", "experiments/update"): update_experiment,
+    ("POST", "experiments/delete"): delete_experiment,
+    ("POST", "experiments/restore"): restore_experiment,
     ("POST", "runs/create"): create_run,
     ("GET", "runs/get"): get_run,
     ("POST", "runs/update"): update_run,

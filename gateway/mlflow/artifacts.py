@@ -20,8 +20,7 @@ from starlette.routing import Route
 from tracklane_proto import events_pb2, metadata_pb2
 
 from gateway import clients
-from gateway.mlflow import mapping
-from gateway.mlflow.api import MlflowError, append, applied, caller, find_run, invalid, missing, respond
+from gateway.mlflow.api import MlflowError, append, applied, caller, find_run, id_of, invalid, missing, respond
 from gateway.state import GatewayState, state
 from gateway.usecases.command_log import require_writer
 from services.common.auth import Principal
@@ -44,7 +43,7 @@ def _split(path: str) -> tuple[str, str, str]:
 
 async def _run_of(st: GatewayState, who: Principal, experiment: str, run_id: str) -> metadata_pb2.Experiment:
     run = await find_run(st, who, run_id)
-    if mapping.experiment_id(run.project) != experiment:
+    if await id_of(st, who, run.project) != experiment:
         raise missing(f"Run with id={run_id} not found in experiment {experiment}")
     return run
 

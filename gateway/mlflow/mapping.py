@@ -1,7 +1,8 @@
 """How MLflow's tracking entities map onto Tracklane's, both ways.
 
 * An MLflow experiment is a Tracklane project; its id is derived from the project's path (``0``
-  is the project ``Default``), so it needs no table and never changes.
+  is the project ``Default``), so it needs no table; a renamed one keeps its id (the project
+  records it). A deleted experiment is an archived project whose runs are archived.
 * A run is an experiment (the same 32-hex id).
 * A metric key ``a/b`` is metric ``a``, variant ``b``; a key without ``/`` is metric and variant
   both the key — so ``metrics.loss`` means the same in both filter languages.
@@ -13,6 +14,7 @@
 from __future__ import annotations
 
 import hashlib
+import math
 from typing import Any
 
 from tracklane_proto import metadata_pb2
@@ -37,6 +39,11 @@ def experiment_id(project: str) -> str:
     return str(int(hashlib.md5(project.encode()).hexdigest()[:12], 16))  # noqa: S324 (an id)
 
 
+def project_id(project: metadata_pb2.Project) -> str:
+    """The MLflow id of a listed project: the one it kept through a rename, else its path's."""
+    return project.mlflow_id or experiment_id(project.path)
+
+
 def split_key(key: str) -> tuple[str, str]:
     """A metric key as (metric, variant)."""
     metric, slash, variant = key.partition("/")
@@ -47,26 +54,35 @@ def join_key(metric: str, variant: str) -> str:
     return metric if metric == variant else f"{metric}/{variant}"
 
 
+def json_number(value: float) -> float | str:
+    """MLflow's JSON for NaN and the infinities."""
+    if math.isnan(value):
+        return "NaN"
+    if math.isinf(value):
+        return "Infinity" if value > 0 else "-Infinity"
+    return value
+
+
 def ms(seconds: float) -> int | None:
     return round(seconds * 1000) if seconds else None
 
 
 def experiment_json(project: metadata_pb2.Project) -> dict[str, Any]:
-    eid = experiment_id(project.path)
+    eid = project_id(project)
     tags = [{"key": NOTE, "value": project.description}] if project.description else []
     return {
         "experiment_id": eid,
         "name": project.path,
         "artifact_location": f"mlflow-artifacts:/{eid}",
-        "lifecycle_stage": "active",
+        "lifecycle_stage": "deleted" if project.archived else "active",
         "last_update_time": ms(project.last_update),
         "creation_time": ms(project.created_at),
         "tags": tags,
     }
 
 
-def run_info(e: metadata_pb2.Experiment) -> dict[str, Any]:
-    eid = experiment_id(e.project)
+def run_info(e: metadata_pb2.Experiment, eid: str) -> dict[str, Any]:
+    """``eid``: the MLflow id of the run's project."""
     info: dict[str, Any] = {
         "run_id": e.id,
         "run_uuid": e.id,
@@ -83,9 +99,9 @@ def run_info(e: metadata_pb2.Experiment) -> dict[str, Any]:
     return info
 
 
-def run_json(e: metadata_pb2.Experiment, details: metadata_pb2.ExperimentDetails | None) -> dict[str, Any]:
+def run_json(e: metadata_pb2.Experiment, details: metadata_pb2.ExperimentDetails | None, eid: str) -> dict[str, Any]:
     metrics = [
-        {"key": join_key(m.metric, m.variant), "value": m.last, "timestamp": ms(e.updated_at) or 0,
+        {"key": join_key(m.metric, m.variant), "value": json_number(m.last), "timestamp": ms(e.updated_at) or 0,
          "step": m.last_iteration}
         for m in e.metrics
         if not m.metric.startswith(":monitor:")
@@ -110,7 +126,7 @@ def run_json(e: metadata_pb2.Experiment, details: metadata_pb2.ExperimentDetails
         if ex.commit:
             tags.append({"key": GIT_COMMIT, "value": ex.commit})
     return {
-        "info": run_info(e),
+        "info": run_info(e, eid),
         "data": {"metrics": metrics, "params": params, "tags": tags},
         "inputs": {"dataset_inputs": []},
     }

@@ -19,7 +19,17 @@ from tracklane_proto import events_pb2, metadata_pb2
 
 from gateway import clients
 from gateway.mlflow import mapping
-from gateway.mlflow.api import MlflowError, append, applied, find_run, in_projects, invalid, missing, projects
+from gateway.mlflow.api import (
+    MlflowError,
+    append,
+    applied,
+    experiment_ids,
+    find_run,
+    id_of,
+    in_projects,
+    invalid,
+    missing,
+)
 from gateway.state import GatewayState
 from gateway.usecases.command_log import require_writer
 from services.common.auth import Principal
@@ -55,8 +65,8 @@ def _kv(d: dict[str, str]) -> list[dict[str, str]]:
     return [{"key": k, "value": v} for k, v in sorted(d.items())]
 
 
-def _json(model_id: str, run: metadata_pb2.Experiment, record: dict[str, Any]) -> dict[str, Any]:
-    eid = mapping.experiment_id(run.project)
+def _json(model_id: str, run: metadata_pb2.Experiment, record: dict[str, Any], eid: str) -> dict[str, Any]:
+    """``eid``: the MLflow id of the run's project."""
     return {
         "info": {
             "model_id": model_id,
@@ -108,7 +118,8 @@ async def create(st: GatewayState, who: Principal, key: str, args: dict[str, Any
     if not isinstance(run_id, str) or not run_id:
         raise invalid("Tracklane keeps a logged model on the run that made it: log it inside a run (source_run_id)")
     run = await find_run(st, who, run_id)
-    if str(args.get("experiment_id", "")) not in ("", mapping.experiment_id(run.project)):
+    eid = await id_of(st, who, run.project)
+    if str(args.get("experiment_id", "")) not in ("", eid):
         raise invalid(f"the run {run_id} is not in experiment {args.get('experiment_id')}")
     model_id = f"m-{run_id}-{secrets.token_hex(4)}"
     now = int(time.time() * 1000)
@@ -118,13 +129,13 @@ async def create(st: GatewayState, who: Principal, key: str, args: dict[str, Any
         "params": _pairs(args.get("params"), "params"), "tags": _pairs(args.get("tags"), "tags"),
     }  # fmt: skip
     await _save(st, key, run_id, model_id, record)
-    return {"model": _json(model_id, run, record)}
+    return {"model": _json(model_id, run, record, eid)}
 
 
 async def get(st: GatewayState, who: Principal, key: str, args: dict[str, Any]) -> dict[str, Any]:
     model_id = str(args.get("model_id", ""))
     run, record = await _record(st, who, model_id)
-    return {"model": _json(model_id, run, record)}
+    return {"model": _json(model_id, run, record, await id_of(st, who, run.project))}
 
 
 async def _change(st: GatewayState, who: Principal, key: str, model_id: str, **change: Any) -> dict[str, Any]:
@@ -134,7 +145,7 @@ async def _change(st: GatewayState, who: Principal, key: str, model_id: str, **c
         record[name] = {**record.get(name, {}), **value} if isinstance(value, dict) else value
     record["updated"] = int(time.time() * 1000)
     await _save(st, key, run.id, model_id, record)
-    return {"model": _json(model_id, run, record)}
+    return {"model": _json(model_id, run, record, await id_of(st, who, run.project))}
 
 
 async def finalize(st: GatewayState, who: Principal, key: str, args: dict[str, Any]) -> dict[str, Any]:
@@ -185,11 +196,11 @@ async def search(st: GatewayState, who: Principal, key: str, args: dict[str, Any
     if "source_run_id" in wanted:
         try:
             run = await find_run(st, who, wanted["source_run_id"])
-            runs = [run] if not ids or mapping.experiment_id(run.project) in ids else []
+            runs = [run] if not ids or await id_of(st, who, run.project) in ids else []
         except MlflowError:  # an unknown run has no models
             runs = []
     elif ids:
-        paths = [p.path for p in await projects(st, who) if mapping.experiment_id(p.path) in ids]
+        paths = [path for path, eid in (await experiment_ids(st, who)).items() if eid in ids]
         if paths:
             resp = await st.metadata.ListExperiments(
                 metadata_pb2.ListExperimentsRequest(workspace=who.workspace, filter=in_projects(paths), page_size=500),
@@ -197,8 +208,9 @@ async def search(st: GatewayState, who: Principal, key: str, args: dict[str, Any
             )  # fmt: skip
             runs = list(resp.experiments)
     details = await asyncio.gather(*(clients.details(st, who, r.id) for r in runs))
+    eids = await experiment_ids(st, who)
     models = [
-        _json(k[len(PROPERTY) :], r, json.loads(v))
+        _json(k[len(PROPERTY) :], r, json.loads(v), eids.get(r.project) or mapping.experiment_id(r.project))
         for r, d in zip(runs, details, strict=True)
         for k, v in d.properties.items()
         if k.startswith(PROPERTY)

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 DEFAULT_SERVER = "127.0.0.1:50051"
+DEFAULT_GATEWAY = "http://127.0.0.1:8080"
 
 
 def config_dir() -> Path:
@@ -51,14 +52,27 @@ def capture_env() -> list[str]:
     return [p.strip() for p in os.environ.get("TRACKLANE_CAPTURE_ENV", "").split(",") if p.strip()]
 
 
-def resolve(server: str | None = None, api_key: str | None = None, *, offline: bool = False) -> ClientConfig:
-    stored: dict[str, str] = {}
+def _stored() -> dict[str, str]:
     path = credentials_path()
     if path.is_file():
         try:
             stored = json.loads(path.read_text())
+            return stored if isinstance(stored, dict) else {}
         except (OSError, ValueError):
-            stored = {}
+            return {}
+    return {}
+
+
+def gateway(url: str | None = None) -> str:
+    """The gateway's URL (its HTTP API: the importers read and write through it): ``url``, else
+    ``TRACKLANE_GATEWAY``, else the credentials file's, else the local stack's."""
+    found = url or os.environ.get("TRACKLANE_GATEWAY") or _stored().get("gateway") or DEFAULT_GATEWAY
+    return found.rstrip("/")
+
+
+def resolve(server: str | None = None, api_key: str | None = None, *, offline: bool = False) -> ClientConfig:
+    stored = _stored()
+    path = credentials_path()
     server = server or os.environ.get("TRACKLANE_SERVER") or stored.get("server") or DEFAULT_SERVER
     api_key = api_key or os.environ.get("TRACKLANE_API_KEY") or stored.get("api_key") or ""
     if not api_key and not offline:

@@ -170,11 +170,17 @@ def histogram_json(title: str, values: Any, bins: int | Sequence[float]) -> str:
     v = np.asarray(values, dtype=float).ravel()
     v = v[np.isfinite(v)]
     counts, edges = np.histogram(v, bins=bins)
+    return binned_json(title, edges, counts)
+
+
+def binned_json(title: str, edges: Any, counts: Any) -> str:
+    """A histogram already binned: ``len(edges) == len(counts) + 1``."""
+    edges, counts = np.asarray(edges, dtype=float), np.asarray(counts)
     centers = (edges[:-1] + edges[1:]) / 2
     return to_json(
         {
             "data": [{"type": "bar", "x": centers.tolist(), "y": counts.tolist(), "width": np.diff(edges).tolist()}],
             "layout": {"title": {"text": title}, "bargap": 0},
-            "histogram": {"edges": edges.tolist(), "counts": counts.tolist(), "values": len(v)},
+            "histogram": {"edges": edges.tolist(), "counts": counts.tolist(), "values": int(counts.sum())},
         }
     )

@@ -1,4 +1,5 @@
-"""The ``tracklane`` command: ``tracklane config``, ``tracklane sync DIR``."""
+"""The ``tracklane`` command: ``tracklane config``, ``tracklane sync DIR``, ``tracklane import
+mlflow SOURCE`` and ``tracklane import tensorboard LOGDIR``."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import argparse
 import sys
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 import grpc
 from tracklane_proto import events_pb2, ingest_pb2, ingest_pb2_grpc
@@ -77,6 +79,42 @@ def sync(directory: Path, stub: ingest_pb2_grpc.IngestServiceStub, metadata: tup
     return len(events)
 
 
+def import_runs(args: argparse.Namespace) -> int:
+    """``tracklane import mlflow|tensorboard``: what was imported, or the error and what to do."""
+    from tracklane import _import_mlflow, _import_tensorboard
+    from tracklane._http import Client, HttpError
+
+    cfg = _config.resolve()
+    gateway = Client(_config.gateway(args.gateway), token=cfg.api_key)
+    try:
+        if args.source == "mlflow":
+            tally: Any = _import_mlflow.Importer(_import_mlflow.source(args.uri, cfg.api_key), gateway, _progress).run()
+            print(
+                f"{tally.runs} run(s): {tally.new_runs} new; sent {tally.points} point(s), {tally.params} param(s), "
+                f"{tally.tags} tag(s), {tally.files} file(s), {tally.statuses} status change(s)",
+                file=sys.stderr,
+            )
+        else:
+            metadata = (("authorization", f"Bearer {cfg.api_key}"),)
+            with _channel.channel(cfg.server, options=[("grpc.max_send_message_length", 32 * 1024 * 1024)]) as ch:
+                stub = ingest_pb2_grpc.IngestServiceStub(ch)
+                tally = _import_tensorboard.Importer(stub, metadata, gateway, args.project, _progress).run(args.logdir)
+            print(
+                f"{tally.runs} run(s): {tally.new_runs} new; sent {tally.points} point(s), {tally.plots} "
+                f"histogram(s), {tally.images} image(s), {tally.lines} line(s) of text",
+                file=sys.stderr,
+            )
+    except HttpError as exc:
+        print(f"import stopped: {exc}; what was sent is kept, run the command again to go on", file=sys.stderr)
+        return 2
+    except grpc.RpcError as exc:
+        details = exc.details() if isinstance(exc, grpc.Call) else str(exc)
+        print(f"import stopped: {details}; what was sent is kept, run the command again to go on", file=sys.stderr)
+        return 2
+    print("nothing new to import" if tally.sent() == 0 else "done", file=sys.stderr)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="tracklane", description="Tracklane client")
     parser.add_argument("--version", action="version", version=__version__)
@@ -88,7 +126,23 @@ def main(argv: list[str] | None = None) -> int:
     sync_cmd.add_argument(
         "directory", type=Path, nargs="?", default=None, help="an experiment's directory, or one holding several"
     )
+    imports = sub.add_parser("import", help="bring runs from MLflow or TensorBoard into Tracklane").add_subparsers(
+        dest="source"
+    )
+    from_mlflow = imports.add_parser(
+        "mlflow", help="every experiment and run of an MLflow server (http://…) or an mlruns folder"
+    )
+    from_mlflow.add_argument("uri", help="the MLflow tracking server's URL, or an mlruns folder")
+    from_tb = imports.add_parser("tensorboard", help="the event files of a TensorBoard log directory")
+    from_tb.add_argument("logdir", type=Path, help="the log directory (every folder with event files is a run)")
+    from_tb.add_argument("--project", default="TensorBoard", help="the Tracklane project (default: TensorBoard)")
+    for cmd in (from_mlflow, from_tb):
+        cmd.add_argument("--gateway", default=None, help="the Tracklane gateway's URL (default: the credentials')")
     args = parser.parse_args(argv)
+    if args.command == "import":
+        if args.source is None:
+            parser.parse_args(["import", "--help"])
+        return import_runs(args)
     if args.command == "config":
         cfg = _config.resolve()
         print(f"server: {cfg.server}\ncredentials: {_config.credentials_path()}\ncache: {_config.cache_dir()}")

@@ -441,10 +441,21 @@ class ProjectEdited(_message.Message):
     PUBLIC_FIELD_NUMBER: _builtins.int
     DESCRIPTION_FIELD_NUMBER: _builtins.int
     BY_KEY_FIELD_NUMBER: _builtins.int
+    ARCHIVED_FIELD_NUMBER: _builtins.int
+    MLFLOW_ID_FIELD_NUMBER: _builtins.int
+    RENAMED_TO_FIELD_NUMBER: _builtins.int
     project: _builtins.str
     public: _builtins.bool
     description: _builtins.str
     by_key: _builtins.str
+    archived: _builtins.bool
+    """MLflow's experiment lifecycle (an MLflow experiment is a project): deleted, and restored."""
+    mlflow_id: _builtins.str
+    """The MLflow experiment id the project answers to when it is not the one derived from its
+    path: a renamed experiment keeps its id. Empty: derived.
+    """
+    renamed_to: _builtins.str
+    """The project was renamed to this one (its experiments moved there); empty: it was not."""
     def __init__(
         self,
         *,
@@ -452,19 +463,34 @@ class ProjectEdited(_message.Message):
         public: _builtins.bool | None = ...,
         description: _builtins.str | None = ...,
         by_key: _builtins.str = ...,
+        archived: _builtins.bool | None = ...,
+        mlflow_id: _builtins.str | None = ...,
+        renamed_to: _builtins.str | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["_description", b"_description", "_public", b"_public", "description", b"description", "public", b"public"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_archived", b"_archived", "_description", b"_description", "_mlflow_id", b"_mlflow_id", "_public", b"_public", "_renamed_to", b"_renamed_to", "archived", b"archived", "description", b"description", "mlflow_id", b"mlflow_id", "public", b"public", "renamed_to", b"renamed_to"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_description", b"_description", "_public", b"_public", "by_key", b"by_key", "description", b"description", "project", b"project", "public", b"public"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_archived", b"_archived", "_description", b"_description", "_mlflow_id", b"_mlflow_id", "_public", b"_public", "_renamed_to", b"_renamed_to", "archived", b"archived", "by_key", b"by_key", "description", b"description", "mlflow_id", b"mlflow_id", "project", b"project", "public", b"public", "renamed_to", b"renamed_to"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__archived: _TypeAlias = _typing.Literal["archived"]  # noqa: Y015
+    _WhichOneofArgType__archived: _TypeAlias = _typing.Literal["_archived", b"_archived"]  # noqa: Y015
     _WhichOneofReturnType__description: _TypeAlias = _typing.Literal["description"]  # noqa: Y015
     _WhichOneofArgType__description: _TypeAlias = _typing.Literal["_description", b"_description"]  # noqa: Y015
+    _WhichOneofReturnType__mlflow_id: _TypeAlias = _typing.Literal["mlflow_id"]  # noqa: Y015
+    _WhichOneofArgType__mlflow_id: _TypeAlias = _typing.Literal["_mlflow_id", b"_mlflow_id"]  # noqa: Y015
     _WhichOneofReturnType__public: _TypeAlias = _typing.Literal["public"]  # noqa: Y015
     _WhichOneofArgType__public: _TypeAlias = _typing.Literal["_public", b"_public"]  # noqa: Y015
+    _WhichOneofReturnType__renamed_to: _TypeAlias = _typing.Literal["renamed_to"]  # noqa: Y015
+    _WhichOneofArgType__renamed_to: _TypeAlias = _typing.Literal["_renamed_to", b"_renamed_to"]  # noqa: Y015
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__archived) -> _WhichOneofReturnType__archived | None: ...
     @_typing.overload
     def WhichOneof(self, oneof_group: _WhichOneofArgType__description) -> _WhichOneofReturnType__description | None: ...
     @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__mlflow_id) -> _WhichOneofReturnType__mlflow_id | None: ...
+    @_typing.overload
     def WhichOneof(self, oneof_group: _WhichOneofArgType__public) -> _WhichOneofReturnType__public | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__renamed_to) -> _WhichOneofReturnType__renamed_to | None: ...
 
 Global___ProjectEdited: _TypeAlias = ProjectEdited  # noqa: Y015
 

@@ -453,6 +453,8 @@ class Project(_message.Message):
     LAST_UPDATE_FIELD_NUMBER: _builtins.int
     PUBLIC_FIELD_NUMBER: _builtins.int
     DESCRIPTION_FIELD_NUMBER: _builtins.int
+    ARCHIVED_FIELD_NUMBER: _builtins.int
+    MLFLOW_ID_FIELD_NUMBER: _builtins.int
     path: _builtins.str
     experiments: _builtins.int
     """active experiments directly in it"""
@@ -463,6 +465,10 @@ class Project(_message.Message):
     public: _builtins.bool
     """readable without a key (it or a parent project is public)"""
     description: _builtins.str
+    archived: _builtins.bool
+    """a deleted MLflow experiment"""
+    mlflow_id: _builtins.str
+    """the MLflow id it keeps after a rename; empty: derived from the path"""
     def __init__(
         self,
         *,
@@ -473,10 +479,12 @@ class Project(_message.Message):
         last_update: _builtins.float = ...,
         public: _builtins.bool = ...,
         description: _builtins.str = ...,
+        archived: _builtins.bool = ...,
+        mlflow_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["archived_experiments", b"archived_experiments", "created_at", b"created_at", "description", b"description", "experiments", b"experiments", "last_update", b"last_update", "path", b"path", "public", b"public"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["archived", b"archived", "archived_experiments", b"archived_experiments", "created_at", b"created_at", "description", b"description", "experiments", b"experiments", "last_update", b"last_update", "mlflow_id", b"mlflow_id", "path", b"path", "public", b"public"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -481,10 +481,10 @@ def new_project(workspace: str, path: str, at: float) -> Doc:
 
 
 def apply_project_edited(doc: Doc | None, workspace: str, payload: Any, at: float, stream_seq: int) -> Doc:
-    """Visibility and description, each last-writer-wins by stream sequence."""
+    """Visibility, description and MLflow's lifecycle, each last-writer-wins by stream sequence."""
     out = copy.deepcopy(doc) if doc else new_project(workspace, payload.project, at)
     changed = doc is None
-    for field in ("public", "description"):
+    for field in ("public", "description", "archived", "mlflow_id", "renamed_to"):
         if payload.HasField(field) and stream_seq > out.get(f"{field}_seq", -1):
             out[field], out[f"{field}_seq"] = getattr(payload, field), stream_seq
             changed = True

@@ -160,6 +160,8 @@ class MongoMetadataStore:
         marked = {p["path"] for p in docs if p.get("public")}
         for p in docs:
             active, archived = counts.get((p["path"], False)), counts.get((p["path"], True))
+            if p.get("renamed_to") and not active and not archived:
+                continue  # what a rename left behind (MLflow's rename moves every experiment out)
             lasts = [r[1] for r in (active, archived) if r] + [p["updated_at"]]
             out.append(
                 {
@@ -170,6 +172,8 @@ class MongoMetadataStore:
                     "last_update": max(lasts),
                     "public": visible(p["path"], marked),
                     "description": p.get("description", ""),
+                    "archived": p.get("archived", False),
+                    "mlflow_id": p.get("mlflow_id", ""),
                 }
             )
         return out

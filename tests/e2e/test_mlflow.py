@@ -74,6 +74,43 @@ def test_the_tracking_quickstart(stack: Stack, tracking: Any) -> None:
         assert {p["name"]: p["value"] for s in params if s["section"] == "General" for p in s["params"]}["lr"] == "0.01"
 
 
+def test_experiments_renamed_deleted_and_restored(stack: Stack, tracking: Any) -> None:
+    from mlflow.entities import ViewType
+    from mlflow.exceptions import MlflowException
+
+    name = f"mlflow-life-{secrets.token_hex(3)}"
+    eid = tracking.create_experiment(name, tags={"mlflow.note.content": "sweeps"})
+    runs = [tracking.create_run(eid, run_name=f"r{i}").info.run_id for i in range(2)]
+    tracking.log_metric(runs[0], "loss", 0.5, step=1)
+
+    renamed = name + "-v2"
+    tracking.rename_experiment(eid, renamed)
+    got = tracking.get_experiment(eid)  # the id does not change with the name
+    assert (got.name, got.lifecycle_stage, got.tags.get("mlflow.note.content")) == (renamed, "active", "sweeps")
+    assert tracking.get_experiment_by_name(name) is None
+    assert {r.info.run_id for r in tracking.search_runs([eid])} == set(runs)
+    assert tracking.get_run(runs[0]).info.experiment_id == eid
+    assert tracking.get_run(runs[0]).data.metrics == {"loss": 0.5}
+    with pytest.raises(MlflowException, match="already exists"):
+        tracking.rename_experiment(eid, "Default")
+
+    tracking.delete_experiment(eid)
+    assert tracking.get_experiment(eid).lifecycle_stage == "deleted"
+    assert eid not in {e.experiment_id for e in tracking.search_experiments()}
+    assert eid in {e.experiment_id for e in tracking.search_experiments(view_type=ViewType.DELETED_ONLY)}
+    assert tracking.search_runs([eid]) == [] and len(tracking.search_runs([eid], run_view_type=ViewType.ALL)) == 2
+    assert tracking.get_run(runs[1]).info.lifecycle_stage == "deleted"
+
+    tracking.restore_experiment(eid)
+    assert tracking.get_experiment(eid).lifecycle_stage == "active"
+    assert {r.info.run_id for r in tracking.search_runs([eid])} == set(runs)
+    with gateway(stack) as gw:  # the same in Tracklane: the runs live in the renamed project
+        e = gw.get(f"/api/v1/experiments/{runs[1]}").json()
+        assert (e["project"], e["archived"]) == (renamed, False)
+    with pytest.raises(MlflowException, match="RESOURCE_DOES_NOT_EXIST"):
+        tracking.delete_experiment("123456789")
+
+
 def test_log_batch_at_its_limits_and_over_them(stack: Stack, tracking: Any) -> None:
     import httpx
     from mlflow.entities import Metric, Param, RunTag

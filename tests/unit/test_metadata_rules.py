@@ -191,3 +191,24 @@ def test_heartbeats_and_stop_requests() -> None:
     assert doc["stop_requested"]
     other = domain.apply_stop_requested(doc, EXP, "another-workspace", 102)
     assert other is doc  # another workspace's event changes nothing
+
+
+def test_a_projects_mlflow_lifecycle_converges_in_any_order() -> None:
+    """Deleted (archived), the id kept through a rename, and what a rename left behind: each
+    field last-writer-wins by stream sequence, whatever order the edits arrive in."""
+    edits = [
+        (events_pb2.ProjectEdited(project="p", archived=True, mlflow_id="42"), 10),
+        (events_pb2.ProjectEdited(project="p", archived=False), 12),
+        (events_pb2.ProjectEdited(project="p", renamed_to="q", mlflow_id=""), 11),
+        (events_pb2.ProjectEdited(project="p", description="d"), 9),
+    ]
+    results = []
+    for order in itertools.permutations(edits):
+        doc = None
+        for edit, seq in order:
+            doc = domain.apply_project_edited(doc, WS, edit, 1.0, seq)
+            doc = domain.apply_project_edited(doc, WS, edit, 1.0, seq)  # and once more: idempotent
+        assert doc is not None
+        results.append({k: doc[k] for k in ("archived", "mlflow_id", "renamed_to", "description")})
+    assert all(r == results[0] for r in results)
+    assert results[0] == {"archived": False, "mlflow_id": "", "renamed_to": "q", "description": "d"}
