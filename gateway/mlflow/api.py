@@ -36,6 +36,7 @@ from gateway.mlflow import mapping, search
 from gateway.state import GatewayState, state
 from gateway.usecases import experiment_commands, project_settings
 from gateway.usecases.command_log import publish, require_writer, wait_applied
+from services.common import bus
 from services.common.auth import Principal, UnauthenticatedError, bearer
 from services.common.contract import EXPERIMENT_ID, MAX_NAME, WORKSPACE_LEVEL, ValidationError, check_name
 
@@ -218,6 +219,15 @@ async def applied(st: GatewayState, stream_seq: int, *projections: str) -> None:
     await wait_applied(st.js, stream_seq, projections or ("metadata", "metrics"))
 
 
+async def caught_up(st: GatewayState, *projections: str) -> None:
+    """Read-your-writes on the read side: waits until the read models have applied everything the
+    log held when the read began — every write acknowledged before it, from any gateway replica.
+    (So ``log_batch`` answers once its points are durable in the log, without waiting for them to
+    be queryable, and ``get_metric_history`` right after still sees them.)"""
+    info = await st.js.stream_info(bus.STREAM)
+    await applied(st, int(info.state.last_seq), *projections)
+
+
 def _scalars(points: list[tuple[str, float, float, int]]) -> events_pb2.Event:
     """(key, value, timestamp ms, step) points as one columnar scalar event."""
     series: dict[tuple[str, str], int] = {}
@@ -286,6 +296,9 @@ async def _log(
     events: list[events_pb2.Event] = []
     if metrics:
         events.append(_scalars(metrics))
+    if params or any(k in (mapping.RUN_NAME, mapping.NOTE) for k, _ in tags):
+        await caught_up(st, "metadata")  # the params and name logged just before count
+        run = await find_run(st, who, run_id)
     if params:
         details = await clients.details(st, who, run_id)
         logged = {p.name: p.value for s in details.hyperparameters if s.section == mapping.GENERAL for p in s.params}
@@ -306,10 +319,9 @@ async def _log(
     plain = {k: v for k, v in tags if not k.startswith("mlflow.")}
     if plain:
         events.append(events_pb2.Event(client_time=time.time(), properties_set=events_pb2.PropertiesSet(set=plain)))
-    stream_seq = await append(st, key, run_id, events) if events else 0
+    if events:
+        await append(st, key, run_id, events)  # durable in the log; reads catch up (caught_up)
     await _system_tags(st, who, run, dict(tags))
-    if stream_seq:
-        await applied(st, stream_seq)
 
 
 async def _system_tags(st: GatewayState, who: Principal, run: metadata_pb2.Experiment, tags: dict[str, str]) -> None:
@@ -797,6 +809,8 @@ def _endpoint(method: str, path: str, handler: Handler) -> Callable[[Request], A
         async def work() -> Response:
             who, key = await caller(request)
             args = {**await _args(request), **request.path_params}
+            if method == "GET" or path.endswith("/search"):
+                await caught_up(state(request))
             return JSONResponse(await handler(state(request), who, key, args))
 
         return await respond(work)

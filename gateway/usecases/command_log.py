@@ -107,18 +107,21 @@ async def wait_applied(
     projections: tuple[str, ...] = ("metadata",),
     within_s: float | None = None,
 ) -> bool:
-    """True once every one of ``projections`` (names in the registry) has acked everything up to
-    ``stream_seq``; False when that takes longer than ``within_s``."""
+    """True once every one of ``projections`` (names in the registry) has applied everything up
+    to ``stream_seq`` — acked past it, or (the event at ``stream_seq`` may be one the projection
+    does not take) nothing left to deliver or to ack; False when that takes longer than
+    ``within_s``."""
     deadline = time.monotonic() + (APPLY_WAIT_S if within_s is None else within_s)
-    delay = 0.005
+    delay = 0.002  # a projection applies a small batch in milliseconds: look often, then less so
     pending = [REGISTRY[name].durable for name in projections]
     while pending:
         info = await js.consumer_info(bus.STREAM, pending[0])
-        if info.ack_floor is not None and (info.ack_floor.stream_seq or 0) >= stream_seq:
+        past = info.ack_floor is not None and (info.ack_floor.stream_seq or 0) >= stream_seq
+        if past or (info.num_pending == 0 and info.num_ack_pending == 0):
             pending.pop(0)
             continue
         if time.monotonic() >= deadline:
             return False
         await asyncio.sleep(delay)
-        delay = min(delay * 2, 0.1)
+        delay = min(delay * 1.5, 0.05)
     return True
