@@ -12,7 +12,7 @@ PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
 PHONY_K8S := k8s-tools k8s-check
-.PHONY: $(PHONY_K8S) screenshots help venv protos protos-check ui ui-types ui-check contract up test test-unit lint format typecheck s3-engine browser-engine clean bench
+.PHONY: $(PHONY_K8S) screenshots help venv protos protos-check ui ui-types ui-check contract fuzz up test test-unit lint format typecheck s3-engine browser-engine clean bench
 
 help: ## Show this help
 	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -106,6 +106,15 @@ test: venv ui s3-engine browser-engine k8s-tools ## Run every test against real 
 CONTRACT_EXAMPLES ?= 200
 contract: venv ## schemathesis over the OpenAPI document, longer than make test runs it (CONTRACT_EXAMPLES=200)
 	TRACKLANE_CONTRACT_EXAMPLES=$(CONTRACT_EXAMPLES) $(VENV)/bin/pytest tests/e2e/test_api_contract.py -s $(PYTEST_ARGS)
+
+FUZZ_SECONDS ?= 300
+FUZZ_EXAMPLES_LONG ?= 400
+fuzz: venv ## Long fuzzing: each atheris target FUZZ_SECONDS, every gRPC method FUZZ_EXAMPLES_LONG inputs (make test runs both briefly)
+	@mkdir -p .fuzz
+	for t in query_language mlflow_search event_batch log_event; do \
+	  mkdir -p .fuzz/$$t && $(VENV)/bin/python -m tests.fuzz.targets $$t .fuzz/$$t -max_total_time=$(FUZZ_SECONDS) \
+	    -max_len=4096 -artifact_prefix=tests/fuzz/regressions/$$t/crash- || exit 1; done
+	FUZZ_RANDOM=1 FUZZ_EXAMPLES=$(FUZZ_EXAMPLES_LONG) $(VENV)/bin/pytest tests/e2e/test_grpc_fuzz.py $(PYTEST_ARGS)
 
 test-unit: venv ## Only the fast tests that start no engine
 	$(VENV)/bin/pytest -m "not engines" $(PYTEST_ARGS)

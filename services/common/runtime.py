@@ -39,9 +39,41 @@ class _Malformed:
         self.error = error
 
 
+# An error's details travel percent-encoded in a trailer, which gRPC clients refuse past 8 KiB
+# (soft) and 16 KiB (hard): at most this many bytes of UTF-8, about 4.5 KiB once encoded.
+MAX_DETAILS_BYTES = 1500
+
+
+def bounded(details: str) -> str:
+    """An error's details, cut to MAX_DETAILS_BYTES (a message may quote a huge input)."""
+    raw = details.encode()
+    if len(raw) <= MAX_DETAILS_BYTES:
+        return details
+    kept = raw[:MAX_DETAILS_BYTES].decode(errors="ignore")
+    return f"{kept}… ({len(details) - len(kept)} more characters)"
+
+
+class _BoundedContext:
+    """A handler's context whose error details never outgrow the trailer they travel in (a
+    refusal quoting a 70 KB name would otherwise reach the client as RESOURCE_EXHAUSTED)."""
+
+    def __init__(self, context: grpc.aio.ServicerContext) -> None:
+        self._context = context
+
+    async def abort(self, code: grpc.StatusCode, details: str = "", *args: Any) -> None:
+        await self._context.abort(code, bounded(details), *args)
+
+    def set_details(self, details: str) -> None:
+        self._context.set_details(bounded(details))
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._context, name)
+
+
 class MalformedRequestInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
     """Answers INVALID_ARGUMENT (not grpc's UNKNOWN) to a request that does not decode. The
-    deserializer is wrapped so that a decode error reaches the handler as a marker."""
+    deserializer is wrapped so that a decode error reaches the handler as a marker. Error
+    details are bounded (:func:`bounded`)."""
 
     async def intercept_service(self, continuation: Any, details: Any) -> Any:
         handler = await continuation(details)
@@ -63,7 +95,7 @@ class MalformedRequestInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[m
                     await context.abort(
                         grpc.StatusCode.INVALID_ARGUMENT, f"request: malformed message ({request.error})"
                     )
-                return await inner_unary(request, context)
+                return await inner_unary(request, _BoundedContext(context))
 
             return handler._replace(request_deserializer=tolerant, unary_unary=unary)
         if handler.stream_stream is not None:
@@ -76,7 +108,7 @@ class MalformedRequestInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[m
                             raise MalformedRequestError(f"request: malformed message ({request.error})")
                         yield request
 
-                async for response in inner_stream(checked(), context):
+                async for response in inner_stream(checked(), _BoundedContext(context)):
                     yield response
 
             return handler._replace(request_deserializer=tolerant, stream_stream=stream)

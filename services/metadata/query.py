@@ -343,6 +343,8 @@ def compile_order(text: str) -> list[tuple[str, int]]:
         words = part.split()
         if len(words) == 2 and words[1].upper() in ("ASC", "DESC"):
             part, direction = words[0], (1 if words[1].upper() == "ASC" else -1)
-        [col] = compile_columns(part, "order_by")
-        out.append((col.path, direction))
+        columns = compile_columns(part, "order_by")
+        if len(columns) != 1:  # "-" alone, or "- ,"
+            raise QueryError(f"order_by: {part!r} names no column; e.g. -metrics.loss/train.min")
+        out.append((columns[0].path, direction))
     return out

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 XAXES = ("iter", "relative", "wall")
@@ -28,6 +29,10 @@ class SeriesQuery:
             raise ValueError(f"xaxis: must be one of {', '.join(XAXES)}")
         if not 1 <= self.samples <= MAX_SAMPLES:
             raise ValueError(f"samples: must be between 1 and {MAX_SAMPLES}")
+        for name in ("x_min", "x_max"):
+            bound = getattr(self, name)
+            if bound is not None and not math.isfinite(bound):
+                raise ValueError(f"{name}: must be a finite number")
         if self.x_min is not None and self.x_max is not None and self.x_min > self.x_max:
             raise ValueError("x_min: must not be greater than x_max")
 
