@@ -1,6 +1,7 @@
 """``python -m services.artifact``: object storage for artifacts, models and debug samples:
 presigned upload/download, previews and audit records over gRPC; the file-event projection
-(audit, debug-sample retention, clearing); and the embedded store's signed links over HTTP."""
+(audit, debug-sample retention, clearing); the archive of the event log (:mod:`.archive`); and
+the embedded store's signed links over HTTP."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from typing import Any
 import uvicorn
 from tracklane_proto import artifact_pb2_grpc
 
-from services.artifact import http
+from services.artifact import archive, http
 from services.artifact.grpc_api import ArtifactApi
 from services.artifact.projection import FileProjection
 from services.artifact.settings import Settings
@@ -46,7 +47,8 @@ async def main() -> None:
     await bus.ensure_stream(js, settings.common.nats_replicas)
     projection = FileProjection(store, settings.common.debug_sample_retention)
     background: list[Callable[[asyncio.Event], Coroutine[Any, Any, None]]] = [
-        functools.partial(bus.consume, js, REGISTRY["artifact"], projection.handle)
+        functools.partial(bus.consume, js, REGISTRY["artifact"], projection.handle),
+        functools.partial(archive.run, js, store, flush_s=settings.archive_flush_s),
     ]
     if isinstance(store, FileObjectStore):
         host, _, port = settings.http_addr.rpartition(":")

@@ -19,6 +19,7 @@ class Settings:
     s3_access_key: Secret
     s3_secret_key: Secret
     signing_key: Secret
+    archive_flush_s: float  # the longest an event waits to be written to the archive
 
     @classmethod
     def from_env(cls, env: Env | None = None) -> Settings:
@@ -35,6 +36,7 @@ class Settings:
             s3_access_key=env.secret("TRACKLANE_S3_ACCESS_KEY"),
             s3_secret_key=env.secret("TRACKLANE_S3_SECRET_KEY"),
             signing_key=env.secret("TRACKLANE_ARTIFACT_SIGNING_KEY") or Secret(_stored_signing_key(common)),
+            archive_flush_s=env.number("TRACKLANE_ARCHIVE_FLUSH_S", 5.0, minimum=0.05),
         )
 
 

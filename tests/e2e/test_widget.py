@@ -400,7 +400,8 @@ def test_every_widget_type_renders_in_both_themes(gw: httpx.Client, runs: dict[s
             elif kind == "single":
                 cells = page.get_by_role("region").get_by_role("cell").all_text_contents()
                 assert "0.9" in cells and "0.8" in cells and EVIL in cells  # the name as text, not markup
-            elif kind == "sample":
+            elif kind == "sample":  # "drawn" is the markup: the image itself may still be loading
+                page.wait_for_function("() => document.querySelector('.tl-sample img')?.complete", timeout=30_000)
                 assert page.evaluate("() => document.querySelector('.tl-sample img').naturalWidth") == 8
             else:  # parallel coordinates in 2-D: a line per run over the three axes
                 figure = page.get_by_role("figure", name="accuracy/val (max)")
