@@ -61,8 +61,9 @@ def test_the_archive_holds_every_event_through_a_crash(tmp_path: Path) -> None:
         log = _stream(stack)
         last = max(log)
         # What the killed archiver had in hand comes back once its acknowledgement is overdue (30 s).
-        wait_for("the archive to hold the whole log",
-                 lambda: [p for p, _ in archive.read(store)] == list(range(1, last + 1)) or None, timeout=120)  # fmt: skip
+        whole = list(range(1, last + 1))
+        wait_for("the archive to hold the whole log", lambda: [p for p, _ in archive.read(store)] == whole or None,
+                 timeout=120)  # fmt: skip
         archived = dict(archive.read(store))
         assert sorted(archived) == sorted(log) == list(range(1, last + 1))
         assert all(archived[p] == log[p] for p in log)  # byte for byte, as stored on the log
