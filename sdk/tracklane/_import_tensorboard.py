@@ -108,6 +108,34 @@ def histogram_edges(h: Any) -> tuple[list[float], list[float]]:
     return edges, counts[first : last + 1]
 
 
+HISTOGRAM_BINS = 30  # as TensorBoard draws a histogram
+
+
+def rebin(edges: list[float], counts: list[float], bins: int = HISTOGRAM_BINS) -> tuple[list[float], list[float]]:
+    """A histogram's counts spread over ``bins`` equal-width bins, each bucket's count shared
+    among the bins it overlaps in proportion (as TensorBoard does). Writers bucket exponentially
+    — narrow near zero, wide far out — so the counts as written, drawn as bars, would show a dip
+    at zero in a bell curve."""
+    lo, hi = float(edges[0]), float(edges[-1])
+    if not hi > lo:
+        return [lo, lo + 1.0], [float(sum(counts))]
+    out_edges = np.linspace(lo, hi, bins + 1)
+    out = np.zeros(bins)
+    for a, b, c in zip(edges[:-1], edges[1:], counts, strict=True):
+        if not c:
+            continue
+        if not b > a:  # a bucket of zero width: its count goes to the bin it lies in
+            out[min(max(int(np.searchsorted(out_edges, a, "right")) - 1, 0), bins - 1)] += c
+            continue
+        first = max(int(np.searchsorted(out_edges, a, "right")) - 1, 0)
+        last = min(int(np.searchsorted(out_edges, b, "left")), bins)
+        for i in range(first, last):
+            overlap = min(b, out_edges[i + 1]) - max(a, out_edges[i])
+            if overlap > 0:
+                out[i] += c * overlap / (b - a)
+    return out_edges.tolist(), out.tolist()
+
+
 @dataclass
 class Pending:
     """What one Append will carry, as it fills."""
@@ -250,7 +278,7 @@ class Importer:
                 if not len(buckets):
                     return
                 edges, counts = [*buckets[:, 0].tolist(), float(buckets[-1, 1])], buckets[:, 2].tolist()
-            figure = _plots.binned_json(tag, edges, counts)
+            figure = _plots.binned_json(tag, *rebin(edges, counts))
             pending.others.append(events_pb2.Event(client_time=wall, plot_reported=events_pb2.PlotReported(
                 metric=metric, variant=variant, iteration=step, kind="histogram", figure_json=figure)))  # fmt: skip
             pending.size += len(figure)

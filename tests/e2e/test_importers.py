@@ -233,7 +233,7 @@ def test_import_tensorboard_logs(stack: Stack, to_tracklane: MlflowClient, tmp_p
             3,
             "histogram",
         )
-        assert sum(plot["figure"]["data"][0]["y"]) == 500
+        assert sum(plot["figure"]["data"][0]["y"]) == pytest.approx(500) and len(plot["figure"]["data"][0]["y"]) == 30
         (sample,) = gw.get(f"/api/v1/experiments/{resnet}/debug-samples").json()["samples"]
         assert (sample["metric"], sample["variant"], sample["iteration"], sample["kind"]) == (
             "inputs",

@@ -11,7 +11,7 @@ import pytest
 import yaml
 from tensorboardX import SummaryWriter
 from tracklane._import_mlflow import read_meta
-from tracklane._import_tensorboard import event_files, histogram_edges, records, split_tag
+from tracklane._import_tensorboard import event_files, histogram_edges, rebin, records, split_tag
 from tracklane_proto import tensorboard_pb2
 
 NAMES = [
@@ -92,6 +92,25 @@ def test_histograms_keep_their_counts_and_edges(tmp_path: Path) -> None:
     edges, counts = histogram_edges(histo)
     assert len(edges) == len(counts) + 1 and sum(counts) == 1000
     assert edges == sorted(edges) and edges[0] >= values.min() - 1e-9 and edges[-1] <= values.max() + 1e-9
+
+
+def test_histograms_are_drawn_over_equal_bins(tmp_path: Path) -> None:
+    """Writers bucket exponentially (narrow near zero): re-binned into equal widths, a bell curve
+    stays a bell curve — its tallest bins in the middle — and keeps every count."""
+    w = SummaryWriter(str(tmp_path))
+    w.add_histogram("w", np.random.default_rng(2).normal(scale=3.0, size=20_000), 0)
+    w.close()
+    (path,) = event_files(tmp_path)[tmp_path.name]
+    histo = next(v.histo for _, d in records(path, 0) for v in tensorboard_pb2.Event.FromString(d).summary.value)
+    edges, counts = rebin(*histogram_edges(histo))
+    assert len(counts) == 30 and len(edges) == 31 and sum(counts) == pytest.approx(20_000)
+    widths = np.diff(edges)
+    assert np.allclose(widths, widths[0])
+    peak = int(np.argmax(counts))
+    assert edges[peak] <= 1.5 and edges[peak + 1] >= -1.5  # the mode is at the centre, not on a side
+    middle = counts[12:18]
+    assert min(middle) > max(counts[:5]) and min(middle) > max(counts[-5:])  # no dip at zero
+    assert rebin([1.0, 1.0], [5.0]) == ([1.0, 2.0], [5.0])  # one value only
 
 
 def test_tags_split_like_the_sdk_and_mlflow() -> None:
