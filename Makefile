@@ -12,7 +12,7 @@ PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
 PHONY_K8S := k8s-tools k8s-check
-.PHONY: $(PHONY_K8S) screenshots help venv protos protos-check ui ui-types ui-check contract fuzz up test test-unit lint format typecheck s3-engine browser-engine clean bench
+.PHONY: $(PHONY_K8S) screenshots help venv protos protos-check ui ui-types ui-check contract chaos fuzz up test test-unit lint format typecheck s3-engine browser-engine clean bench
 
 help: ## Show this help
 	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -106,6 +106,11 @@ test: venv ui s3-engine browser-engine k8s-tools ## Run every test against real 
 CONTRACT_EXAMPLES ?= 200
 contract: venv ## schemathesis over the OpenAPI document, longer than make test runs it (CONTRACT_EXAMPLES=200)
 	TRACKLANE_CONTRACT_EXAMPLES=$(CONTRACT_EXAMPLES) $(VENV)/bin/pytest tests/e2e/test_api_contract.py -s $(PYTEST_ARGS)
+
+CHAOS_OUTAGE_S ?= 600
+chaos: venv ## Faults, longer than make test: the whole server gone CHAOS_OUTAGE_S under a training loop (figures printed), kills, a full log, a NATS cluster losing its leader
+	CHAOS_OUTAGE_S=$(CHAOS_OUTAGE_S) $(VENV)/bin/pytest -s tests/e2e/test_server_gone.py tests/e2e/test_recovery.py \
+	  tests/e2e/test_full_log.py tests/deploy/test_nats_cluster.py $(PYTEST_ARGS)
 
 FUZZ_SECONDS ?= 300
 FUZZ_EXAMPLES_LONG ?= 400
