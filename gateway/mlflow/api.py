@@ -38,7 +38,14 @@ from gateway.usecases import experiment_commands, project_settings
 from gateway.usecases.command_log import publish, require_writer, wait_applied
 from services.common import bus
 from services.common.auth import Principal, UnauthenticatedError, bearer
-from services.common.contract import EXPERIMENT_ID, MAX_NAME, WORKSPACE_LEVEL, ValidationError, check_name
+from services.common.contract import (
+    EXPERIMENT_ID,
+    MAX_NAME,
+    WORKSPACE_LEVEL,
+    ValidationError,
+    check_name,
+    check_project,
+)
 
 # MLflow's own limits (mlflow/utils/validation.py)
 MAX_BATCH_METRICS, MAX_BATCH_PARAMS, MAX_BATCH_TAGS, MAX_BATCH_TOTAL = 1000, 100, 100, 1000
@@ -356,6 +363,10 @@ async def create_experiment(st: GatewayState, who: Principal, key: str, args: di
 async def _edit_project(st: GatewayState, who: Principal, path: str, **fields: Any) -> None:
     """Publishes a project's settings (ProjectEdited fields) and waits until they are read back."""
     require_writer(who)
+    try:
+        check_project(path)  # an experiment's name is a project path: "a//b" is refused
+    except ValidationError as exc:
+        raise invalid(str(exc)) from None
     edit = events_pb2.ProjectEdited(project=path, by_key=who.key_id, **fields)
     done = await publish(st.js, who.workspace, WORKSPACE_LEVEL, f"project.{uuid.uuid4().hex}", project_edited=edit)
     await applied(st, done.stream_seq, "metadata")
@@ -383,6 +394,10 @@ async def update_experiment(st: GatewayState, who: Principal, key: str, args: di
     name = _text(args, "new_name")
     try:
         check_name("new_name", name)
+    except ValidationError as exc:
+        raise invalid(str(exc)) from None
+    try:
+        check_project(name, "new_name")
     except ValidationError as exc:
         raise invalid(str(exc)) from None
     if name == project.path:

@@ -93,6 +93,10 @@ def test_experiments_renamed_deleted_and_restored(stack: Stack, tracking: Any) -
     assert tracking.get_run(runs[0]).data.metrics == {"loss": 0.5}
     with pytest.raises(MlflowException, match="already exists"):
         tracking.rename_experiment(eid, "Default")
+    with pytest.raises(MlflowException, match="no empty part"):
+        tracking.rename_experiment(eid, "a//b")
+    with pytest.raises(MlflowException, match="no empty part"):
+        tracking.create_experiment("/leading-slash")
 
     tracking.delete_experiment(eid)
     assert tracking.get_experiment(eid).lifecycle_stage == "deleted"
