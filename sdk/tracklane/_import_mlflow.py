@@ -44,6 +44,7 @@ class Run:
     tags: dict[str, str]
     metric_keys: list[str]
     folder: Path | None = None  # an mlruns run's own folder
+    deleted: bool = False
 
 
 @dataclass
@@ -143,6 +144,7 @@ def run_of_json(r: dict[str, Any]) -> Run:
         params={p["key"]: p.get("value", "") for p in data.get("params", [])},
         tags={t["key"]: t.get("value", "") for t in data.get("tags", [])},
         metric_keys=sorted({m["key"] for m in data.get("metrics", [])}),
+        deleted=info.get("lifecycle_stage") == "deleted",
     )
 
 
@@ -439,6 +441,8 @@ class Importer:
             self.progress("runs", i, len(runs))
 
     def one(self, run: Run, experiment_id: str, existing: Run | None) -> None:
+        if existing is not None and existing.deleted:
+            return  # imported before, then deleted in Tracklane: someone's choice, left alone
         if existing is None:
             tags = [{"key": k, "value": v} for k, v in sorted(run.tags.items())][: BATCH_TAGS - 1]
             tags.append({"key": SOURCE_TAG, "value": f"mlflow:{run.run_id}"})

@@ -190,6 +190,8 @@ def test_import_from_an_mlruns_folder(
     assert _history(dst, got.info.run_id, "loss/train") == _history(src, run, "loss/train")
     assert Path(dst.download_artifacts(got.info.run_id, "notes.md", str(tmp_path / "d"))).read_text() == "# notes\n"
     assert "nothing new to import" in _import(capsys, "mlflow", str(tmp_path / "mlruns"))
+    dst.delete_run(got.info.run_id)  # deleted in Tracklane: a later import leaves it alone
+    assert "nothing new to import" in _import(capsys, "mlflow", str(tmp_path / "mlruns"))
 
 
 def _write_tensorboard(folder: Path, steps: range, *, extras: bool = True) -> None:
