@@ -43,7 +43,6 @@ from services.common.contract import (
     MAX_NAME,
     WORKSPACE_LEVEL,
     ValidationError,
-    check_name,
     check_project,
 )
 
@@ -297,15 +296,14 @@ async def _log(
 ) -> None:  # fmt: skip
     """Logs a batch to a run: points, params (a logged param cannot change value), tags."""
     require_writer(who)
+    if params or any(k in (mapping.RUN_NAME, mapping.NOTE) for k, _ in tags):
+        await caught_up(st, "metadata")  # the params and name logged just before count
     run = await find_run(st, who, run_id)
     if run.archived or run.deleted:
         raise invalid(f"The run {run_id} must be in the 'active' state. Current state is deleted.")
     events: list[events_pb2.Event] = []
     if metrics:
         events.append(_scalars(metrics))
-    if params or any(k in (mapping.RUN_NAME, mapping.NOTE) for k, _ in tags):
-        await caught_up(st, "metadata")  # the params and name logged just before count
-        run = await find_run(st, who, run_id)
     if params:
         details = await clients.details(st, who, run_id)
         logged = {p.name: p.value for s in details.hyperparameters if s.section == mapping.GENERAL for p in s.params}
@@ -347,7 +345,7 @@ async def create_experiment(st: GatewayState, who: Principal, key: str, args: di
     require_writer(who)
     name = _text(args, "name")
     try:
-        check_name("name", name)
+        check_project(name, "name")  # an experiment's name is a project path: "a//b" is refused
     except ValidationError as exc:
         raise invalid(str(exc)) from None
     if name == mapping.DEFAULT_EXPERIMENT[1] or any(p.path == name for p in await projects(st, who)):
@@ -363,10 +361,6 @@ async def create_experiment(st: GatewayState, who: Principal, key: str, args: di
 async def _edit_project(st: GatewayState, who: Principal, path: str, **fields: Any) -> None:
     """Publishes a project's settings (ProjectEdited fields) and waits until they are read back."""
     require_writer(who)
-    try:
-        check_project(path)  # an experiment's name is a project path: "a//b" is refused
-    except ValidationError as exc:
-        raise invalid(str(exc)) from None
     edit = events_pb2.ProjectEdited(project=path, by_key=who.key_id, **fields)
     done = await publish(st.js, who.workspace, WORKSPACE_LEVEL, f"project.{uuid.uuid4().hex}", project_edited=edit)
     await applied(st, done.stream_seq, "metadata")
@@ -393,11 +387,7 @@ async def update_experiment(st: GatewayState, who: Principal, key: str, args: di
     project = await _project_of(st, who, _text(args, "experiment_id"))
     name = _text(args, "new_name")
     try:
-        check_name("new_name", name)
-    except ValidationError as exc:
-        raise invalid(str(exc)) from None
-    try:
-        check_project(name, "new_name")
+        check_project(name, "new_name")  # an experiment's name is a project path: "a//b" is refused
     except ValidationError as exc:
         raise invalid(str(exc)) from None
     if name == project.path:

@@ -21,7 +21,7 @@ import struct
 import time
 import zlib
 from collections.abc import Iterator
-from typing import Any, Protocol
+from typing import Any
 
 import nats
 import structlog
@@ -29,6 +29,7 @@ from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from nats.js.errors import NotFoundError
 
+from services.artifact.store import ObjectStore
 from services.common import bus
 
 log = structlog.get_logger()
@@ -39,12 +40,6 @@ _KEY = re.compile(r"^_log/(\d{20})-(\d{20})\.zlib$")
 _RECORD = struct.Struct("<QI")  # position, length of the event's bytes
 FLUSH_EVENTS = 10_000
 FLUSH_BYTES = 8 * 1024 * 1024
-
-
-class Store(Protocol):
-    def put(self, key: str, data: Any, content_type: str = ..., metadata: Any = ...) -> Any: ...
-    def get(self, key: str) -> bytes: ...
-    def keys(self, prefix: str = "") -> list[str]: ...
 
 
 def object_key(first: int, last: int) -> str:
@@ -66,7 +61,7 @@ def decode(blob: bytes) -> Iterator[tuple[int, bytes]]:
         at += length
 
 
-def objects(store: Store) -> list[tuple[int, int, str]]:
+def objects(store: ObjectStore) -> list[tuple[int, int, str]]:
     """(first, last, key) of every archived batch, by first position."""
     out = []
     for key in store.keys(PREFIX):
@@ -76,12 +71,12 @@ def objects(store: Store) -> list[tuple[int, int, str]]:
     return sorted(out)
 
 
-def last_position(store: Store) -> int:
+def last_position(store: ObjectStore) -> int:
     """The highest position archived (0: none)."""
     return max((last for _, last, _ in objects(store)), default=0)
 
 
-def read(store: Store, start: int = 1, stop: int | None = None) -> Iterator[tuple[int, bytes]]:
+def read(store: ObjectStore, start: int = 1, stop: int | None = None) -> Iterator[tuple[int, bytes]]:
     """Every archived event with ``start <= position < stop``, in order, each position once,
     however the batches overlap. Opens a batch only when the merge reaches its first position,
     so memory holds the few batches that overlap the current position, not the archive."""
@@ -110,7 +105,7 @@ def read(store: Store, start: int = 1, stop: int | None = None) -> Iterator[tupl
 
 async def run(
     js: JetStreamContext,
-    store: Store,
+    store: ObjectStore,
     stopping: asyncio.Event,
     *,
     flush_s: float = 5.0,
@@ -160,7 +155,7 @@ async def run(
     await sub.unsubscribe()
 
 
-async def _write(store: Store, msgs: list[Any]) -> None:
+async def _write(store: ObjectStore, msgs: list[Any]) -> None:
     """Stores one batch, then acknowledges it (an error acknowledges nothing: it comes back)."""
     records = sorted((int(m.metadata.sequence.stream), bytes(m.data)) for m in msgs)
     blob = encode(records)
