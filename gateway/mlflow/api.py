@@ -35,8 +35,7 @@ from gateway.errors import ApiError
 from gateway.mlflow import mapping, search
 from gateway.state import GatewayState, state
 from gateway.usecases import experiment_commands, project_settings
-from gateway.usecases.command_log import publish, require_writer, wait_applied
-from services.common import bus
+from gateway.usecases.command_log import publish, require_writer, wait_applied, wait_caught_up
 from services.common.auth import Principal, UnauthenticatedError, bearer
 from services.common.contract import (
     EXPERIMENT_ID,
@@ -230,8 +229,7 @@ async def caught_up(st: GatewayState, *projections: str) -> None:
     log held when the read began — every write acknowledged before it, from any gateway replica.
     (So ``log_batch`` answers once its points are durable in the log, without waiting for them to
     be queryable, and ``get_metric_history`` right after still sees them.)"""
-    info = await st.js.stream_info(bus.STREAM)
-    await applied(st, int(info.state.last_seq), *projections)
+    await wait_caught_up(st.js, projections or ("metadata", "metrics"))
 
 
 def _scalars(points: list[tuple[str, float, float, int]]) -> events_pb2.Event:

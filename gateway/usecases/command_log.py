@@ -107,21 +107,34 @@ async def wait_applied(
     projections: tuple[str, ...] = ("metadata",),
     within_s: float | None = None,
 ) -> bool:
-    """True once every one of ``projections`` (names in the registry) has applied everything up
-    to ``stream_seq`` — acked past it, or (the event at ``stream_seq`` may be one the projection
-    does not take) nothing left to deliver or to ack; False when that takes longer than
-    ``within_s``."""
+    """True once every one of ``projections`` (names in the registry) has acked everything up to
+    ``stream_seq`` (an event it takes: else see :func:`wait_caught_up`); False when that takes
+    longer than ``within_s``."""
     deadline = time.monotonic() + (APPLY_WAIT_S if within_s is None else within_s)
     delay = 0.002  # a projection applies a small batch in milliseconds: look often, then less so
     pending = [REGISTRY[name].durable for name in projections]
     while pending:
         info = await js.consumer_info(bus.STREAM, pending[0])
-        past = info.ack_floor is not None and (info.ack_floor.stream_seq or 0) >= stream_seq
-        if past or (info.num_pending == 0 and info.num_ack_pending == 0):
+        if info.ack_floor is not None and (info.ack_floor.stream_seq or 0) >= stream_seq:
             pending.pop(0)
             continue
         if time.monotonic() >= deadline:
             return False
         await asyncio.sleep(delay)
         delay = min(delay * 1.5, 0.05)
+    return True
+
+
+async def wait_caught_up(js: JetStreamContext, projections: tuple[str, ...], within_s: float | None = None) -> bool:
+    """Read-your-writes for a read: True once each of ``projections`` has applied the newest
+    event of the kinds it takes that the log held when this was called — every write
+    acknowledged before it, from any gateway replica; False when that takes longer than
+    ``within_s``."""
+    specs = [REGISTRY[name] for name in projections]
+    subjects = sorted({s for spec in specs for s in spec.filter_subjects})
+    newest = dict(zip(subjects, await asyncio.gather(*(last_sequence(js, s) for s in subjects)), strict=True))
+    for spec in specs:
+        seq = max(newest[s] for s in spec.filter_subjects)
+        if seq and not await wait_applied(js, seq, (spec.name,), within_s):
+            return False
     return True

@@ -16,7 +16,7 @@ import pytest
 
 from devstack import Stack
 from tests.conftest import new_id
-from tests.e2e.helpers import gateway, open_experiment
+from tests.e2e.helpers import gateway, open_experiment, wait_for
 
 pytestmark = pytest.mark.engines
 
@@ -198,6 +198,7 @@ def test_notes_of_a_project_and_an_experiment(stack: Stack, other_workspace: dic
         (f"/api/v1/experiments/{exp}/notes", {}, {}),
     ]
     with gateway(stack) as gw:
+        wait_for("the experiment", lambda: gw.get(f"/api/v1/experiments/{exp}").status_code == 200)
         for url, params, body in where:
             empty = gw.get(url, params=params).json()
             assert (empty["text"], empty["version"]) == ("", 0)

@@ -52,8 +52,6 @@ class _Floor:
 @dataclass
 class _ConsumerInfo:
     ack_floor: _Floor
-    num_pending: int  # (every event of the fake log is one each projection takes)
-    num_ack_pending: int = 0
 
 
 @dataclass
@@ -76,8 +74,7 @@ class RecordingLog:
         return _Ack(len(self.published))
 
     async def consumer_info(self, stream: str, durable: str) -> _ConsumerInfo:
-        floor = self.floors.get(durable, 0)
-        return _ConsumerInfo(_Floor(floor), num_pending=len(self.published) - floor)
+        return _ConsumerInfo(_Floor(self.floors.get(durable, 0)))
 
 
 class FakeMetrics(metrics_pb2_grpc.MetricsServiceServicer):
