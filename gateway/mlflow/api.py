@@ -451,6 +451,7 @@ async def search_experiments(st: GatewayState, who: Principal, key: str, args: d
         found = [p for p in found if name(p.path)]
     order = args.get("order_by") or []
     order = [order] if isinstance(order, str) else order
+    found.sort(key=lambda p: int(mapping.project_id(p)))  # MLflow's order: newest first, then by id
     found.sort(key=lambda p: p.created_at, reverse=True)
     for clause in reversed(order):
         field, _, direction = str(clause).partition(" ")

@@ -114,8 +114,11 @@ async def wait_applied(
     delay = 0.002  # a projection applies a small batch in milliseconds: look often, then less so
     pending = [REGISTRY[name].durable for name in projections]
     while pending:
-        info = await js.consumer_info(bus.STREAM, pending[0])
-        if info.ack_floor is not None and (info.ack_floor.stream_seq or 0) >= stream_seq:
+        try:
+            info = await js.consumer_info(bus.STREAM, pending[0])
+        except NotFoundError:
+            info = None  # a replay is making the read model again: not applied yet
+        if info is not None and info.ack_floor is not None and (info.ack_floor.stream_seq or 0) >= stream_seq:
             pending.pop(0)
             continue
         if time.monotonic() >= deadline:

@@ -54,6 +54,16 @@ class ArtifactServiceStub:
                 request_serializer=tracklane__proto_dot_artifact__pb2.StatRequest.SerializeToString,
                 response_deserializer=tracklane__proto_dot_artifact__pb2.ObjectRecord.FromString,
                 _registered_method=True)
+        self.ArchiveInfo = channel.unary_unary(
+                '/tracklane.v1.ArtifactService/ArchiveInfo',
+                request_serializer=tracklane__proto_dot_artifact__pb2.ArchiveInfoRequest.SerializeToString,
+                response_deserializer=tracklane__proto_dot_artifact__pb2.ArchiveInfoResponse.FromString,
+                _registered_method=True)
+        self.ReadArchive = channel.unary_stream(
+                '/tracklane.v1.ArtifactService/ReadArchive',
+                request_serializer=tracklane__proto_dot_artifact__pb2.ReadArchiveRequest.SerializeToString,
+                response_deserializer=tracklane__proto_dot_artifact__pb2.ArchiveChunk.FromString,
+                _registered_method=True)
 
 
 class ArtifactServiceServicer:
@@ -87,6 +97,21 @@ class ArtifactServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ArchiveInfo(self, request, context):
+        """The archive of the event log (internal: the services rebuilding a read model read it).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ReadArchive(self, request, context):
+        """Archived events with start <= position < stop (stop 0: to the end), in position order, each
+        position once, in chunks of at most about 1 MiB.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ArtifactServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -109,6 +134,16 @@ def add_ArtifactServiceServicer_to_server(servicer, server):
                     servicer.Stat,
                     request_deserializer=tracklane__proto_dot_artifact__pb2.StatRequest.FromString,
                     response_serializer=tracklane__proto_dot_artifact__pb2.ObjectRecord.SerializeToString,
+            ),
+            'ArchiveInfo': grpc.unary_unary_rpc_method_handler(
+                    servicer.ArchiveInfo,
+                    request_deserializer=tracklane__proto_dot_artifact__pb2.ArchiveInfoRequest.FromString,
+                    response_serializer=tracklane__proto_dot_artifact__pb2.ArchiveInfoResponse.SerializeToString,
+            ),
+            'ReadArchive': grpc.unary_stream_rpc_method_handler(
+                    servicer.ReadArchive,
+                    request_deserializer=tracklane__proto_dot_artifact__pb2.ReadArchiveRequest.FromString,
+                    response_serializer=tracklane__proto_dot_artifact__pb2.ArchiveChunk.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -219,6 +254,60 @@ class ArtifactService:
             '/tracklane.v1.ArtifactService/Stat',
             tracklane__proto_dot_artifact__pb2.StatRequest.SerializeToString,
             tracklane__proto_dot_artifact__pb2.ObjectRecord.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ArchiveInfo(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tracklane.v1.ArtifactService/ArchiveInfo',
+            tracklane__proto_dot_artifact__pb2.ArchiveInfoRequest.SerializeToString,
+            tracklane__proto_dot_artifact__pb2.ArchiveInfoResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ReadArchive(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/tracklane.v1.ArtifactService/ReadArchive',
+            tracklane__proto_dot_artifact__pb2.ReadArchiveRequest.SerializeToString,
+            tracklane__proto_dot_artifact__pb2.ArchiveChunk.FromString,
             options,
             channel_credentials,
             insecure,

@@ -42,6 +42,12 @@ class ArtifactServiceStub:
     """The first bytes of a text-like object (csv, json, yaml, md, txt, py, log), for previews."""
     Stat: _grpc.UnaryUnaryMultiCallable[_artifact_pb2.StatRequest, _artifact_pb2.ObjectRecord]
     """The data-audit record of an object: size, SHA-256, content type, metadata."""
+    ArchiveInfo: _grpc.UnaryUnaryMultiCallable[_artifact_pb2.ArchiveInfoRequest, _artifact_pb2.ArchiveInfoResponse]
+    """The archive of the event log (internal: the services rebuilding a read model read it)."""
+    ReadArchive: _grpc.UnaryStreamMultiCallable[_artifact_pb2.ReadArchiveRequest, _artifact_pb2.ArchiveChunk]
+    """Archived events with start <= position < stop (stop 0: to the end), in position order, each
+    position once, in chunks of at most about 1 MiB.
+    """
 
 @_typing.type_check_only
 class ArtifactServiceAsyncStub(ArtifactServiceStub):
@@ -54,6 +60,12 @@ class ArtifactServiceAsyncStub(ArtifactServiceStub):
     """The first bytes of a text-like object (csv, json, yaml, md, txt, py, log), for previews."""
     Stat: _aio.UnaryUnaryMultiCallable[_artifact_pb2.StatRequest, _artifact_pb2.ObjectRecord]  # type: ignore[assignment]
     """The data-audit record of an object: size, SHA-256, content type, metadata."""
+    ArchiveInfo: _aio.UnaryUnaryMultiCallable[_artifact_pb2.ArchiveInfoRequest, _artifact_pb2.ArchiveInfoResponse]  # type: ignore[assignment]
+    """The archive of the event log (internal: the services rebuilding a read model read it)."""
+    ReadArchive: _aio.UnaryStreamMultiCallable[_artifact_pb2.ReadArchiveRequest, _artifact_pb2.ArchiveChunk]  # type: ignore[assignment]
+    """Archived events with start <= position < stop (stop 0: to the end), in position order, each
+    position once, in chunks of at most about 1 MiB.
+    """
 
 class ArtifactServiceServicer(metaclass=_abc_1.ABCMeta):
     @_abc_1.abstractmethod
@@ -87,5 +99,23 @@ class ArtifactServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_artifact_pb2.ObjectRecord, _abc.Awaitable[_artifact_pb2.ObjectRecord]]:
         """The data-audit record of an object: size, SHA-256, content type, metadata."""
+
+    @_abc_1.abstractmethod
+    def ArchiveInfo(
+        self,
+        request: _artifact_pb2.ArchiveInfoRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_artifact_pb2.ArchiveInfoResponse, _abc.Awaitable[_artifact_pb2.ArchiveInfoResponse]]:
+        """The archive of the event log (internal: the services rebuilding a read model read it)."""
+
+    @_abc_1.abstractmethod
+    def ReadArchive(
+        self,
+        request: _artifact_pb2.ReadArchiveRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_abc.Iterator[_artifact_pb2.ArchiveChunk], _abc.AsyncIterator[_artifact_pb2.ArchiveChunk]]:
+        """Archived events with start <= position < stop (stop 0: to the end), in position order, each
+        position once, in chunks of at most about 1 MiB.
+        """
 
 def add_ArtifactServiceServicer_to_server(servicer: ArtifactServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -103,6 +103,22 @@ def read(store: ObjectStore, start: int = 1, stop: int | None = None) -> Iterato
         push(records, order)
 
 
+def chunks(
+    store: ObjectStore, start: int = 1, stop: int | None = None, max_bytes: int = 1 << 20
+) -> Iterator[list[tuple[int, bytes]]]:
+    """:func:`read`'s events in lists of at most about ``max_bytes`` (the last may be shorter)."""
+    chunk: list[tuple[int, bytes]] = []
+    size = 0
+    for record in read(store, start, stop):
+        chunk.append(record)
+        size += len(record[1]) + 16
+        if size >= max_bytes:
+            yield chunk
+            chunk, size = [], 0
+    if chunk:
+        yield chunk
+
+
 async def run(
     js: JetStreamContext,
     store: ObjectStore,

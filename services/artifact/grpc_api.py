@@ -9,10 +9,12 @@ from __future__ import annotations
 import asyncio
 import posixpath
 import time
+from collections.abc import AsyncIterator
 
 import grpc
 from tracklane_proto import artifact_pb2, artifact_pb2_grpc
 
+from services.artifact import archive
 from services.artifact.domain import ObjectNotFoundError
 from services.artifact.store import ObjectStore
 from services.common.contract import object_key
@@ -82,3 +84,18 @@ class ArtifactApi(artifact_pb2_grpc.ArtifactServiceServicer):
         return artifact_pb2.ObjectRecord(
             key=request.key, size=info.size, sha256=info.sha256, content_type=info.content_type, metadata=info.metadata
         )
+
+    async def ArchiveInfo(  # noqa: N802
+        self, request: artifact_pb2.ArchiveInfoRequest, context: grpc.aio.ServicerContext
+    ) -> artifact_pb2.ArchiveInfoResponse:
+        batches = await asyncio.to_thread(archive.objects, self.store)
+        last = max((b[1] for b in batches), default=0)
+        return artifact_pb2.ArchiveInfoResponse(last_position=last, objects=len(batches))
+
+    async def ReadArchive(  # noqa: N802
+        self, request: artifact_pb2.ReadArchiveRequest, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[artifact_pb2.ArchiveChunk]:
+        # The archive's reads block (object storage): each chunk is read on a worker thread.
+        chunks = archive.chunks(self.store, max(request.start, 1), request.stop or None)
+        while (chunk := await asyncio.to_thread(next, chunks, None)) is not None:
+            yield artifact_pb2.ArchiveChunk(positions=[p for p, _ in chunk], events=[e for _, e in chunk])

@@ -85,6 +85,14 @@ async def ensure_stream(js: JetStreamContext, replicas: int = 1) -> None:
         await js.add_stream(config)
 
 
+async def key_value(js: JetStreamContext, bucket: str, replicas: int = 1) -> Any:
+    """The key-value bucket ``bucket`` (one value per key), made on first use."""
+    try:
+        return await js.key_value(bucket)
+    except NotFoundError:
+        return await js.create_key_value(KeyValueConfig(bucket=bucket, history=1, replicas=replicas))
+
+
 SEQUENCES = "TL_SEQ"  # JetStream key-value bucket: the last server-assigned sequence per experiment
 SERVER_SEQ_BASE = 1 << 48  # server-assigned sequences start above any a client could reach
 
@@ -99,11 +107,7 @@ class Sequencer:
 
     @classmethod
     async def open(cls, js: JetStreamContext, replicas: int = 1) -> Sequencer:
-        try:
-            kv = await js.key_value(SEQUENCES)
-        except NotFoundError:
-            kv = await js.create_key_value(KeyValueConfig(bucket=SEQUENCES, history=1, replicas=replicas))
-        return cls(kv)
+        return cls(await key_value(js, SEQUENCES, replicas))
 
     async def reserve(self, workspace: str, experiment_id: str, n: int) -> int:
         """The first of ``n`` fresh sequences of the experiment."""
@@ -185,6 +189,20 @@ def positioned(msgs: Sequence[Msg]) -> list[Positioned]:
     return out
 
 
+def consumer_config(spec: ProjectionSpec, start: int = 0, ack_wait_s: float = 60.0) -> ConsumerConfig:
+    """A projection's durable consumer: from the log's first event, or from position ``start``
+    (a replay makes it again past what it took from the archive)."""
+    return ConsumerConfig(
+        durable_name=spec.durable,
+        ack_policy=AckPolicy.EXPLICIT,
+        deliver_policy=DeliverPolicy.BY_START_SEQUENCE if start else DeliverPolicy.ALL,
+        opt_start_seq=start or None,
+        ack_wait=ack_wait_s,
+        max_ack_pending=20_000,
+        filter_subjects=spec.filter_subjects,
+    )
+
+
 async def consume(
     js: JetStreamContext,
     spec: ProjectionSpec,
@@ -199,14 +217,7 @@ async def consume(
     handler error acks nothing: the messages come back after a short delay and the (idempotent)
     handler sees them again. Returns when ``stopping`` is set, after finishing the batch in hand."""
     durable, filter_subjects = spec.durable, spec.filter_subjects
-    config = ConsumerConfig(
-        durable_name=durable,
-        ack_policy=AckPolicy.EXPLICIT,
-        deliver_policy=DeliverPolicy.ALL,
-        ack_wait=ack_wait_s,
-        max_ack_pending=20_000,
-        filter_subjects=filter_subjects,
-    )
+    config = consumer_config(spec, ack_wait_s=ack_wait_s)
     existing = await _filters(js, durable)
     if existing != sorted(filter_subjects):
         # New, or a newer release consumes more kinds: create, or update the filters in place

@@ -12,6 +12,8 @@ experiment lands on the same one), in the replicated tables' window.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
+from typing import Any
 
 LOCAL = "_local"
 SHARDING_KEY = "cityHash64(workspace, experiment_id)"
@@ -50,6 +52,22 @@ def statements(sql: str, cluster: str, key: str = SHARDING_KEY) -> list[str]:
         body = sql[view.end() :]
         return [sql[: view.start()] + head + _FROM.sub(lambda m: f"FROM {m.group(1)}{LOCAL}", body)]
     return [sql]
+
+
+def drop(client: Any, names: Iterable[str], cluster: str) -> None:
+    """Drops the tables and views ``names`` (a view before the tables it reads: the caller's
+    order), on every node of ``cluster`` (there, each name's Distributed table and its local
+    one). Each drop waits until the data and its deduplication memory (the local directory, the
+    replicas' Keeper paths) are gone, so a table made again under the name starts empty."""
+    on = f" ON CLUSTER {_quote(cluster)}" if cluster else ""
+    for name in names:
+        for table in (name, name + LOCAL) if cluster else (name,):
+            client.command(f"DROP TABLE IF EXISTS `{table}`{on} SYNC")
+
+
+def created(sql: str) -> list[str]:
+    """The tables and views a migration's SQL creates, in order."""
+    return [m.group(1) for m in re.finditer(r"CREATE (?:TABLE|MATERIALIZED VIEW) IF NOT EXISTS (\w+)", sql)]
 
 
 def client_settings(cluster: str) -> dict[str, int]:

@@ -8,7 +8,7 @@ import functools
 
 from tracklane_proto import metadata_pb2_grpc
 
-from services.common import bus, log, runtime
+from services.common import bus, log, replay, runtime
 from services.common.auth import hash_api_key
 from services.common.projections import REGISTRY
 from services.metadata import reaper
@@ -28,14 +28,30 @@ async def main() -> None:
     logger.info("metadata.migrated", applied=applied)
     rebuilt = await store.sync_table(lambda done, of: logger.info("metadata.table_rebuilding", experiments=done, of=of))
     logger.info("metadata.table", clickhouse="chdb (embedded)" if table.is_embedded else "server", rebuilt=rebuilt)
-    if settings.bootstrap_api_key:
-        await store.ensure_key(hash_api_key(settings.bootstrap_api_key.reveal()), settings.default_workspace, "admin")
+
+    async def bootstrap_key() -> None:  # configuration, not an event: applied at each start and reset
+        if settings.bootstrap_api_key:
+            await store.ensure_key(
+                hash_api_key(settings.bootstrap_api_key.reveal()), settings.default_workspace, "admin"
+            )
+
+    await bootstrap_key()
     nc, js = await bus.connect(settings.common.nats_url, "metadata")
     await bus.ensure_stream(js, settings.common.nats_replicas)
     projection = MetadataProjection(store)
+    archive = replay.ArtifactArchive(settings.common.artifact_addr)
+
+    async def reset() -> None:
+        await store.reset()
+        await bootstrap_key()
+
+    consumer = replay.Consumer(
+        js, REGISTRY["metadata"], projection.handle, reset, archive, replicas=settings.common.nats_replicas
+    )
 
     async def close() -> None:
         await nc.drain()
+        await archive.close()
         await store.close()
 
     await runtime.run(
@@ -45,8 +61,10 @@ async def main() -> None:
             prometheus_port=settings.prometheus_port,
             register=lambda server: metadata_pb2_grpc.add_MetadataServiceServicer_to_server(MetadataApi(store), server),
             background=[
-                functools.partial(bus.consume, js, REGISTRY["metadata"], projection.handle),
-                functools.partial(reaper.reap, store, js, settings.heartbeat_timeout),
+                consumer.run,
+                functools.partial(
+                    reaper.reap, store, js, settings.heartbeat_timeout, paused=lambda: consumer.rebuilding
+                ),
             ],
             close=close,
             grace=settings.common.shutdown_grace,

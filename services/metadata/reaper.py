@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from collections.abc import Callable
 
 import structlog
 from nats.js import JetStreamContext
@@ -26,12 +27,20 @@ log = structlog.get_logger()
 
 
 async def reap(
-    store: MetadataStore, js: JetStreamContext, timeout_s: float, stopping: asyncio.Event, every_s: float | None = None
+    store: MetadataStore,
+    js: JetStreamContext,
+    timeout_s: float,
+    stopping: asyncio.Event,
+    every_s: float | None = None,
+    paused: Callable[[], bool] = lambda: False,
 ) -> None:
+    """Every ``every_s``, stops the experiments not heard of for ``timeout_s`` — except while
+    ``paused()`` (a replay rebuilding the read model: its heartbeats are not all applied yet)."""
     every = every_s if every_s is not None else min(10.0, max(0.5, timeout_s / 4))
     while not stopping.is_set():
         try:
-            await reap_once(store, js, timeout_s)
+            if not paused():
+                await reap_once(store, js, timeout_s)
         except Exception as exc:  # the engines may be restarting: try again next round
             log.warning("reaper.failed", error=repr(exc))
         with contextlib.suppress(TimeoutError):

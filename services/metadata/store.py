@@ -73,7 +73,14 @@ class MetadataStore(Protocol):
     async def list_views(self, workspace: str, project: str) -> tuple[list[Doc], str | None]: ...
     async def list_embeds(self, workspace: str, embed_id: str = "") -> list[Doc]: ...
     async def ensure_key(self, key_hash: str, workspace: str, role: str) -> None: ...
+    async def reset(self) -> None: ...
     async def close(self) -> None: ...
+
+
+# Every collection of the read model (the reporting service keeps its own in the same database).
+COLLECTIONS = (
+    "experiments", "projects", "project_columns", "workspaces", "api_keys", "members", "views", "embeds", "migrations",
+)  # fmt: skip
 
 
 class MongoMetadataStore:
@@ -103,6 +110,21 @@ class MongoMetadataStore:
             await self.db["migrations"].insert_one({"_id": info.name, "applied_at": time.time()})
             applied.append(info.name)
         return applied
+
+    async def reset(self) -> None:
+        """Drops the read model — its collections and the table index — and makes it again, empty
+        (a replay rebuilds it from the log)."""
+        # The bootstrap keys and their workspaces come from configuration, not from the log: kept.
+        keys = [d async for d in self.db.api_keys.find({"name": "bootstrap", "_id": {"$regex": "^boot"}})]
+        workspaces = [d async for d in self.db.workspaces.find({"_id": {"$in": [k["workspace"] for k in keys]}})]
+        for name in COLLECTIONS:
+            await self.db.drop_collection(name)
+        await self._on_table(self.table.reset)
+        self._noted_columns.clear()
+        await self.migrate()
+        for collection, docs in (("workspaces", workspaces), ("api_keys", keys)):
+            if docs:
+                await self.db[collection].insert_many(docs)
 
     async def close(self) -> None:
         await self.client.close()
@@ -264,10 +286,14 @@ class MongoMetadataStore:
             try:
                 await self.db.projects.insert_one(new_project(workspace, sub, at))
             except DuplicateKeyError:
-                # $inc version: a concurrent read-change-write of the project then retries
+                # The earliest and latest times whatever the order events come in (a batch applies
+                # its access events first; a replay's batches are larger than live ones). $inc
+                # version: a concurrent read-change-write of the project then retries. ($and: with
+                # "_id" beside "$or", nx-27017 updates another document when this one fails the $or.)
+                later = {"$or": [{"updated_at": {"$lt": at}}, {"created_at": {"$gt": at}}]}
                 await self.db.projects.update_one(
-                    {"_id": project_id(workspace, sub), "updated_at": {"$lt": at}},
-                    {"$set": {"updated_at": at}, "$inc": {"version": 1}},
+                    {"$and": [{"_id": project_id(workspace, sub)}, later]},
+                    {"$max": {"updated_at": at}, "$min": {"created_at": at}, "$inc": {"version": 1}},
                 )
 
     async def note_columns(self, workspace: str, project: str, names: set[tuple[str, str]]) -> None:

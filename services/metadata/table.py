@@ -30,7 +30,7 @@ from typing import Any
 import clickhouse_connect
 from clickhouse_connect.driver.client import Client
 
-from services.common.clickhouse_cluster import client_settings
+from services.common.clickhouse_cluster import client_settings, drop
 from services.common.clickhouse_cluster import statements as cluster_statements
 from services.metadata.domain import Doc
 
@@ -232,11 +232,21 @@ class ExperimentTable:
         cluster = "" if self.is_embedded else cluster
         self.client: Client = clickhouse_connect.get_client(dsn=url, settings=client_settings(cluster))
         self.name = name
-        for statement in cluster_statements(SCHEMA.format(name=name), cluster, key="cityHash64(workspace, id)"):
+        self.cluster = cluster
+        self._create()
+
+    def _create(self) -> None:
+        schema = SCHEMA.format(name=self.name)
+        for statement in cluster_statements(schema, self.cluster, key="cityHash64(workspace, id)"):
             self.client.command(statement)
 
     def close(self) -> None:
         self.client.close()
+
+    def reset(self) -> None:
+        """The table dropped and made again, empty."""
+        drop(self.client, [self.name], self.cluster)
+        self._create()
 
     def upsert(self, docs: Iterable[Doc]) -> int:
         """Writes the rows of ``docs``; an older version than the stored one changes nothing."""

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import functools
 from concurrent.futures import ThreadPoolExecutor
 
 from tracklane_proto import metrics_pb2_grpc
 
-from services.common import bus, log, runtime
+from services.common import bus, log, replay, runtime
 from services.common.projections import REGISTRY
 from services.metrics.grpc_api import MetricsApi
 from services.metrics.projection import ScalarProjection
@@ -26,9 +25,24 @@ async def main() -> None:
     nc, js = await bus.connect(settings.common.nats_url, "metrics")
     await bus.ensure_stream(js, settings.common.nats_replicas)
     projection = ScalarProjection(store, executor)
+    archive = replay.ArtifactArchive(settings.common.artifact_addr)
+
+    async def reset() -> None:
+        await asyncio.get_running_loop().run_in_executor(executor, store.reset)
+
+    consumer = replay.Consumer(
+        js,
+        REGISTRY["metrics"],
+        projection.handle,
+        reset,
+        archive,
+        batch=settings.fetch_batch,
+        replicas=settings.common.nats_replicas,
+    )
 
     async def close() -> None:
         await nc.drain()
+        await archive.close()
         executor.shutdown(wait=True)
         store.close()
 
@@ -40,15 +54,7 @@ async def main() -> None:
             register=lambda server: metrics_pb2_grpc.add_MetricsServiceServicer_to_server(
                 MetricsApi(store, executor, settings.common.debug_sample_retention), server
             ),
-            background=[
-                functools.partial(
-                    bus.consume,
-                    js,
-                    REGISTRY["metrics"],
-                    projection.handle,
-                    batch=settings.fetch_batch,
-                )
-            ],
+            background=[consumer.run],
             close=close,
             grace=settings.common.shutdown_grace,
         )

@@ -17,7 +17,7 @@ import numpy as np
 from clickhouse_connect.driver.client import Client
 from tracklane_proto import events_pb2
 
-from services.common.clickhouse_cluster import client_settings, local_table
+from services.common.clickhouse_cluster import client_settings, created, drop, local_table
 from services.common.clickhouse_cluster import statements as cluster_statements
 from services.common.events import ConsoleColumns, ScalarColumns
 from services.metrics.domain import (
@@ -89,6 +89,7 @@ class ScalarStore(Protocol):
     ) -> list[SampleRow]: ...
 
     def close(self) -> None: ...
+    def reset(self) -> None: ...
 
 
 MAX_PLOT_ITERATIONS = 1000  # the iterations a plot lists for its picker (the newest)
@@ -120,6 +121,14 @@ class ClickHouseScalarStore:
 
     def close(self) -> None:
         self.client.close()
+
+    def reset(self) -> None:
+        """Drops every table of the read model, its deduplication memory with it, and makes them
+        again, empty (a replay rebuilds them from the log)."""
+        names = [name for file in migration_files() for name in created(file.read_text())]
+        drop(self.client, [*reversed(names), "schema_migrations"], self.cluster)
+        self._types.clear()
+        self.applied = migrate(self.client, self.cluster)
 
     def _insert(self, table: str, data: Any, columns: list[str], **kw: Any) -> None:
         """An insert with the columns' types known after the first one (clickhouse-connect asks the
@@ -698,6 +707,12 @@ def _add(r: SeriesResult, x: float, lo: float, hi: float, mean: float, last: flo
     r.count.append(n)
 
 
+def migration_files() -> list[Any]:
+    """The ``migrations/NNNN_*.sql`` files, in order."""
+    files = resources.files("services.metrics.migrations").iterdir()
+    return sorted((f for f in files if f.name.endswith(".sql")), key=lambda f: f.name)
+
+
 def migrate(client: Client, cluster: str = "") -> list[str]:
     """Applies the versioned ``migrations/NNNN_*.sql`` files not applied yet, in order; on a
     cluster, as replicated and distributed tables (``services.common.clickhouse_cluster``)."""
@@ -709,11 +724,7 @@ def migrate(client: Client, cluster: str = "") -> list[str]:
         client.command(statement)
     done = {row[0] for row in client.query("SELECT version FROM schema_migrations").result_rows}
     applied = []
-    files = sorted(
-        (f for f in resources.files("services.metrics.migrations").iterdir() if f.name.endswith(".sql")),
-        key=lambda f: f.name,
-    )
-    for file in files:
+    for file in migration_files():
         version = file.name.removesuffix(".sql")
         if version in done:
             continue

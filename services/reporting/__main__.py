@@ -4,11 +4,10 @@ MongoDB and the gRPC API the gateway reads them through."""
 from __future__ import annotations
 
 import asyncio
-import functools
 
 from tracklane_proto import reporting_pb2_grpc
 
-from services.common import bus, log, runtime
+from services.common import bus, log, replay, runtime
 from services.common.projections import REGISTRY
 from services.reporting.grpc_api import ReportingApi
 from services.reporting.projection import ReportingProjection
@@ -24,9 +23,14 @@ async def main() -> None:
     nc, js = await bus.connect(settings.common.nats_url, "reporting")
     await bus.ensure_stream(js, settings.common.nats_replicas)
     projection = ReportingProjection(store)
+    archive = replay.ArtifactArchive(settings.common.artifact_addr)
+    consumer = replay.Consumer(
+        js, REGISTRY["reporting"], projection.handle, store.reset, archive, replicas=settings.common.nats_replicas
+    )
 
     async def close() -> None:
         await nc.drain()
+        await archive.close()
         await store.close()
 
     await runtime.run(
@@ -37,7 +41,7 @@ async def main() -> None:
             register=lambda server: reporting_pb2_grpc.add_ReportingServiceServicer_to_server(
                 ReportingApi(store), server
             ),
-            background=[functools.partial(bus.consume, js, REGISTRY["reporting"], projection.handle)],
+            background=[consumer.run],
             close=close,
             grace=settings.common.shutdown_grace,
         )

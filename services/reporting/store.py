@@ -25,6 +25,12 @@ class ReportStore:
         for field in ("updated_at", "created_at", "name_key"):
             await self.db.reports.create_index([("workspace", ASCENDING), ("archived", ASCENDING), (field, DESCENDING)])
 
+    async def reset(self) -> None:
+        """Drops the read model's collections and makes them again, empty."""
+        for name in ("reports", "notes"):
+            await self.db.drop_collection(name)
+        await self.migrate()
+
     async def close(self) -> None:
         await self.client.close()
 
