@@ -114,6 +114,9 @@ class CommonSettings:
     # Debug samples kept per metric/variant: the artifact service deletes older objects, the
     # metrics service's index shows only these.
     debug_sample_retention: int = 100
+    # A replica rebuilding a read model (``replay``) renews its claim within this; after it, a
+    # crashed one's replay is taken over and resumed by another replica or its restart.
+    replay_lease_s: float = 30.0
 
     @classmethod
     def from_env(cls, env: Env | None = None) -> CommonSettings:
@@ -134,4 +137,5 @@ class CommonSettings:
             shutdown_grace=env.number("TRACKLANE_SHUTDOWN_GRACE", 10.0),
             key_cache_ttl=env.number("TRACKLANE_KEY_CACHE_TTL", 10.0),
             debug_sample_retention=env.integer("TRACKLANE_DEBUG_SAMPLE_RETENTION", 100, minimum=1, maximum=100_000),
+            replay_lease_s=env.number("TRACKLANE_REPLAY_LEASE_S", 30.0),
         )

@@ -52,9 +52,9 @@ log = structlog.get_logger()
 
 BUCKET = "TL_REPLAY"
 READ_MODELS = ("metrics", "metadata", "reporting")
-LEASE_S = 30.0  # a replica doing a replay renews its claim at least this often
+LEASE_S = 30.0  # a replica doing a replay renews its claim within this (TRACKLANE_REPLAY_LEASE_S)
 POLL_S = 1.0  # how often a consumer looks for a replay request
-FEED_EVENTS = 2_000  # archived events per projection batch
+FEED_EVENTS = 500  # archived events per projection batch (progress is saved between batches)
 SAVE_EVERY_S = 1.0  # progress (and the lease) written at most this often
 
 
@@ -77,15 +77,16 @@ class Job:
     target: int = 0  # live: done once the consumer applied this position
     gap: list[int] = field(default_factory=list)  # [first, last] positions in neither archive nor stream
     error: str = ""  # the last error met (the job retries; the command shows it)
+    takeovers: int = 0  # times a replica resumed it after the one doing it went quiet
 
     @property
     def active(self) -> bool:
         """Requested or running: the service's replicas do not consume."""
         return self.state in ("requested", "running")
 
-    def claimable(self, me: str, now: float) -> bool:
+    def claimable(self, me: str, now: float, lease_s: float = LEASE_S) -> bool:
         return self.state == "requested" or (
-            self.state == "running" and (self.owner == me or now - self.lease_at > LEASE_S)
+            self.state == "running" and (self.owner == me or now - self.lease_at > lease_s)
         )
 
     def encode(self) -> bytes:
@@ -200,9 +201,10 @@ class Consumer:
         *,
         batch: int = 256,
         replicas: int = 1,
+        lease_s: float = LEASE_S,
     ) -> None:
         self.js, self.spec, self.handler, self.reset, self.archive = js, spec, handler, reset, archive
-        self.batch, self.replicas = batch, replicas
+        self.batch, self.replicas, self.lease_s = batch, replicas, lease_s
         self.me = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self.rebuilding = False
         self.jobs: Jobs | None = None
@@ -213,7 +215,7 @@ class Consumer:
             job, revision = await self._look()
             self.rebuilding = job is not None and job.state in ("requested", "running", "live")
             if job is not None and job.active:
-                if job.claimable(self.me, time.time()):
+                if job.claimable(self.me, time.time(), self.lease_s):
                     await self._rebuild(job, revision, stopping)
                 else:
                     await _pause(stopping, POLL_S)
@@ -262,6 +264,9 @@ class Consumer:
         assert self.jobs is not None
         jobs, name = self.jobs, self.spec.name
         now = time.time()
+        if job.state == "running" and job.owner != self.me:
+            job.takeovers += 1
+            log.warning("replay.taking_over", read_model=name, job=job.id, previous=job.owner, phase=job.phase)
         job.state, job.owner, job.lease_at = "running", self.me, now
         job.started_at = job.started_at or now
         try:
@@ -344,11 +349,12 @@ class Consumer:
                         pending.append(Positioned(event, position))
                 except (DecodeError, ValueError, KeyError) as exc:
                     log.error("replay.bad_event", position=position, error=repr(exc))
-            if (len(pending) >= FEED_EVENTS or stopping.is_set()) and not await apply(chunk[-1][0]):
-                return False
-            if stopping.is_set():
-                await save()
-                return False
+                if len(pending) >= FEED_EVENTS and not await apply(position):
+                    return False
+                if stopping.is_set():  # what is in hand applied, where it got saved: resumed from there
+                    if await apply(position):
+                        await save()
+                    return False
         if not await apply(job.archive_last):
             return False
         await save()

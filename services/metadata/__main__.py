@@ -46,7 +46,13 @@ async def main() -> None:
         await bootstrap_key()
 
     consumer = replay.Consumer(
-        js, REGISTRY["metadata"], projection.handle, reset, archive, replicas=settings.common.nats_replicas
+        js,
+        REGISTRY["metadata"],
+        projection.handle,
+        reset,
+        archive,
+        replicas=settings.common.nats_replicas,
+        lease_s=settings.common.replay_lease_s,
     )
 
     async def close() -> None:

@@ -27,6 +27,14 @@ EVENTS = Counter("tracklane_metadata_events_projected_total", "Events applied to
 Change = Callable[[domain.Doc | None], domain.Doc]
 
 
+def _ms(t: float) -> float:
+    """A time of a project, workspace, key, member, view or embed, to the millisecond: a value
+    every MongoDB-wire engine stores exactly (nx-27017 keeps 15 significant digits of a number in
+    a document it updates, 17 in one it inserts), so a document's times do not depend on how often
+    it was written — live, or in a replay's larger batches."""
+    return round(t, 3)
+
+
 class MetadataProjection:
     """Experiment documents, projects, workspaces, members, keys and embed grants. Its consumer
     and kinds: ``REGISTRY["metadata"]``."""
@@ -54,9 +62,9 @@ class MetadataProjection:
                 latest = max(seen.get(event.experiment_id, (0.0, ""))[0], event.server_time)
                 seen[event.experiment_id] = (latest, event.workspace)
             if event.WhichOneof("payload") == "experiment_created":
-                projects.append((event.workspace, event.experiment_created.project, event.server_time))
+                projects.append((event.workspace, event.experiment_created.project, _ms(event.server_time)))
             if event.WhichOneof("payload") == "experiment_edited" and event.experiment_edited.HasField("project"):
-                projects.append((event.workspace, event.experiment_edited.project, event.server_time))
+                projects.append((event.workspace, event.experiment_edited.project, _ms(event.server_time)))
 
         for workspace, path, at in projects:
             await self.store.touch_project(workspace, path, at)
@@ -76,7 +84,7 @@ class MetadataProjection:
 
     async def _apply_access(self, event: events_pb2.Event, stream_seq: int) -> None:
         kind = event.WhichOneof("payload")
-        ws, at = event.workspace, event.server_time
+        ws, at = event.workspace, _ms(event.server_time)
         EVENTS.labels(kind or "none").inc()
         if kind == "workspace_created":
             created = event.workspace_created

@@ -38,6 +38,7 @@ async def main() -> None:
         archive,
         batch=settings.fetch_batch,
         replicas=settings.common.nats_replicas,
+        lease_s=settings.common.replay_lease_s,
     )
 
     async def close() -> None:

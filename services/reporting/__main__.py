@@ -25,7 +25,13 @@ async def main() -> None:
     projection = ReportingProjection(store)
     archive = replay.ArtifactArchive(settings.common.artifact_addr)
     consumer = replay.Consumer(
-        js, REGISTRY["reporting"], projection.handle, store.reset, archive, replicas=settings.common.nats_replicas
+        js,
+        REGISTRY["reporting"],
+        projection.handle,
+        store.reset,
+        archive,
+        replicas=settings.common.nats_replicas,
+        lease_s=settings.common.replay_lease_s,
     )
 
     async def close() -> None:

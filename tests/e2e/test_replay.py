@@ -20,6 +20,7 @@ from tracklane_proto import ingest_pb2
 
 from devstack import Stack
 from services.common import bus
+from services.common.replay import Job, Jobs
 from tests.conftest import API_KEY, PYTHON, batch, new_id, scalar_event, start_stack
 from tests.e2e.helpers import AUTH, gateway, ingest, open_experiment, total_points, wait_for
 from tests.e2e.test_sdk_reporting import SCRIPT
@@ -236,5 +237,59 @@ def test_replay_rebuilds_every_read_model_equal_past_the_streams_retention(tmp_p
         status = subprocess.run([PYTHON, "-m", "services", "replay", "--read-model", "all", "--status"], env=env,
                                 capture_output=True, text=True, timeout=60)  # fmt: skip
         assert status.returncode == 0 and status.stdout.count("done in") == 3, status.stdout + status.stderr
+    finally:
+        stack.stop()
+
+
+async def _job(nats_url: str, name: str) -> Job | None:
+    nc = await nats.connect(nats_url)
+    try:
+        return (await (await Jobs.open(nc.jetstream())).get(name))[0]
+    finally:
+        await nc.close()
+
+
+def test_a_replay_resumes_where_it_was_when_the_service_doing_it_is_killed(tmp_path: Path) -> None:
+    stack = start_stack(tmp_path, TRACKLANE_ARCHIVE_FLUSH_S="0.3", TRACKLANE_REPLAY_LEASE_S="3")
+    try:
+        exp = new_id()
+        open_experiment(stack, exp, project="resume")
+        stub = ingest(stack)
+        events, per_event = 2_000, 10  # (the metrics projection takes scalar events one insert each)
+        for first in range(1, events + 1, 100):
+            chunk = [scalar_event(seq, [("loss", "train", seq * per_event + i, 1.0 / seq) for i in range(per_event)])
+                     for seq in range(first, first + 100)]  # fmt: skip
+            stub.Append(batch(exp, *chunk), metadata=AUTH, timeout=60)
+        with gateway(stack) as gw:
+            wait_for("the points", lambda: total_points(gw, exp, "loss", "train") == events * per_event, timeout=120)
+        from services.artifact import archive
+        from services.artifact.store import FileObjectStore
+
+        store = FileObjectStore(stack.data_dir / "objects", b"-", "http://unused")
+        _, last = asyncio.run(_stream(stack.nats_url))
+        wait_for("the archive", lambda: archive.last_position(store) >= last, timeout=60)
+
+        env = dict(os.environ, TRACKLANE_NATS_URL=stack.nats_url)
+        asked = subprocess.run([PYTHON, "-m", "services", "replay", "--read-model", "metrics", "--detach"], env=env,
+                               capture_output=True, text=True, timeout=60)  # fmt: skip
+        assert asked.returncode == 0 and "replay requested" in asked.stderr, asked.stderr
+        midway = wait_for(
+            "the replay to be part way through the archive",
+            lambda: (j := asyncio.run(_job(stack.nats_url, "metrics"))) and j.phase == "archive" and j.fed > 0 and j,
+            timeout=120,
+        )
+        assert midway.state == "running" and midway.fed < midway.archive_last
+        stack.kill("metrics")  # kill -9, in the middle of the archive
+        stack.start_service("metrics")
+
+        follow = subprocess.run([PYTHON, "-m", "services", "replay", "--read-model", "metrics"], env=env,
+                                capture_output=True, text=True, timeout=300)  # fmt: skip
+        assert follow.returncode == 0 and "following the replay under way" in follow.stderr, follow.stderr
+        done = asyncio.run(_job(stack.nats_url, "metrics"))
+        assert done is not None and done.state == "done" and done.takeovers == 1  # resumed, not begun again
+        with gateway(stack) as gw:  # every point once: what was applied twice around the kill changed nothing
+            assert total_points(gw, exp, "loss", "train") == events * per_event
+            series = gw.get(f"/api/v1/experiments/{exp}/scalars", params={"metric": "loss"}).json()["series"][0]
+            assert series["last"][-1] == 1.0 / events
     finally:
         stack.stop()
