@@ -318,6 +318,56 @@ def bench_charts(stack: Stack, gw: httpx.Client, scale: Scale) -> list[Figure]:
     return [fig]
 
 
+def bench_replay(stack: Stack) -> list[Figure]:
+    """``tracklane-server replay`` of the metrics and the metadata read models over everything the
+    bench logged so far, from the archive: events and points applied per second."""
+    from services.artifact import archive
+    from services.artifact.store import FileObjectStore
+    from services.common import bus
+    from services.common.replay import Jobs
+    from services.replay import follow
+
+    store = FileObjectStore(stack.data_dir / "objects", b"-", "http://unused")
+
+    async def run() -> list[Figure]:
+        nc, js = await bus.connect(stack.nats_url, "bench")
+        try:
+            last = (await js.stream_info(bus.STREAM)).state.last_seq
+            for _ in range(600):  # the archiver catches up (it flushes every 5 s)
+                if await asyncio.to_thread(archive.last_position, store) >= last:
+                    break
+                await asyncio.sleep(0.5)
+            jobs = await Jobs.open(js)
+            figures = []
+            for name in ("metrics", "metadata"):
+                await jobs.request(name)
+                said = [""]
+
+                def show(state: list[Any], name: str = name, said: list[str] = said) -> None:
+                    if state[0].text.split(":")[0] != said[0]:
+                        said[0] = state[0].text.split(":")[0]
+                        progress(f"replay {name}: {state[0].text}")
+
+                job = (await follow(js, jobs, [name], show))[0].job
+                assert job is not None
+                took = job.archive_done_at - job.started_at
+                events = Figure(f"replay: {name} read model rebuilt from the archive", "events/s", "Tracklane")
+                events.samples = [job.archived_events / took]
+                figures.append(events)
+                if job.archived_points:
+                    points = Figure(f"replay: {name} read model rebuilt from the archive", "points/s", "Tracklane")
+                    points.samples = [job.archived_points / took]
+                    figures.append(points)
+                progress(
+                    f"replay {name}: {job.archived_events:,} events, {job.archived_points:,} points in {took:.1f} s"
+                )
+            return figures
+        finally:
+            await nc.close()
+
+    return asyncio.run(run())
+
+
 def bench_widget(stack: Stack, gw: httpx.Client, scale: Scale) -> list[Figure]:
     """``/widget/`` scalar charts (the HTML page, data included) of 1 and 10 experiments."""
     ids = []
@@ -430,6 +480,7 @@ def main() -> None:
             overhead = bench_overhead(stack, scale)
             queries = bench_queries(stack, gw, scale)
             reads = [*bench_table(stack, gw, scale), *bench_widget(stack, gw, scale), *bench_charts(stack, gw, scale)]
+            reads += bench_replay(stack)
             via_api = bench_mlflow_api(stack, scale)
     finally:
         stack.stop()

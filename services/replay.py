@@ -70,9 +70,12 @@ async def progress(js: JetStreamContext, jobs: Jobs, name: str) -> Progress:
 
 def summary(job: Job) -> str:
     streamed = max(job.target - job.start + 1, 0)
-    text = f"{job.archived_events:,} events from the archive, positions {job.start:,}..{job.target:,} from the stream"
-    if not streamed:
-        text = f"{job.archived_events:,} events from the archive, none left in the stream"
+    points = f" ({job.archived_points:,} points)" if job.archived_points else ""
+    text = f"{job.archived_events:,} events{points} from the archive"
+    took = job.archive_done_at - job.started_at
+    if took > 0 and job.archived_events:
+        text += f" at {job.archived_events / took:,.0f} events/s"
+    text += f", positions {job.start:,}..{job.target:,} from the stream" if streamed else ", none left in the stream"
     if job.gap:
         text += f"; positions {job.gap[0]:,}..{job.gap[1]:,} were in neither (they left the stream unarchived)"
     return text

@@ -73,6 +73,8 @@ class Job:
     archive_last: int = 0  # the newest archived position when the archive phase began
     fed: int = 0  # the archived positions up to here went through the projection
     archived_events: int = 0  # of them, events of the projection's kinds
+    archived_points: int = 0  # scalar points among them
+    archive_done_at: float = 0.0  # when the archive phase ended
     start: int = 0  # the stream position the consumer was made again at
     target: int = 0  # live: done once the consumer applied this position
     gap: list[int] = field(default_factory=list)  # [first, last] positions in neither archive nor stream
@@ -285,7 +287,7 @@ class Consumer:
                 with contextlib.suppress(NotFoundError):
                     await self.js.delete_consumer(bus.STREAM, self.spec.durable)
                 await self.reset()
-                job.phase, job.fed, job.archived_events = "archive", 0, 0
+                job.phase, job.fed, job.archived_events, job.archived_points = "archive", 0, 0, 0
                 await save()
             if job.phase == "archive":
                 if not job.archive_last:
@@ -300,6 +302,7 @@ class Consumer:
                     log.error("replay.gap", read_model=name, first=job.gap[0], last=job.gap[1],
                               hint="these positions left the stream before they were archived")  # fmt: skip
                 job.start, job.phase = max(job.archive_last + 1, first), "stream"
+                job.archive_done_at = time.time()
                 await save()
             if job.phase == "stream":
                 try:
@@ -335,6 +338,7 @@ class Consumer:
                     if stopping.is_set():
                         return False
             job.fed, job.archived_events = up_to, job.archived_events + len(pending)
+            job.archived_points += sum(len(p.event.scalars.values) // 8 for p in pending if p.event.HasField("scalars"))
             pending = []
             if time.monotonic() - saved >= SAVE_EVERY_S:
                 await save()
