@@ -179,6 +179,7 @@ async def delete_tag(st: GatewayState, who: Principal, key: str, args: dict[str,
 
 async def log_outputs(st: GatewayState, who: Principal, key: str, args: dict[str, Any]) -> dict[str, Any]:
     """A run's output models: each is kept on the run that made it already; checked, then done."""
+    require_writer(who)  # (it changes nothing, but it is a write: a viewer is refused as by the others)
     for i, m in enumerate(args.get("models") or []):
         if not isinstance(m, dict) or not isinstance(m.get("model_id"), str):
             raise invalid(f"models[{i}].model_id: required")

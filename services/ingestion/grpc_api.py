@@ -93,6 +93,17 @@ class IngestApi(ingest_pb2_grpc.IngestServiceServicer):
         self._remember(key)
         return True
 
+    async def _owner(self, experiment_id: str) -> str | None:
+        """The workspace an experiment id was first opened in (None: never opened; its history left
+        the stream: the first that remains)."""
+        try:
+            first = await self.js.get_msg(
+                bus.STREAM, seq=1, next=True, subject=subject("*", experiment_id, "lifecycle")
+            )
+        except NotFoundError:
+            return None
+        return str(first.subject).split(".")[2] if first.subject else None
+
     async def watch_lifecycle(self) -> None:
         """Forgets a cleared experiment at once, and forwards stop requests to the experiment's
         open streams. Every replica gets every such event: a core NATS subscription on the
@@ -182,6 +193,13 @@ class IngestApi(ingest_pb2_grpc.IngestServiceServicer):
         except ValidationError as exc:
             await _invalid(context, exc)
         existed = await self._exists(principal.workspace, request.experiment_id)
+        if not existed and await self._owner(request.experiment_id) not in (None, principal.workspace):
+            # Ids are global: another workspace's experiment is not this key's to write to (its
+            # events would change nothing there, and nothing would show here).
+            await context.abort(
+                grpc.StatusCode.PERMISSION_DENIED,
+                f"experiment_id: {request.experiment_id} belongs to another workspace; open a new experiment",
+            )
         now = time.time()
         event = new_event(
             principal.workspace,

@@ -49,16 +49,21 @@ def test_a_key_of_one_workspace_reads_and_writes_nothing_of_another(
         assert b.post(f"/api/v1/experiments/{mine}/archive").status_code == 404
         assert all(k["name"] != "bootstrap" for k in b.get("/api/v1/keys").json()["keys"])
 
-    # Over gRPC: B cannot append to A's experiment; opening A's id under B changes nothing of A.
+    # Over gRPC: B can neither append to A's experiment nor open A's id under B (ids are global).
     with pytest.raises(grpc.RpcError) as info:
         ingest(stack).Append(batch(mine, scalar_event(1, [("loss", "t", 5, 9.0)])), metadata=auth(b_key), timeout=10)
     assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT  # type: ignore[attr-defined]
-    ingest(stack).OpenExperiment(
-        ingest_pb2.OpenExperimentRequest(experiment_id=mine, project="hijack", name="x"),
-        metadata=auth(b_key),
-        timeout=10,
-    )
-    ingest(stack).Append(batch(mine, scalar_event(1, [("loss", "t", 5, 9.0)])), metadata=auth(b_key), timeout=10)
+    with pytest.raises(grpc.RpcError) as info:
+        ingest(stack).OpenExperiment(
+            ingest_pb2.OpenExperimentRequest(experiment_id=mine, project="hijack", name="x"),
+            metadata=auth(b_key),
+            timeout=10,
+        )
+    assert info.value.code() == grpc.StatusCode.PERMISSION_DENIED  # type: ignore[attr-defined]
+    assert "belongs to another workspace" in info.value.details()  # type: ignore[attr-defined]
+    with pytest.raises(grpc.RpcError) as info:  # still nothing to append to
+        ingest(stack).Append(batch(mine, scalar_event(1, [("loss", "t", 5, 9.0)])), metadata=auth(b_key), timeout=10)
+    assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT  # type: ignore[attr-defined]
     with gateway(stack) as gw:
         marker = new_id()  # a later event of A, to know the projections have passed B's events
         open_experiment(stack, marker, project="private-a")
