@@ -108,8 +108,10 @@ contract: venv ## schemathesis over the OpenAPI document, longer than make test 
 	TRACKLANE_CONTRACT_EXAMPLES=$(CONTRACT_EXAMPLES) $(VENV)/bin/pytest tests/e2e/test_api_contract.py -s $(PYTEST_ARGS)
 
 CHAOS_OUTAGE_S ?= 600
-chaos: venv ## Faults, longer than make test: the whole server gone CHAOS_OUTAGE_S under a training loop (figures printed), kills, a full log, a NATS cluster losing its leader
-	CHAOS_OUTAGE_S=$(CHAOS_OUTAGE_S) $(VENV)/bin/pytest -s tests/e2e/test_server_gone.py tests/e2e/test_recovery.py \
+CHAOS_POINTS ?= 1000000
+chaos: venv ## Faults, longer than make test: 4 clients x CHAOS_POINTS with every process killed in turn, the whole server gone CHAOS_OUTAGE_S, a full log, a NATS cluster losing two nodes (figures printed)
+	CHAOS_OUTAGE_S=$(CHAOS_OUTAGE_S) CHAOS_POINTS=$(CHAOS_POINTS) CHAOS_FULL=1 $(VENV)/bin/pytest -s \
+	  tests/e2e/test_chaos.py tests/e2e/test_server_gone.py tests/e2e/test_recovery.py \
 	  tests/e2e/test_full_log.py tests/deploy/test_nats_cluster.py $(PYTEST_ARGS)
 
 FUZZ_SECONDS ?= 300

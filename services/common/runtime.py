@@ -112,6 +112,18 @@ class MalformedRequestInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[m
                     yield response
 
             return handler._replace(request_deserializer=tolerant, stream_stream=stream)
+        if handler.unary_stream is not None:
+            inner_answers = handler.unary_stream
+
+            async def answers(request: Any, context: grpc.aio.ServicerContext) -> Any:
+                if isinstance(request, _Malformed):
+                    await context.abort(
+                        grpc.StatusCode.INVALID_ARGUMENT, f"request: malformed message ({request.error})"
+                    )
+                async for response in inner_answers(request, _BoundedContext(context)):
+                    yield response
+
+            return handler._replace(request_deserializer=tolerant, unary_stream=answers)
         return handler
 
 

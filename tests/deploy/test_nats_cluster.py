@@ -1,7 +1,8 @@
 """The NATS configuration of the Kubernetes manifests (k8s/components/nats/nats.conf), run for
 real: three nats-server processes on loopback, each from that same file with its own variables,
 form a JetStream cluster; Tracklane's event stream is made with 3 replicas; the stream's leader is
-killed (SIGKILL) in the middle of publishing; every acknowledged event is in the stream once."""
+killed (SIGKILL) in the middle of publishing, then, once it is back, the new leader; every
+acknowledged event is in the stream once."""
 
 from __future__ import annotations
 
@@ -80,7 +81,9 @@ async def _publish(js: bus.JetStreamContext, i: int) -> None:
             await asyncio.sleep(0.2)
 
 
-async def test_the_manifests_nats_cluster_keeps_every_acknowledged_event_when_its_leader_dies(tmp_path: Path) -> None:
+async def test_the_manifests_nats_cluster_keeps_every_acknowledged_event_when_its_leader_then_another_die(
+    tmp_path: Path,
+) -> None:
     ports = [(free_port(), free_port(), free_port()) for _ in range(3)]
     nodes = [Node(i, tmp_path, ports) for i in range(3)]
     for n in nodes:
@@ -96,19 +99,30 @@ async def test_the_manifests_nats_cluster_keeps_every_acknowledged_event_when_it
         assert info.config.num_replicas == 3 and info.cluster is not None
         assert len(info.cluster.replicas or []) == 2  # the leader and two followers
 
-        for i in range(EVENTS // 2):
+        third = EVENTS // 3
+        for i in range(third):
             await _publish(js, i)
         cluster = (await js.stream_info(bus.STREAM)).cluster
         assert cluster is not None
         leader = next(n for n in nodes if n.name == cluster.leader)
         leader.kill()  # mid-ingest: the rest go to a newly elected leader
-        for i in range(EVENTS // 2, EVENTS):
+        for i in range(third, 2 * third):
             await _publish(js, i)
         now = (await js.stream_info(bus.STREAM)).cluster
         assert now is not None and now.leader not in (None, leader.name)  # a new leader took the rest
         leader.start()  # back: it catches up from the others
         deadline = time.monotonic() + 60
         while not leader.healthy():
+            assert time.monotonic() < deadline
+            await asyncio.sleep(0.3)
+        # Then another node (the new leader), mid-ingest too: two of three still make a majority.
+        second = next(n for n in nodes if n.name == now.leader)
+        second.kill()
+        for i in range(2 * third, EVENTS):
+            await _publish(js, i)
+        second.start()
+        deadline = time.monotonic() + 60
+        while not second.healthy():
             assert time.monotonic() < deadline
             await asyncio.sleep(0.3)
 
