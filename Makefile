@@ -12,7 +12,7 @@ PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
 PHONY_K8S := k8s-tools k8s-check
-.PHONY: $(PHONY_K8S) screenshots help venv protos protos-check ui ui-types ui-check contract chaos fuzz up test test-unit lint format typecheck s3-engine browser-engine clean bench
+.PHONY: $(PHONY_K8S) screenshots help venv protos protos-check ui ui-types ui-check contract chaos fuzz fuzz-atheris up test test-unit lint format typecheck s3-engine browser-engine clean bench
 
 help: ## Show this help
 	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -109,19 +109,22 @@ contract: venv ## schemathesis over the OpenAPI document, longer than make test 
 
 CHAOS_OUTAGE_S ?= 600
 CHAOS_POINTS ?= 1000000
-chaos: venv ## Faults, longer than make test: 4 clients x CHAOS_POINTS with every process killed in turn, the whole server gone CHAOS_OUTAGE_S, a full log, a NATS cluster losing two nodes (figures printed)
+chaos: venv ## Faults, longer than make test: 4 clients x CHAOS_POINTS with every process killed in turn, the whole server gone CHAOS_OUTAGE_S, a full log, a NATS cluster losing two nodes (a table of figures), then the long atheris runs
 	CHAOS_OUTAGE_S=$(CHAOS_OUTAGE_S) CHAOS_POINTS=$(CHAOS_POINTS) CHAOS_FULL=1 $(VENV)/bin/pytest -s \
 	  tests/e2e/test_chaos.py tests/e2e/test_server_gone.py tests/e2e/test_recovery.py \
 	  tests/e2e/test_full_log.py tests/deploy/test_nats_cluster.py $(PYTEST_ARGS)
+	$(MAKE) fuzz-atheris
 
 FUZZ_SECONDS ?= 300
 FUZZ_EXAMPLES_LONG ?= 400
-fuzz: venv ## Long fuzzing: each atheris target FUZZ_SECONDS, every gRPC method FUZZ_EXAMPLES_LONG inputs (make test runs both briefly)
+fuzz: fuzz-atheris ## Long fuzzing: each atheris target FUZZ_SECONDS, every gRPC method FUZZ_EXAMPLES_LONG inputs (make test runs both briefly)
+	FUZZ_RANDOM=1 FUZZ_EXAMPLES=$(FUZZ_EXAMPLES_LONG) $(VENV)/bin/pytest tests/e2e/test_grpc_fuzz.py $(PYTEST_ARGS)
+
+fuzz-atheris: venv ## The atheris targets (query language, MLflow filters, event decoders), FUZZ_SECONDS each
 	@mkdir -p .fuzz
 	for t in query_language mlflow_search event_batch log_event; do \
 	  mkdir -p .fuzz/$$t && $(VENV)/bin/python -m tests.fuzz.targets $$t .fuzz/$$t -max_total_time=$(FUZZ_SECONDS) \
 	    -max_len=4096 -artifact_prefix=tests/fuzz/regressions/$$t/crash- || exit 1; done
-	FUZZ_RANDOM=1 FUZZ_EXAMPLES=$(FUZZ_EXAMPLES_LONG) $(VENV)/bin/pytest tests/e2e/test_grpc_fuzz.py $(PYTEST_ARGS)
 
 test-unit: venv ## Only the fast tests that start no engine
 	$(VENV)/bin/pytest -m "not engines" $(PYTEST_ARGS)

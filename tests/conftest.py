@@ -10,6 +10,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -172,3 +173,14 @@ def s3_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         for pid_file in sorted((folder / "run").glob("*.pid"), reverse=True):
             with contextlib.suppress(ProcessLookupError, ValueError):  # already gone
                 os.kill(int(pid_file.read_text().strip()), 15)
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """The fault suites' figures (tests/figures.py), one table: what ``make chaos`` prints."""
+    from tests import figures
+
+    lines = figures.table()
+    if lines:
+        terminalreporter.write_sep("=", "figures of the fault suites")
+        for line in lines:
+            terminalreporter.write_line(line)

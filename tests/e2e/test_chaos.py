@@ -21,6 +21,7 @@ from typing import Any
 import pytest
 
 from devstack import Stack
+from tests import figures
 from tests.conftest import API_KEY, start_stack
 from tests.e2e.helpers import gateway, total_points, wait_for
 
@@ -164,6 +165,8 @@ def test_nothing_is_lost_or_doubled_while_every_process_is_killed_in_turn(tmp_pa
             ("log_scalar worst / p99.9 (worst client)", f"{max_ms:.1f} ms / {p999:.3f} ms"),
             ("duration of the kills", f"{took:.0f} s"),
         ]  # fmt: skip
+        for figure, value in rows:
+            figures.record("processes killed in turn", figure, value)
         width = max(len(a) for a, _ in rows)
         print("\n\nmake chaos — processes killed under four training clients\n" + "\n".join(
             f"  {a:<{width}}  {b}" for a, b in rows))  # fmt: skip

@@ -13,6 +13,7 @@ import pytest
 import tracklane
 
 from devstack import Stack
+from tests import figures
 from tests.conftest import API_KEY, batch, new_id, scalar_event, start_stack
 from tests.e2e.helpers import AUTH, gateway, ingest, open_experiment, total_points, wait_for
 
@@ -62,6 +63,9 @@ def test_a_full_log_is_refused_with_resource_exhausted_and_nothing_is_lost(tmp_p
             time.sleep(1)  # and no more than that: nothing doubled
             assert total_points(gw, run.id, "loss", "train") == 30_000
             assert total_points(gw, raw, "loss", "train") == want
+        suite = "a full event log (8 MB store)"
+        figures.record(suite, "raw batches taken, then", f"{acked}, then RESOURCE_EXHAUSTED")
+        figures.record(suite, "SDK points kept while refused, stored after / twice", "30,000, 30,000 / 0")
     finally:
         stack.stop()
 

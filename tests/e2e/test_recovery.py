@@ -11,6 +11,7 @@ import pytest
 
 from devstack import Stack
 from services.common import bus
+from tests import figures
 from tests.conftest import batch, new_id, scalar_event
 from tests.e2e.helpers import AUTH, gateway, ingest, open_experiment, total_points, wait_for
 
@@ -55,6 +56,7 @@ def test_a_consumer_killed_mid_stream_loses_and_duplicates_nothing(own_stack: St
             ),
         )
         assert summary["max"] == 1.0 and summary["min"] == pytest.approx(1.0 / N)
+        figures.record("a consumer killed mid-stream", f"{victim}: points sent / stored / twice", f"{N:,} / {N:,} / 0")
 
 
 def consumers_idle(stack: Stack) -> bool:
