@@ -28,7 +28,7 @@ from tracklane_proto import ingest_pb2, ingest_pb2_grpc
 from devstack import Stack
 from gateway.app import create_app
 from gateway.embeds import sign
-from tests.conftest import API_KEY, batch, new_id, scalar_event
+from tests.conftest import API_KEY, batch, new_id, scalar_event, start_stack
 from tests.e2e.helpers import gateway, open_experiment, wait_for
 
 pytestmark = pytest.mark.engines
@@ -189,6 +189,15 @@ class World:
     logged_model: str
     credentials: dict[str, str]  # caller -> key or token
     session_cookie: str
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    """A platform of its own: the callers let in change things (a workspace's embed origins, its
+    members) that the shared stack's other tests rely on."""
+    s = start_stack(tmp_path_factory.mktemp("matrix"))
+    yield s
+    s.stop()
 
 
 @pytest.fixture(scope="module")
