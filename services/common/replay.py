@@ -82,6 +82,11 @@ class Job:
     takeovers: int = 0  # times a replica resumed it after the one doing it went quiet
 
     @property
+    def underway(self) -> bool:
+        """Not done yet: requested, running, or live (consuming again, not caught up)."""
+        return self.state in ("requested", "running", "live")
+
+    @property
     def active(self) -> bool:
         """Requested or running: the service's replicas do not consume."""
         return self.state in ("requested", "running")
@@ -139,7 +144,7 @@ class Jobs:
             raise ValueError(f"read model: one of {', '.join(READ_MODELS)}")
         for _ in range(10):
             job, revision = await self.get(name)
-            if job is not None and job.state in ("requested", "running", "live"):
+            if job is not None and job.underway:
                 return job
             job = Job(id=uuid.uuid4().hex[:12], state="requested", requested_at=time.time())
             try:
@@ -215,7 +220,7 @@ class Consumer:
         self.jobs = await Jobs.open(self.js, self.replicas)
         while not stopping.is_set():
             job, revision = await self._look()
-            self.rebuilding = job is not None and job.state in ("requested", "running", "live")
+            self.rebuilding = job is not None and job.underway
             if job is not None and job.active:
                 if job.claimable(self.me, time.time(), self.lease_s):
                     await self._rebuild(job, revision, stopping)
@@ -228,7 +233,7 @@ class Consumer:
                 while not task.done() and not stopping.is_set():
                     await asyncio.wait({task}, timeout=POLL_S)
                     job, revision = await self._look()
-                    self.rebuilding = job is not None and job.state in ("requested", "running", "live")
+                    self.rebuilding = job is not None and job.underway
                     if job is not None and job.state == "live":
                         await self._finish(job, revision)
                     elif job is not None and job.active:

@@ -91,10 +91,7 @@ class MalformedRequestInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[m
             inner_unary = handler.unary_unary
 
             async def unary(request: Any, context: grpc.aio.ServicerContext) -> Any:
-                if isinstance(request, _Malformed):
-                    await context.abort(
-                        grpc.StatusCode.INVALID_ARGUMENT, f"request: malformed message ({request.error})"
-                    )
+                await _refuse_malformed(request, context)
                 return await inner_unary(request, _BoundedContext(context))
 
             return handler._replace(request_deserializer=tolerant, unary_unary=unary)
@@ -116,15 +113,18 @@ class MalformedRequestInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[m
             inner_answers = handler.unary_stream
 
             async def answers(request: Any, context: grpc.aio.ServicerContext) -> Any:
-                if isinstance(request, _Malformed):
-                    await context.abort(
-                        grpc.StatusCode.INVALID_ARGUMENT, f"request: malformed message ({request.error})"
-                    )
+                await _refuse_malformed(request, context)
                 async for response in inner_answers(request, _BoundedContext(context)):
                     yield response
 
             return handler._replace(request_deserializer=tolerant, unary_stream=answers)
         return handler
+
+
+async def _refuse_malformed(request: Any, context: grpc.aio.ServicerContext) -> None:
+    """A request whose bytes did not decode is refused as INVALID_ARGUMENT, never UNKNOWN."""
+    if isinstance(request, _Malformed):
+        await context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"request: malformed message ({request.error})")
 
 
 @dataclass
