@@ -111,7 +111,7 @@ CHAOS_OUTAGE_S ?= 600
 CHAOS_POINTS ?= 1000000
 chaos: venv ## Faults, longer than make test: 4 clients x CHAOS_POINTS with every process killed in turn, the whole server gone CHAOS_OUTAGE_S, a full log, a NATS cluster losing two nodes (a table of figures), then the long atheris runs
 	CHAOS_OUTAGE_S=$(CHAOS_OUTAGE_S) CHAOS_POINTS=$(CHAOS_POINTS) CHAOS_FULL=1 $(VENV)/bin/pytest -s \
-	  tests/e2e/test_chaos.py tests/e2e/test_server_gone.py tests/e2e/test_recovery.py \
+	  tests/e2e/test_chaos.py tests/e2e/test_server_gone.py tests/e2e/test_recovery.py tests/e2e/test_replay.py \
 	  tests/e2e/test_full_log.py tests/deploy/test_nats_cluster.py $(PYTEST_ARGS)
 	$(MAKE) fuzz-atheris
 
