@@ -117,6 +117,8 @@ class CommonSettings:
     # A replica rebuilding a read model (``replay``) renews its claim within this; after it, a
     # crashed one's replay is taken over and resumed by another replica or its restart.
     replay_lease_s: float = 30.0
+    # Archived events a replay feeds its projection at once (its progress is saved between them).
+    replay_batch: int = 500
 
     @classmethod
     def from_env(cls, env: Env | None = None) -> CommonSettings:
@@ -138,4 +140,5 @@ class CommonSettings:
             key_cache_ttl=env.number("TRACKLANE_KEY_CACHE_TTL", 10.0),
             debug_sample_retention=env.integer("TRACKLANE_DEBUG_SAMPLE_RETENTION", 100, minimum=1, maximum=100_000),
             replay_lease_s=env.number("TRACKLANE_REPLAY_LEASE_S", 30.0),
+            replay_batch=env.integer("TRACKLANE_REPLAY_BATCH", 500, minimum=1, maximum=100_000),
         )

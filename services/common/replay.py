@@ -54,7 +54,7 @@ BUCKET = "TL_REPLAY"
 READ_MODELS = ("metrics", "metadata", "reporting")
 LEASE_S = 30.0  # a replica doing a replay renews its claim within this (TRACKLANE_REPLAY_LEASE_S)
 POLL_S = 1.0  # how often a consumer looks for a replay request
-FEED_EVENTS = 500  # archived events per projection batch (progress is saved between batches)
+FEED_EVENTS = 500  # archived events per projection batch (progress is saved between batches): TRACKLANE_REPLAY_BATCH
 SAVE_EVERY_S = 1.0  # progress (and the lease) written at most this often
 
 
@@ -209,9 +209,14 @@ class Consumer:
         batch: int = 256,
         replicas: int = 1,
         lease_s: float = LEASE_S,
+        archived: Handler | None = None,
+        feed_events: int = FEED_EVENTS,
     ) -> None:
         self.js, self.spec, self.handler, self.reset, self.archive = js, spec, handler, reset, archive
-        self.batch, self.replicas, self.lease_s = batch, replicas, lease_s
+        # The archive's batches are cut the same way each time (by count from where the job's
+        # progress was saved), so a projection may write each as one deduplicated unit.
+        self.archived = archived or handler
+        self.batch, self.replicas, self.lease_s, self.feed_events = batch, replicas, lease_s, feed_events
         self.me = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self.rebuilding = False
         self.jobs: Jobs | None = None
@@ -333,7 +338,7 @@ class Consumer:
             nonlocal pending, saved
             while pending:
                 try:
-                    await self.handler(pending)
+                    await self.archived(pending)
                     break
                 except Exception as exc:
                     log.exception("replay.batch_failed", read_model=self.spec.name, position=up_to)
@@ -358,11 +363,10 @@ class Consumer:
                         pending.append(Positioned(event, position))
                 except (DecodeError, ValueError, KeyError) as exc:
                     log.error("replay.bad_event", position=position, error=repr(exc))
-                if len(pending) >= FEED_EVENTS and not await apply(position):
+                if len(pending) >= self.feed_events and not await apply(position):
                     return False
-                if stopping.is_set():  # what is in hand applied, where it got saved: resumed from there
-                    if await apply(position):
-                        await save()
+                if stopping.is_set():  # resumed from the last batch applied, cut the same way again
+                    await save()
                     return False
         if not await apply(job.archive_last):
             return False

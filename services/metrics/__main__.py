@@ -39,6 +39,8 @@ async def main() -> None:
         batch=settings.fetch_batch,
         replicas=settings.common.nats_replicas,
         lease_s=settings.common.replay_lease_s,
+        feed_events=settings.common.replay_batch,
+        archived=projection.handle_archived,
     )
 
     async def close() -> None:

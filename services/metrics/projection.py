@@ -1,21 +1,23 @@
 """Scalar, console, plot and debug-sample events -> ClickHouse rows. Idempotent: each scalar or
 console event is one insert block whose deduplication token is the event id, so a redelivered
-event adds nothing; plots and samples replace by (iteration, seq)."""
+event adds nothing (a replay from the archive inserts many events at once, under a digest of
+their ids); plots and samples replace by (iteration, seq)."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Sequence
+import hashlib
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Executor
+from functools import partial
 from typing import TypeVar
 
 import structlog
 from prometheus_client import Counter
-from tracklane_proto import events_pb2
 
 from services.common.events import ConsoleColumns, ScalarColumns
 from services.common.projections import Positioned
-from services.metrics.store import ScalarStore
+from services.metrics.store import ConsoleEvent, ScalarEvent, ScalarStore
 
 log = structlog.get_logger()
 POINTS = Counter("tracklane_metrics_points_projected_total", "Scalar points written to ClickHouse (incl. deduplicated)")
@@ -36,42 +38,79 @@ class ScalarProjection:
         return await asyncio.get_running_loop().run_in_executor(self.executor, fn)
 
     async def handle(self, batch: Sequence[Positioned]) -> None:
+        """A batch from the stream: each scalar or console event its own insert, deduplicated by
+        its id (a redelivery may cut the log into other batches)."""
+        await self._apply(batch, whole=False)
+
+    async def handle_archived(self, batch: Sequence[Positioned]) -> None:
+        """A batch of a replay from the archive, which is cut the same way each time it is fed
+        (a resumed replay starts again at a batch's edge): the scalar and the console events
+        between two clears go in as one insert each, deduplicated by a digest of their ids —
+        a small event's insert costs as much as a large one's."""
+        await self._apply(batch, whole=True)
+
+    async def _apply(self, batch: Sequence[Positioned], whole: bool) -> None:
         # In log order: inserts, and the deletes of cleared experiments.
         writes: list[Callable[[], None]] = []
-        points = 0
+        scalars: list[ScalarEvent] = []
+        console: list[ConsoleEvent] = []
+        points = events = 0
+
+        def grouped() -> None:  # the scalar and console events gathered so far, as one insert each
+            if scalars:
+                writes.append(partial(self.store.insert_many, list(scalars), _digest(e.event_id for e in scalars)))
+            if console:
+                writes.append(
+                    partial(self.store.insert_console_many, list(console), _digest(e.event_id for e in console))
+                )
+            scalars.clear()
+            console.clear()
+
         for item in batch:
             event = item.event
+            ws, exp, seq = event.workspace, event.experiment_id, event.seq
+            kind = event.WhichOneof("payload")
             try:
-                write, n = self._write_for(event)
+                if kind == "scalars":
+                    columns = ScalarColumns.decode(event.scalars)
+                    scalars.append(ScalarEvent(ws, exp, event.event_id, columns))
+                    points += len(columns)
+                elif kind == "console_lines":
+                    console.append(
+                        ConsoleEvent(ws, exp, seq, event.event_id, ConsoleColumns.decode(event.console_lines))
+                    )
+                elif kind == "experiment_cleared":
+                    grouped()
+                    writes.append(partial(self.store.delete_experiment, ws, exp))
+                elif kind == "plot_reported":
+                    writes.append(partial(self.store.insert_plot, ws, exp, seq, event.plot_reported, event.server_time))
+                elif kind == "debug_sample":
+                    writes.append(
+                        partial(self.store.insert_sample, ws, exp, seq, event.debug_sample, event.server_time)
+                    )
+                else:
+                    continue
             except ValueError as exc:
                 # Ingestion validated it, so this is a bug or a foreign writer: never block the log.
                 log.error("projection.bad_event", event_id=event.event_id, error=str(exc))
                 continue
-            if write is not None:
-                writes.append(write)
-                points += n
+            events += 1
+            if not whole:
+                grouped()  # each event its own insert, its id the token
+        grouped()
 
         def write_all() -> None:
             for write in writes:
                 write()
 
         await self._call(write_all)
-        EVENTS.inc(len(writes))
+        EVENTS.inc(events)
         POINTS.inc(points)
 
-    def _write_for(self, event: events_pb2.Event) -> tuple[Callable[[], None] | None, int]:
-        ws, exp, seq = event.workspace, event.experiment_id, event.seq
-        kind = event.WhichOneof("payload")
-        if kind == "experiment_cleared":
-            return (lambda: self.store.delete_experiment(ws, exp)), 0
-        if kind == "scalars":
-            columns = ScalarColumns.decode(event.scalars)
-            return (lambda: self.store.insert(ws, exp, event.event_id, columns)), len(columns)
-        if kind == "console_lines":
-            lines = ConsoleColumns.decode(event.console_lines)
-            return (lambda: self.store.insert_console(ws, exp, seq, event.event_id, lines)), 0
-        if kind == "plot_reported":
-            return (lambda: self.store.insert_plot(ws, exp, seq, event.plot_reported, event.server_time)), 0
-        if kind == "debug_sample":
-            return (lambda: self.store.insert_sample(ws, exp, seq, event.debug_sample, event.server_time)), 0
-        return None, 0
+
+def _digest(ids: Iterable[str]) -> str:
+    """The deduplication token of inserts: an event's own id, or a digest of several."""
+    ids = list(ids)
+    if len(ids) == 1:
+        return ids[0]
+    return "g:" + hashlib.sha256("\n".join(ids).encode()).hexdigest()

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Sequence
 from importlib import resources
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 import clickhouse_connect
 import numpy as np
@@ -34,11 +35,34 @@ Key = tuple[str, str, str, str]  # a series: (workspace, experiment, metric, var
 Grid = tuple[float, float]  # a bucket grid: its low edge and bucket width
 
 
+class ScalarEvent(NamedTuple):
+    """One scalar event's points, as stored."""
+
+    workspace: str
+    experiment_id: str
+    event_id: str
+    columns: ScalarColumns
+
+
+class ConsoleEvent(NamedTuple):
+    """One console event's lines, as stored (``seq`` orders them: the lines' cursors)."""
+
+    workspace: str
+    experiment_id: str
+    seq: int
+    event_id: str
+    lines: ConsoleColumns
+
+
 class ScalarStore(Protocol):
     """What the metrics service needs from storage."""
 
     def insert(self, workspace: str, experiment_id: str, event_id: str, columns: ScalarColumns) -> None:
         """Stores one event's points; a second insert of the same event id stores nothing."""
+
+    def insert_many(self, events: Sequence[ScalarEvent], token: str) -> None:
+        """Stores several events' points as one unit: a second insert with the same ``token``
+        stores nothing (so the same events must always come with the same token)."""
 
     def query_series(self, query: SeriesQuery, grid: tuple[float, float] | None = None) -> SeriesResult: ...
 
@@ -62,6 +86,9 @@ class ScalarStore(Protocol):
         self, workspace: str, experiment_id: str, seq: int, event_id: str, lines: ConsoleColumns
     ) -> None:
         """Stores one event's console lines (deduplicated by event id, like scalars)."""
+
+    def insert_console_many(self, events: Sequence[ConsoleEvent], token: str) -> None:
+        """Several events' console lines as one unit, deduplicated by ``token``."""
 
     def insert_plot(
         self, workspace: str, experiment_id: str, seq: int, plot: events_pb2.PlotReported, ts: float
@@ -140,26 +167,29 @@ class ClickHouseScalarStore:
         self.client.insert(table, data, column_names=columns, column_types=types, **kw)
 
     def insert(self, workspace: str, experiment_id: str, event_id: str, columns: ScalarColumns) -> None:
-        n = len(columns)
-        if n == 0:
+        self.insert_many([ScalarEvent(workspace, experiment_id, event_id, columns)], token=event_id)
+
+    def insert_many(self, events: Sequence[ScalarEvent], token: str) -> None:
+        parts = [e for e in events if len(e.columns)]
+        if not parts:
             return
         data: list[Any] = [
-            np.full(n, workspace, dtype=object),
-            np.full(n, experiment_id, dtype=object),
-            columns.metrics[columns.series_index],
-            columns.variants[columns.series_index],
-            columns.iterations,
-            columns.values,
-            columns.timestamps,
-            np.full(n, event_id, dtype=object),
+            np.concatenate([np.full(len(e.columns), e.workspace, dtype=object) for e in parts]),
+            np.concatenate([np.full(len(e.columns), e.experiment_id, dtype=object) for e in parts]),
+            np.concatenate([e.columns.metrics[e.columns.series_index] for e in parts]),
+            np.concatenate([e.columns.variants[e.columns.series_index] for e in parts]),
+            np.concatenate([e.columns.iterations for e in parts]),
+            np.concatenate([e.columns.values for e in parts]),
+            np.concatenate([e.columns.timestamps for e in parts]),
+            np.concatenate([np.full(len(e.columns), e.event_id, dtype=object) for e in parts]),
         ]
         self._insert(
             "scalars",
             data,
             ["workspace", "experiment_id", "metric", "variant", "iteration", "value", "ts", "event_id"],
             column_oriented=True,
-            # the block rollups (materialized view) drop a redelivered event too
-            settings={"insert_deduplication_token": event_id, "deduplicate_blocks_in_dependent_materialized_views": 1},
+            # the block rollups (materialized view) drop a redelivered insert too
+            settings={"insert_deduplication_token": token, "deduplicate_blocks_in_dependent_materialized_views": 1},
         )
 
     def query_chart(self, queries: list[SeriesQuery]) -> tuple[list[SeriesResult], Grid | None]:
@@ -490,25 +520,29 @@ class ClickHouseScalarStore:
     def insert_console(
         self, workspace: str, experiment_id: str, seq: int, event_id: str, lines: ConsoleColumns
     ) -> None:
-        n = len(lines)
-        if n == 0:
+        self.insert_console_many([ConsoleEvent(workspace, experiment_id, seq, event_id, lines)], token=event_id)
+
+    def insert_console_many(self, events: Sequence[ConsoleEvent], token: str) -> None:
+        parts = [e for e in events if len(e.lines)]
+        if not parts:
             return
-        base = console_cursor(seq, 0)
         data: list[Any] = [
-            [workspace] * n,
-            [experiment_id] * n,
-            np.arange(base, base + n, dtype=np.uint64),
-            lines.timestamps,
-            lines.levels,
-            lines.sources,
-            lines.text,
+            [e.workspace for e in parts for _ in range(len(e.lines))],
+            [e.experiment_id for e in parts for _ in range(len(e.lines))],
+            np.concatenate(
+                [np.uint64(console_cursor(e.seq, 0)) + np.arange(len(e.lines), dtype=np.uint64) for e in parts]
+            ),
+            np.concatenate([e.lines.timestamps for e in parts]),
+            np.concatenate([e.lines.levels for e in parts]),
+            np.concatenate([e.lines.sources for e in parts]),
+            [text for e in parts for text in e.lines.text],
         ]
         self._insert(
             "console",
             data,
             ["workspace", "experiment_id", "cursor", "ts", "level", "source", "text"],
             column_oriented=True,
-            settings={"insert_deduplication_token": event_id},
+            settings={"insert_deduplication_token": token},
         )
 
     def read_console(

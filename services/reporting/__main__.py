@@ -32,6 +32,7 @@ async def main() -> None:
         archive,
         replicas=settings.common.nats_replicas,
         lease_s=settings.common.replay_lease_s,
+        feed_events=settings.common.replay_batch,
     )
 
     async def close() -> None:

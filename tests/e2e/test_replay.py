@@ -251,12 +251,14 @@ async def _job(nats_url: str, name: str) -> Job | None:
 
 @pytest.mark.skipif(os.environ.get("CHAOS_FULL") != "1", reason="two minutes of kill and resume: make chaos runs it")
 def test_a_replay_resumes_where_it_was_when_the_service_doing_it_is_killed(tmp_path: Path) -> None:
-    stack = start_stack(tmp_path, TRACKLANE_ARCHIVE_FLUSH_S="0.3", TRACKLANE_REPLAY_LEASE_S="3")
+    # (small replay batches: many of them, so that the kill lands between two, after progress was saved)
+    stack = start_stack(tmp_path, TRACKLANE_ARCHIVE_FLUSH_S="0.3", TRACKLANE_REPLAY_LEASE_S="3",
+                        TRACKLANE_REPLAY_BATCH="10")  # fmt: skip
     try:
         exp = new_id()
         open_experiment(stack, exp, project="resume")
         stub = ingest(stack)
-        events, per_event = 2_000, 10  # (the metrics projection takes scalar events one insert each)
+        events, per_event = 2_000, 10
         for first in range(1, events + 1, 100):
             chunk = [scalar_event(seq, [("loss", "train", seq * per_event + i, 1.0 / seq) for i in range(per_event)])
                      for seq in range(first, first + 100)]  # fmt: skip

@@ -13,7 +13,7 @@ from tracklane_proto import events_pb2
 
 from services.common.events import ConsoleColumns, ScalarColumns
 from services.metrics.domain import SeriesQuery
-from services.metrics.store import ClickHouseScalarStore, ScalarStore, migrate
+from services.metrics.store import ClickHouseScalarStore, ConsoleEvent, ScalarEvent, ScalarStore, migrate
 from tests.conftest import CLICKHOUSE_TARGETS, new_id, scalar_event
 
 pytestmark = pytest.mark.engines
@@ -42,6 +42,25 @@ def test_insert_is_deduplicated_by_event_id(store: ScalarStore) -> None:
     store.insert("ws", exp, f"{exp}.2", columns([("loss", "train", 1000, 0.0)]))
     [info] = store.list_series("ws", exp)
     assert (info.metric, info.variant, info.points) == ("loss", "train", 1001)
+
+
+def test_several_events_in_one_insert_are_deduplicated_by_its_token(store: ScalarStore) -> None:
+    a, b = new_id(), new_id()
+    group = [
+        ScalarEvent("ws", a, f"{a}.1", columns([("loss", "train", i, 1.0) for i in range(100)])),
+        ScalarEvent("ws", b, f"{b}.1", columns([("loss", "train", 0, 2.0), ("acc", "val", 0, 0.5)])),
+        ScalarEvent("ws", a, f"{a}.2", columns([("loss", "train", 100 + i, 0.5) for i in range(50)])),
+    ]
+    store.insert_many(group, token=f"g:{a}")
+    store.insert_many(group, token=f"g:{a}")  # a resumed replay feeds the same batch again
+    assert [(i.metric, i.variant, i.points) for i in store.list_series("ws", a)] == [("loss", "train", 150)]
+    assert sorted((i.metric, i.points) for i in store.list_series("ws", b)) == [("acc", 1), ("loss", 1)]
+    lines = [ConsoleEvent("ws", a, 2, f"{a}.c2", _console(["b0", "b1"])),
+             ConsoleEvent("ws", a, 1, f"{a}.c1", _console(["a0"]))]  # fmt: skip
+    store.insert_console_many(lines, token=f"c:{a}")
+    store.insert_console_many(lines, token=f"c:{a}")
+    got, _, total = store.read_console("ws", a, 0, 10, False, "")
+    assert total == 3 and [ln.text for ln in got] == ["a0", "b0", "b1"]  # in seq order, once
 
 
 def test_downsampling_covers_every_point_and_keeps_extremes(store: ScalarStore) -> None:

@@ -17,9 +17,9 @@ from tracklane_proto import events_pb2
 from services.artifact.projection import FileProjection
 from services.artifact.store import FileObjectStore
 from services.common import bus, contract
-from services.common.events import ScalarColumns
 from services.common.projections import REGISTRY, Positioned
 from services.metrics.projection import ScalarProjection
+from services.metrics.store import ConsoleEvent, ScalarEvent
 from tests.conftest import scalar_event
 
 WS = "ws1"
@@ -116,14 +116,14 @@ class RecordingScalarStore:
 
     writes: list[tuple[Any, ...]] = field(default_factory=list)
 
-    def insert(self, workspace: str, experiment_id: str, event_id: str, columns: ScalarColumns) -> None:
-        self.writes.append(("scalars", experiment_id, event_id, len(columns)))
+    def insert_many(self, events: list[ScalarEvent], token: str) -> None:
+        self.writes.append(("scalars", [(e.experiment_id, e.event_id, len(e.columns)) for e in events], token))
 
     def delete_experiment(self, workspace: str, experiment_id: str) -> None:
         self.writes.append(("delete", experiment_id))
 
-    def insert_console(self, workspace: str, experiment_id: str, seq: int, event_id: str, lines: Any) -> None:
-        self.writes.append(("console", experiment_id, seq, len(lines)))
+    def insert_console_many(self, events: list[ConsoleEvent], token: str) -> None:
+        self.writes.append(("console", [(e.experiment_id, e.seq, len(e.lines)) for e in events], token))
 
     def insert_plot(self, workspace: str, experiment_id: str, seq: int, plot: Any, at: float) -> None:
         self.writes.append(("plot", experiment_id, seq, plot.metric))
@@ -154,12 +154,39 @@ async def test_the_metrics_projection_writes_in_log_order_and_skips_a_bad_event(
                 _envelope(a, 4, experiment_cleared=events_pb2.ExperimentCleared()),
             )
         )
+    a1, b2 = contract.event_id(a, 1), contract.event_id(b, 2)
     assert store.writes == [
-        ("scalars", a, contract.event_id(a, 1), 10),
+        ("scalars", [(a, a1, 10)], a1),  # each event its own insert, deduplicated by its id
         ("plot", a, 2, "roc"),
-        ("scalars", b, contract.event_id(b, 2), 3),
+        ("scalars", [(b, b2, 3)], b2),
         ("delete", a),
     ]
+
+
+async def test_a_replayed_archive_batch_goes_in_as_one_insert_per_kind_between_clears() -> None:
+    a, b = _exp(), _exp()
+    lines = events_pb2.ConsoleLines(text=["x", "y"], timestamps=b"\0" * 16, levels=b"\2\2", sources=b"\1\1")
+    batch = _positioned(
+        _scalars(a, 1, 10),
+        _envelope(a, 2, console_lines=lines),
+        _scalars(b, 1, 3),
+        _envelope(b, 2, console_lines=lines),
+        _envelope(a, 3, experiment_cleared=events_pb2.ExperimentCleared()),
+        _scalars(a, 4, 5),
+    )
+    recorded = []
+    for _ in range(2):  # a resumed replay feeds the same batch again: the same inserts, the same tokens
+        store = RecordingScalarStore()
+        with ThreadPoolExecutor(1) as pool:
+            await ScalarProjection(store, pool).handle_archived(batch)  # type: ignore[arg-type]
+        recorded.append(store.writes)
+    assert recorded[0] == recorded[1]
+    scalars, console, delete, after = recorded[0]
+    assert scalars[:2] == ("scalars", [(a, contract.event_id(a, 1), 10), (b, contract.event_id(b, 1), 3)])
+    assert console[:2] == ("console", [(a, 2, 2), (b, 2, 2)])
+    assert scalars[2].startswith("g:") and console[2].startswith("g:") and scalars[2] != console[2]
+    assert delete == ("delete", a)  # the clear comes after what was logged before it, before what after
+    assert after == ("scalars", [(a, contract.event_id(a, 4), 5)], contract.event_id(a, 4))
 
 
 # -- the artifact projection, on the real file store ------------------------------------------------
