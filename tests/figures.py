@@ -4,6 +4,11 @@ measured: a suite that did not run has no row."""
 
 from __future__ import annotations
 
+import array
+import os
+import time
+from collections.abc import Callable
+
 FIGURES: list[tuple[str, str, str]] = []  # (suite, figure, value)
 
 
@@ -17,3 +22,56 @@ def table() -> list[str]:
     suite_w = max(len(s) for s, _, _ in FIGURES)
     figure_w = max(len(f) for _, f, _ in FIGURES)
     return [f"{s:<{suite_w}}  {f:<{figure_w}}  {v}" for s, f, v in FIGURES]
+
+
+class CallTimer:
+    """Times calls inside a client process (the SDK's ``log_scalar`` in the fault suites) and
+    tells what the slowest one spent its time on, from Linux's own account of the thread
+    (``/proc/thread-self/schedstat``, read around each call, outside the timed part): on a CPU,
+    waiting in the run queue for one (the machine is busy), or neither — blocked on the GIL, a
+    lock or a page fault, which would be the SDK's doing."""
+
+    def __init__(self) -> None:
+        self.calls = array.array("d")  # seconds; 8 bytes a call, so millions fit
+        self.worst = (0.0, 0, 0)  # (seconds, ns on a CPU, ns in the run queue)
+        self._fd = os.open("/proc/thread-self/schedstat", os.O_RDONLY)
+
+    def _sched(self) -> tuple[int, int]:
+        on_cpu, queued = os.pread(self._fd, 128, 0).split()[:2]
+        return int(on_cpu), int(queued)
+
+    def call(self, fn: Callable[..., object], *args: object, **kwargs: object) -> None:
+        s0 = self._sched()
+        t = time.perf_counter()
+        fn(*args, **kwargs)
+        took = time.perf_counter() - t
+        if took > self.worst[0]:
+            s1 = self._sched()  # (the account spans the timed part and the two reads around it)
+            self.worst = (took, s1[0] - s0[0], s1[1] - s0[1])
+        self.calls.append(took)
+
+    def summary(self) -> dict[str, float]:
+        ordered = sorted(self.calls)
+        worst_s, on_cpu, queued = self.worst
+        return {
+            "max_ms": worst_s * 1000,
+            "p999_ms": ordered[int(len(ordered) * 0.999)] * 1000 if ordered else 0.0,
+            "worst_queued_ms": queued / 1e6,
+            "worst_cpu_ms": on_cpu / 1e6,
+            "worst_blocked_ms": max(0.0, worst_s * 1000 - on_cpu / 1e6 - queued / 1e6),
+        }
+
+
+def record_calls(suite: str, summary: dict[str, float]) -> list[tuple[str, str]]:
+    """The rows of a :meth:`CallTimer.summary` (recorded for the table, and returned)."""
+    rows = [
+        ("log_scalar worst / p99.9", f"{summary['max_ms']:.1f} ms / {summary['p999_ms']:.3f} ms"),
+        (
+            "the worst call: waiting for a CPU / on one / blocked",
+            f"{summary['worst_queued_ms']:.1f} ms / {summary['worst_cpu_ms']:.2f} ms"
+            f" / {summary['worst_blocked_ms']:.1f} ms",
+        ),
+    ]
+    for figure, value in rows:
+        record(suite, figure, value)
+    return rows

@@ -41,30 +41,18 @@ STEP_S = 0.05 if FULL else 0.25  # a training step per 500 points: 10,000 (2,000
 CLIENT = (
     textwrap.dedent(
         """
-    import json, os, sys, time
+    import json, sys, time
     from pathlib import Path
     import tracklane
+    from tests.figures import CallTimer
 
     n, stop, name = int(sys.argv[1]), Path(sys.argv[2]), sys.argv[3]
-    # Linux's own account of this thread: nanoseconds on a CPU and waiting for one (run queue),
-    # read around each call (outside the timed part) to tell what the slowest call waited for.
-    sched_fd = os.open("/proc/thread-self/schedstat", os.O_RDONLY)
-    def sched():
-        cpu, queued = os.pread(sched_fd, 128, 0).split()[:2]
-        return int(cpu), int(queued)
     exp = tracklane.init(project="chaos", name=name, monitor_interval=None, flush_timeout=600)
     print("ID", exp.id, flush=True)
-    calls, i, lines, plots, files, worst = [], 0, 0, 0, 0, (0.0, 0, 0)
+    timer, i, lines, plots, files = CallTimer(), 0, 0, 0, 0
     while i < n or not stop.exists():
         for _ in range(500):
-            s0 = sched()
-            t = time.perf_counter()
-            exp.log_scalar("loss", "train", 1.0 / (i + 1), iteration=i)
-            took = time.perf_counter() - t
-            calls.append(took)
-            if took > worst[0]:
-                s1 = sched()
-                worst = (took, s1[0] - s0[0], s1[1] - s0[1])
+            timer.call(exp.log_scalar, "loss", "train", 1.0 / (i + 1), iteration=i)
             if i % LINE_EVERY == 0:
                 print(f"chaos-line {name} {i}")
                 lines += 1
@@ -77,11 +65,8 @@ CLIENT = (
             i += 1
         time.sleep(STEP_S)
     delivered = exp.close()
-    calls.sort()
     sys.__stdout__.write(json.dumps({"id": exp.id, "points": i, "lines": lines, "plots": plots, "files": files,
-                                     "delivered": delivered, "max_ms": calls[-1] * 1000,
-                                     "p999_ms": calls[int(len(calls) * 0.999)] * 1000,
-                                     "worst_cpu_ms": worst[1] / 1e6, "worst_queued_ms": worst[2] / 1e6}) + "\\n")
+                                     "delivered": delivered, **timer.summary()}) + "\\n")
     sys.__stdout__.flush()
     """
     )
@@ -166,11 +151,6 @@ def test_nothing_is_lost_or_doubled_while_every_process_is_killed_in_turn(tmp_pa
             assert names == sorted(f"ckpt-{i}" for i in range(0, r["points"], FILE_EVERY)), names
             files_ok += len(names)
         slowest = max(results, key=lambda r: r["max_ms"])
-        max_ms = slowest["max_ms"]
-        # What the slowest call spent: on a CPU, waiting for one (the machine runs every service
-        # and four clients on few cores), and the rest blocked (the GIL, a lock, a page fault).
-        on_cpu, queued = slowest["worst_cpu_ms"], slowest["worst_queued_ms"]
-        blocked = max(0.0, max_ms - on_cpu - queued)
         p999 = max(r["p999_ms"] for r in results)
         bounced = ", ".join(f"{k['killed']} (back in {k['back_in_s']} s)" for k in kills)
         lost = logged - stored + doubled
@@ -179,13 +159,12 @@ def test_nothing_is_lost_or_doubled_while_every_process_is_killed_in_turn(tmp_pa
             ("kills (-9), each then started again", bounced),
             ("points logged / stored / lost / twice", f"{logged:,} / {stored:,} / {lost:,} / {doubled:,}"),
             ("console lines, plots, files (all there, once)", f"{lines_ok:,}, {plots_ok:,}, {files_ok:,}"),
-            ("log_scalar worst / p99.9 (worst client)", f"{max_ms:.1f} ms / {p999:.3f} ms"),
-            ("the worst call: waiting for a CPU / on one / blocked",
-             f"{queued:.1f} ms / {on_cpu:.2f} ms / {blocked:.1f} ms"),
             ("duration of the kills", f"{took:.0f} s"),
         ]  # fmt: skip
         for figure, value in rows:
             figures.record("processes killed in turn", figure, value)
+        # the worst client's calls: what its slowest spent the time on; p99.9 the worst of the four
+        rows += figures.record_calls("processes killed in turn", {**slowest, "p999_ms": p999})
         width = max(len(a) for a, _ in rows)
         print("\n\nmake chaos — processes killed under four training clients\n" + "\n".join(
             f"  {a:<{width}}  {b}" for a, b in rows))  # fmt: skip
