@@ -47,6 +47,7 @@ LOOP = textwrap.dedent(
 )
 
 
+@pytest.mark.timeout(OUTAGE_S + 600)  # the outage, then the restart and every point delivered
 def test_a_training_loop_never_waits_for_a_server_that_is_gone(tmp_path: Path) -> None:
     stack = start_stack(tmp_path / "server")
     stop = tmp_path / "stop"
