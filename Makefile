@@ -124,7 +124,7 @@ fuzz-atheris: venv ## The atheris targets (query language, MLflow filters, event
 	@mkdir -p .fuzz
 	for t in query_language mlflow_search event_batch log_event; do \
 	  mkdir -p .fuzz/$$t && $(VENV)/bin/python -m tests.fuzz.targets $$t .fuzz/$$t -max_total_time=$(FUZZ_SECONDS) \
-	    -max_len=4096 -artifact_prefix=tests/fuzz/regressions/$$t/crash- || exit 1; done
+	    -max_len=4096 -artifact_prefix=tests/fuzz/regressions/$$t/ || exit 1; done
 
 test-unit: venv ## Only the fast tests that start no engine
 	$(VENV)/bin/pytest -m "not engines" $(PYTEST_ARGS)

@@ -31,6 +31,7 @@ from typing import Any
 MAX_QUERY = 4096
 MAX_TERMS = 100
 MAX_IN = 100
+MAX_DEPTH = 16  # parentheses within parentheses
 
 
 class QueryError(ValueError):
@@ -188,7 +189,7 @@ def _split_ident(text: str) -> tuple[str, str, str | None]:
 # -- parsing and compiling -------------------------------------------------------------------------
 class _Parser:
     def __init__(self, tokens: list[Token]) -> None:
-        self.tokens, self.i, self.terms = tokens, 0, 0
+        self.tokens, self.i, self.terms, self.depth = tokens, 0, 0, 0
 
     def peek(self) -> Token | None:
         return self.tokens[self.i] if self.i < len(self.tokens) else None
@@ -225,9 +226,13 @@ class _Parser:
     def atom(self) -> dict[str, Any]:
         tok = self.peek()
         if tok is not None and tok.kind == "lparen":
+            if self.depth == MAX_DEPTH:
+                raise QueryError(f"at position {tok.pos}: parentheses nest at most {MAX_DEPTH} deep")
             self.i += 1
+            self.depth += 1
             inner = self.or_expr()
             self.take("rparen", "')'")
+            self.depth -= 1
             return inner
         return self.comparison()
 

@@ -521,3 +521,16 @@ def test_the_ingestion_api_lets_in_only_the_workspace_s_writers(stack: Stack, wo
             if control in ("UNAUTHENTICATED", "PERMISSION_DENIED"):
                 wrong.append(f"admin              {name}: {control}")
     assert not wrong, "\n".join(wrong)
+
+
+def test_no_credential_the_matrix_used_reached_a_log(stack: Stack, world: World) -> None:
+    """Last in the module: every log of the matrix's platform (each service's, NATS's, the
+    MongoDB-wire server's), searched for each key, token and session the callers sent."""
+    used = {**world.credentials, "session": world.session_cookie}
+    secrets = {who: secret for who, secret in used.items() if len(secret) >= 12}  # (what is not a guessable word)
+    assert len(secrets) >= 10, sorted(secrets)
+    logs = sorted((stack.data_dir / "logs").glob("*.log"))
+    assert len(logs) >= 7 and sum(p.stat().st_size for p in logs) > 1_000, [p.name for p in logs]
+    found = [f"{who}'s credential in {path.name}" for path in logs for who, secret in secrets.items()
+             if secret in path.read_text(errors="replace")]  # fmt: skip
+    assert not found, found

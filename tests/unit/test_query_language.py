@@ -91,6 +91,19 @@ def test_limits() -> None:
     many = " OR ".join(["attributes.user = 'u'"] * 101)
     with pytest.raises(QueryError, match="at most 100 comparisons"):
         compile_filter(many)
+    # parentheses within parentheses: 16 deep compile (each level an AND in an OR), 17 are refused
+    # (the long atheris run found 2,000 of them overflowing Python's stack: a 500)
+    deep = "attributes.user = 'u'"
+    for _ in range(16):
+        deep = f"(attributes.user = 'a' OR {deep} AND attributes.user = 'b')"
+    nested, depth = compile_filter(deep), 0
+    while "$or" in nested:
+        nested, depth = nested["$or"][1]["$and"][0], depth + 1
+    assert (depth, nested) == (16, {"user": "u"})
+    with pytest.raises(QueryError, match=re.escape("at position 16: parentheses nest at most 16 deep")):
+        compile_filter("(" * 17 + "attributes.user = 'u'" + ")" * 17)
+    with pytest.raises(QueryError, match="nest at most 16 deep"):
+        compile_filter("(" * 4000)
 
 
 def test_order_and_columns() -> None:
