@@ -123,7 +123,7 @@ fuzz: fuzz-atheris ## Long fuzzing: each atheris target FUZZ_SECONDS, every gRPC
 fuzz-atheris: venv ## The atheris targets (query language, MLflow filters, event decoders), FUZZ_SECONDS each
 	@mkdir -p .fuzz
 	for t in query_language mlflow_search event_batch log_event; do \
-	  mkdir -p .fuzz/$$t && $(VENV)/bin/python -m tests.fuzz.targets $$t .fuzz/$$t -max_total_time=$(FUZZ_SECONDS) \
+	  mkdir -p .fuzz/$$t tests/fuzz/regressions/$$t && $(VENV)/bin/python -m tests.fuzz.targets $$t .fuzz/$$t -max_total_time=$(FUZZ_SECONDS) \
 	    -max_len=4096 -artifact_prefix=tests/fuzz/regressions/$$t/ || exit 1; done
 
 test-unit: venv ## Only the fast tests that start no engine
