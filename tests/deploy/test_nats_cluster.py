@@ -17,6 +17,8 @@ import time
 import urllib.request
 from pathlib import Path
 
+import nats.errors
+import nats.js.errors
 import pytest
 
 from devstack import free_port
@@ -95,7 +97,14 @@ async def test_the_manifests_nats_cluster_keeps_every_acknowledged_event_when_it
             assert time.monotonic() < deadline, "the cluster did not form: " + nodes[0].log.read_text()[-2000:]
             await asyncio.sleep(0.3)
         nc, js = await bus.connect(",".join(f"nats://127.0.0.1:{n.client}" for n in nodes), "cluster-test")
-        await bus.ensure_stream(js, replicas=3)
+        deadline = time.monotonic() + 60
+        while True:  # healthy nodes may not have elected JetStream's meta leader yet: the request times out
+            try:
+                await bus.ensure_stream(js, replicas=3)
+                break
+            except (nats.errors.TimeoutError, nats.js.errors.ServiceUnavailableError):
+                assert time.monotonic() < deadline, "no JetStream leader: " + nodes[0].log.read_text()[-2000:]
+                await asyncio.sleep(0.5)
         info = await js.stream_info(bus.STREAM)
         assert info.config.num_replicas == 3 and info.cluster is not None
         assert len(info.cluster.replicas or []) == 2  # the leader and two followers
