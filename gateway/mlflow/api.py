@@ -159,6 +159,7 @@ async def projects(st: GatewayState, who: Principal) -> list[metadata_pb2.Projec
         )
         out += list(resp.projects)
         if len(out) >= resp.total or not resp.projects:
+            mapping.assign_ids(out)
             return out
         page += 1
 
@@ -346,14 +347,18 @@ async def create_experiment(st: GatewayState, who: Principal, key: str, args: di
         check_project(name, "name")  # an experiment's name is a project path: "a//b" is refused
     except ValidationError as exc:
         raise invalid(str(exc)) from None
-    if name == mapping.DEFAULT_EXPERIMENT[1] or any(p.path == name for p in await projects(st, who)):
+    existing = await projects(st, who)
+    if name == mapping.DEFAULT_EXPERIMENT[1] or any(p.path == name for p in existing):
         raise MlflowError("RESOURCE_ALREADY_EXISTS", f"Experiment '{name}' already exists.")
+    eid = mapping.free_id(name, {p.mlflow_id for p in existing})
     note = next(
         (t.get("value", "") for t in args.get("tags") or [] if isinstance(t, dict) and t.get("key") == mapping.NOTE), ""
     )
-    # (a name a rename left behind starts over: not deleted, its own id)
-    await _edit_project(st, who, name, description=note, archived=False, mlflow_id="", renamed_to="")
-    return {"experiment_id": mapping.experiment_id(name)}
+    # (a name a rename left behind starts over: not deleted, and with an id of its own, kept
+    # whenever it differs from its path's, as a renamed experiment may hold that one)
+    mlflow_id = "" if eid == mapping.experiment_id(name) else eid
+    await _edit_project(st, who, name, description=note, archived=False, mlflow_id=mlflow_id, renamed_to="")
+    return {"experiment_id": eid}
 
 
 async def _edit_project(st: GatewayState, who: Principal, path: str, **fields: Any) -> None:

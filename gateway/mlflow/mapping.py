@@ -2,7 +2,8 @@
 
 * An MLflow experiment is a Tracklane project; its id is derived from the project's path (``0``
   is the project ``Default``), so it needs no table; a renamed one keeps its id (the project
-  records it). A deleted experiment is an archived project whose runs are archived.
+  records it), and a project whose path's id a renamed one kept gets the next free one. A deleted
+  experiment is an archived project whose runs are archived.
 * A run is an experiment (the same 32-hex id).
 * A metric key ``a/b`` is metric ``a``, variant ``b``; a key without ``/`` is metric and variant
   both the key — so ``metrics.loss`` means the same in both filter languages.
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+from collections.abc import Collection, Sequence
 from typing import Any
 
 from tracklane_proto import metadata_pb2
@@ -40,8 +42,30 @@ def experiment_id(project: str) -> str:
 
 
 def project_id(project: metadata_pb2.Project) -> str:
-    """The MLflow id of a listed project: the one it kept through a rename, else its path's."""
+    """The MLflow id of a listed project: the one it kept through a rename or was given, else its
+    path's (projects read through ``assign_ids`` all have one)."""
     return project.mlflow_id or experiment_id(project.path)
+
+
+def free_id(path: str, taken: Collection[str]) -> str:
+    """The id of a project at ``path`` that no other project holds: its path's, or — when a renamed
+    experiment kept that one (a name a rename freed, used again) — the first free of a sequence
+    derived from the path, so the same workspace always gives the same answer."""
+    eid, n = experiment_id(path), 0
+    while eid in taken:
+        n += 1
+        eid = experiment_id(f"{path}\n{n}")
+    return eid
+
+
+def assign_ids(projects: Sequence[metadata_pb2.Project]) -> None:
+    """Fills in every listed project's MLflow id, unique in the workspace: the ids projects keep
+    (through a rename, or given when they were made) first, then each other one its ``free_id``,
+    oldest first."""
+    taken = {p.mlflow_id for p in projects if p.mlflow_id}
+    for p in sorted((p for p in projects if not p.mlflow_id), key=lambda p: (p.created_at, p.path)):
+        p.mlflow_id = free_id(p.path, taken)
+        taken.add(p.mlflow_id)
 
 
 def split_key(key: str) -> tuple[str, str]:

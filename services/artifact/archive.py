@@ -103,6 +103,11 @@ def read(store: ObjectStore, start: int = 1, stop: int | None = None) -> Iterato
         push(records, order)
 
 
+def _settings(config: ConsumerConfig) -> tuple[float, int, str]:
+    """What the archiver sets on its consumer that a restart may change."""
+    return float(config.ack_wait or 0), int(config.max_ack_pending or 0), config.filter_subject or ""
+
+
 def chunks(
     store: ObjectStore, start: int = 1, stop: int | None = None, max_bytes: int = 1 << 20
 ) -> Iterator[list[tuple[int, bytes]]]:
@@ -140,8 +145,12 @@ async def run(
         filter_subject=bus.SUBJECTS,
     )
     try:
-        await js.consumer_info(bus.STREAM, DURABLE)
+        had = (await js.consumer_info(bus.STREAM, DURABLE)).config
     except NotFoundError:
+        had = None
+    if had is None or _settings(had) != _settings(config):
+        # New, or started with other flush settings: create it, or update those in place (the
+        # consumer keeps its position on the log).
         await js.add_consumer(bus.STREAM, config)
     sub = await js.pull_subscribe_bind(DURABLE, stream=bus.STREAM)
     log.info("archive.started", durable=DURABLE)

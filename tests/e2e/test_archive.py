@@ -44,6 +44,17 @@ def _stream(stack: Stack) -> dict[int, bytes]:
     return asyncio.run(read())
 
 
+def _ack_wait(stack: Stack) -> float:
+    async def read() -> float:
+        nc = await nats.connect(stack.nats_url)
+        try:
+            return float((await nc.jetstream().consumer_info(bus.STREAM, archive.DURABLE)).config.ack_wait or 0)
+        finally:
+            await nc.close()
+
+    return asyncio.run(read())
+
+
 def test_the_archive_holds_every_event_through_a_crash(tmp_path: Path) -> None:
     stack = start_stack(tmp_path, TRACKLANE_ARCHIVE_FLUSH_S="0.3")
     try:
@@ -54,7 +65,10 @@ def test_the_archive_holds_every_event_through_a_crash(tmp_path: Path) -> None:
             assert gw.post("/api/v1/reports", json={"name": "Archived", "project": "archive-e2e"}).status_code == 201
         stack.kill("artifact")  # kill -9: whatever batch it had in hand was not acknowledged
         _send(stack, exp, range(21, 41))  # acknowledged while the archiver is down
+        stack.extra_env["TRACKLANE_ARCHIVE_FLUSH_S"] = "10"  # started again with other settings
         stack.start_service("artifact")
+        wait_for("the archiver's consumer to take the new settings",
+                 lambda: _ack_wait(stack) == 40.0 or None, timeout=30)  # fmt: skip
         _send(stack, exp, range(41, 51))
 
         store = FileObjectStore(stack.data_dir / "objects", b"-", "http://unused")

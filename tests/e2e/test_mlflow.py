@@ -91,6 +91,10 @@ def test_experiments_renamed_deleted_and_restored(stack: Stack, tracking: Any) -
     assert {r.info.run_id for r in tracking.search_runs([eid])} == set(runs)
     assert tracking.get_run(runs[0]).info.experiment_id == eid
     assert tracking.get_run(runs[0]).data.metrics == {"loss": 0.5}
+    again = tracking.create_experiment(name)  # the name the rename freed, used again: its own id
+    assert again != eid and tracking.get_experiment(again).name == name
+    assert tracking.get_experiment(eid).name == renamed and tracking.search_runs([again]) == []
+    assert {e.name for e in tracking.search_experiments() if e.experiment_id in (eid, again)} == {name, renamed}
     with pytest.raises(MlflowException, match="already exists"):
         tracking.rename_experiment(eid, "Default")
     with pytest.raises(MlflowException, match="no empty part"):

@@ -20,6 +20,28 @@ def test_ids_and_keys() -> None:
     assert mapping.join_key("loss", "loss") == "loss" and mapping.join_key("acc", "val") == "acc/val"
 
 
+def test_a_name_a_rename_freed_gets_an_id_of_its_own() -> None:
+    from tracklane_proto import metadata_pb2
+
+    # "a" was renamed to "b" (which kept a's id), then a project "a" was made again by the SDK
+    renamed = metadata_pb2.Project(path="b", mlflow_id=mapping.experiment_id("a"), created_at=1)
+    again = metadata_pb2.Project(path="a", created_at=2)
+    other = metadata_pb2.Project(path="c", created_at=3)
+    listed = [again, renamed, other]
+    mapping.assign_ids(listed)
+    assert renamed.mlflow_id == mapping.experiment_id("a")
+    assert again.mlflow_id not in ("", renamed.mlflow_id) and again.mlflow_id.isdigit()
+    assert other.mlflow_id == mapping.experiment_id("c")  # untouched by the collision
+    assert len({p.mlflow_id for p in listed}) == 3
+    # the same listing gives the same ids again; free_id agrees with it
+    relisted = [
+        metadata_pb2.Project(path="a", created_at=2),
+        metadata_pb2.Project(path="b", mlflow_id=renamed.mlflow_id),
+    ]
+    mapping.assign_ids(relisted)
+    assert relisted[0].mlflow_id == again.mlflow_id == mapping.free_id("a", {renamed.mlflow_id})
+
+
 @pytest.mark.parametrize(
     ("mlflow", "tracklane"),
     [
