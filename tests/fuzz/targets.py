@@ -92,9 +92,89 @@ TARGETS: dict[str, Callable[[bytes], None]] = {
 }
 
 
+def _batch_seeds() -> list[bytes]:
+    """Valid client batches, one per kind a client sends (and one with them all): libFuzzer gets
+    no coverage from inside protobuf's C parser, so from random bytes it would seldom build a
+    message that reaches the validation and the decoders; it mutates these instead."""
+    import struct
+
+    exp = "0123456789abcdef0123456789abcdef"
+    scalars = events_pb2.ScalarBatch(
+        series=[events_pb2.SeriesKey(metric=m, variant=v) for m, v in (("loss", "train"), ("acc", "val"))],
+        series_index=struct.pack("<3I", 0, 1, 0),
+        iterations=struct.pack("<3q", 0, 0, 1),
+        values=struct.pack("<3d", 0.5, float("nan"), 0.25),
+        timestamps=struct.pack("<3d", 1.7e9, 1.7e9, 1.7e9 + 1),
+    )
+    console = events_pb2.ConsoleLines(
+        text=["epoch 1", "\x1b[31mred\x1b[0m"],
+        timestamps=struct.pack("<2d", 1.7e9, 1.7e9),
+        levels=bytes([2, 4]),
+        sources=bytes([0, 1]),
+    )
+    payloads = [
+        {"scalars": scalars},
+        {"console_lines": console},
+        {"status_changed": events_pb2.StatusChanged(status=events_pb2.EXPERIMENT_STATUS_COMPLETED, at=1.7e9)},
+        {
+            "params_set": events_pb2.ParamsSet(
+                section="General", params=[events_pb2.Param(name="lr", value="0.1", type="float")]
+            )
+        },
+        {"configuration_set": events_pb2.ConfigurationSet(name="model", text="a: 1", content_type="yaml")},
+        {"properties_set": events_pb2.PropertiesSet(set={"team": "cv"}, remove=["old"])},
+        {
+            "execution_reported": events_pb2.ExecutionReported(
+                repository="https://x/y.git", commit="abc", entry_point="train.py", python="3.11"
+            )
+        },
+        {
+            "plot_reported": events_pb2.PlotReported(
+                metric="roc",
+                variant="val",
+                iteration=1,
+                kind="plotly",
+                figure_json='{"data": [{"x": [1], "y": [2]}], "layout": {}}',
+            )
+        },
+        {"experiment_edited": events_pb2.ExperimentEdited(add_tags=["baseline"])},
+    ]
+    events = [events_pb2.Event(seq=i + 1, client_time=1.7e9, **p) for i, p in enumerate(payloads)]
+    one_each = [ingest_pb2.EventBatch(experiment_id=exp, events=[e]) for e in events]
+    return [b.SerializeToString() for b in [*one_each, ingest_pb2.EventBatch(experiment_id=exp, events=events)]]
+
+
+def _log_seeds() -> list[bytes]:
+    """Events as the log stores them: ingestion's fields set on a client's events."""
+    out = []
+    for data in _batch_seeds()[:-1]:
+        event = ingest_pb2.EventBatch.FromString(data).events[0]
+        event.workspace, event.experiment_id = "ws", "0123456789abcdef0123456789abcdef"
+        event.event_id, event.server_time = "0123456789abcdef0123456789abcdef-1", 1.7e9
+        out.append(event.SerializeToString())
+    return out
+
+
+SEEDS: dict[str, Callable[[], list[bytes]]] = {"event_batch": _batch_seeds, "log_event": _log_seeds}
+
+
 def main(argv: list[str]) -> None:
-    target = TARGETS[argv[1]]
-    atheris.Setup([argv[0], *argv[2:]], target)
+    """Runs one target; a target with seeds gets them as a second corpus folder (libFuzzer reads
+    every folder given and writes what it finds into the first)."""
+    import shutil
+    from pathlib import Path
+
+    target, args = TARGETS[argv[1]], argv[2:]
+    if argv[1] in SEEDS:
+        folder = Path(__file__).resolve().parents[2] / ".fuzz" / "seeds" / argv[1]  # made again each run
+        shutil.rmtree(folder, ignore_errors=True)
+        folder.mkdir(parents=True)
+        for i, data in enumerate(SEEDS[argv[1]]()):
+            (folder / f"seed-{i}").write_bytes(data)
+        corpus = [a for a in args if not a.startswith("-")]
+        # without a corpus folder of the caller's, the seeds' folder is the one written into
+        args = [*corpus, str(folder), *(a for a in args if a.startswith("-"))]
+    atheris.Setup([argv[0], *args], target)
     atheris.Fuzz()
 
 

@@ -40,3 +40,26 @@ def test_inputs_that_once_crashed_are_refused_cleanly(path: Path) -> None:
     from tests.fuzz.targets import TARGETS
 
     TARGETS[path.parent.name](path.read_bytes())
+
+
+def test_the_decoders_seeds_are_valid_input() -> None:
+    """The event targets start from valid messages (libFuzzer sees no coverage inside protobuf's
+    C parser): each seed batch passes ingestion's validation, each seed event parses, so a change
+    to the messages or the rules that made them invalid would show here, not as a fuzzer quietly
+    stuck at the first refusal."""
+    from tracklane_proto import ingest_pb2
+
+    from services.ingestion.domain import validate_batch
+    from tests.fuzz.targets import SEEDS
+
+    batches = SEEDS["event_batch"]()
+    kinds = set()
+    for data in batches:
+        batch = ingest_pb2.EventBatch.FromString(data)
+        validate_batch(batch)
+        kinds |= {e.WhichOneof("payload") for e in batch.events}
+    assert {"scalars", "console_lines", "params_set", "plot_reported"} <= kinds
+    for data in SEEDS["log_event"]():
+        from services.common.events import parse
+
+        assert parse(data).event_id
