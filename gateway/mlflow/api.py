@@ -354,10 +354,9 @@ async def create_experiment(st: GatewayState, who: Principal, key: str, args: di
     note = next(
         (t.get("value", "") for t in args.get("tags") or [] if isinstance(t, dict) and t.get("key") == mapping.NOTE), ""
     )
-    # (a name a rename left behind starts over: not deleted, and with an id of its own, kept
-    # whenever it differs from its path's, as a renamed experiment may hold that one)
-    mlflow_id = "" if eid == mapping.experiment_id(name) else eid
-    await _edit_project(st, who, name, description=note, archived=False, mlflow_id=mlflow_id, renamed_to="")
+    # (a name a rename left behind starts over: not deleted, and with an id of its own, kept, as a
+    # renamed experiment may hold its path's)
+    await _edit_project(st, who, name, description=note, archived=False, mlflow_id=eid, renamed_to="")
     return {"experiment_id": eid}
 
 

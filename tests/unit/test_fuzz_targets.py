@@ -49,6 +49,7 @@ def test_the_decoders_seeds_are_valid_input() -> None:
     stuck at the first refusal."""
     from tracklane_proto import ingest_pb2
 
+    from services.common.events import parse
     from services.ingestion.domain import validate_batch
     from tests.fuzz.targets import SEEDS
 
@@ -60,6 +61,4 @@ def test_the_decoders_seeds_are_valid_input() -> None:
         kinds |= {e.WhichOneof("payload") for e in batch.events}
     assert {"scalars", "console_lines", "params_set", "plot_reported"} <= kinds
     for data in SEEDS["log_event"]():
-        from services.common.events import parse
-
         assert parse(data).event_id
