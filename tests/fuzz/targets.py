@@ -148,9 +148,10 @@ def _log_seeds() -> list[bytes]:
     """Events as the log stores them: ingestion's fields set on a client's events."""
     out = []
     for data in _batch_seeds()[:-1]:
-        event = ingest_pb2.EventBatch.FromString(data).events[0]
-        event.workspace, event.experiment_id = "ws", "0123456789abcdef0123456789abcdef"
-        event.event_id, event.server_time = "0123456789abcdef0123456789abcdef-1", 1.7e9
+        batch = ingest_pb2.EventBatch.FromString(data)
+        event = batch.events[0]
+        event.workspace, event.experiment_id = "ws", batch.experiment_id
+        event.event_id, event.server_time = f"{batch.experiment_id}.{event.seq}", 1.7e9
         out.append(event.SerializeToString())
     return out
 
