@@ -81,17 +81,31 @@ def chdb_url(tmp_path_factory: pytest.TempPathFactory) -> str:
 @pytest.fixture(scope="session")
 def nx_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """nx-27017 on a free loopback port."""
-    folder = tmp_path_factory.mktemp("nx")
-    port = free_port()
-    proc = subprocess.Popen(
-        [which("nx-27017"), "--data-dir", str(folder), "-p", str(port), "--pid-file", str(folder / "pid"),
-         "--log-file", str(folder / "log")],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    Stack._wait_tcp(_Waiter(proc), port, "nx-27017")  # type: ignore[arg-type]
-    yield f"mongodb://127.0.0.1:{port}"
-    proc.terminate()
-    proc.wait(10)
+    folder, port = tmp_path_factory.mktemp("nx"), free_port()
+    args = ["--data-dir", str(folder), "-p", str(port), "--pid-file", str(folder / "pid"),
+            "--log-file", str(folder / "log")]  # fmt: skip
+    with _running("nx-27017", args, port):
+        yield f"mongodb://127.0.0.1:{port}"
+
+
+@pytest.fixture(scope="session")
+def nats_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """nats-server with JetStream on a free loopback port."""
+    folder, port = tmp_path_factory.mktemp("nats"), free_port()
+    with _running("nats-server", ["-a", "127.0.0.1", "-p", str(port), "-js", "-sd", str(folder)], port):
+        yield f"nats://127.0.0.1:{port}"
+
+
+@contextlib.contextmanager
+def _running(program: str, args: list[str], port: int) -> Iterator[None]:
+    """``program`` started with ``args``, once it listens on ``port``; stopped after."""
+    proc = subprocess.Popen([which(program), *args], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        Stack._wait_tcp(_Waiter(proc), port, program)  # type: ignore[arg-type]
+        yield
+    finally:
+        proc.terminate()
+        proc.wait(10)
 
 
 class _Waiter:

@@ -176,8 +176,9 @@ Handler = Callable[[Sequence[Positioned]], Awaitable[None]]
 
 def positioned(msgs: Sequence[Msg]) -> list[Positioned]:
     """JetStream messages as ``(event, position)`` pairs, the position being the stream
-    sequence. A message that is not an event (a foreign writer, a bug) is logged and left out:
-    it must never block the log."""
+    sequence (marked redelivered when JetStream delivered the message before). A message that
+    is not an event (a foreign writer, a bug) is logged and left out: it must never block the
+    log."""
     out = []
     for msg in msgs:
         try:
@@ -185,7 +186,8 @@ def positioned(msgs: Sequence[Msg]) -> list[Positioned]:
         except (DecodeError, ValueError, KeyError) as exc:
             log.error("consumer.bad_event", subject=msg.subject, error=repr(exc))
             continue
-        out.append(Positioned(event, int(msg.metadata.sequence.stream)))
+        meta = msg.metadata
+        out.append(Positioned(event, int(meta.sequence.stream), redelivered=int(meta.num_delivered or 1) > 1))
     return out
 
 

@@ -26,10 +26,13 @@ from services.common.contract import KINDS, kind_filter
 
 @dataclass(frozen=True)
 class Positioned:
-    """One event and its position in the log."""
+    """One event and its position in the log. ``redelivered``: it may have been applied before, in
+    part (the log delivers it again after a crash or a failed batch; a resumed replay feeds a
+    batch again): a projection whose store can keep a token without its rows checks it."""
 
     event: events_pb2.Event
     position: int
+    redelivered: bool = False
 
 
 class Projection(Protocol):

@@ -32,7 +32,7 @@ import socket
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any, Protocol
 
 import grpc
@@ -72,6 +72,7 @@ class Job:
     finished_at: float = 0.0
     archive_last: int = 0  # the newest archived position when the archive phase began
     fed: int = 0  # the archived positions up to here went through the projection
+    applying: int = 0  # the archived positions up to here may have (saved before a batch is applied)
     archived_events: int = 0  # of them, events of the projection's kinds
     archived_points: int = 0  # scalar points among them
     archive_done_at: float = 0.0  # when the archive phase ended
@@ -297,7 +298,7 @@ class Consumer:
                 with contextlib.suppress(NotFoundError):
                     await self.js.delete_consumer(bus.STREAM, self.spec.durable)
                 await self.reset()
-                job.phase, job.fed, job.archived_events, job.archived_points = "archive", 0, 0, 0
+                job.phase, job.fed, job.applying, job.archived_events, job.archived_points = "archive", 0, 0, 0, 0
                 await save()
             if job.phase == "archive":
                 if not job.archive_last:
@@ -336,11 +337,18 @@ class Consumer:
             """The pending batch applied (retried until it is: never skipped, as the consumer
             does), progress noted; False when stopping came first."""
             nonlocal pending, saved
+            if pending and up_to > job.applying:  # new to the job: noted first (a save a batch), so a crash shows
+                job.applying = up_to
+                await save()
+                saved = time.monotonic()
+            else:  # fed before, by a retry or a crashed predecessor: the projection checks it
+                pending = [replace(p, redelivered=True) for p in pending]
             while pending:
                 try:
                     await self.archived(pending)
                     break
                 except Exception as exc:
+                    pending = [replace(p, redelivered=True) for p in pending]
                     log.exception("replay.batch_failed", read_model=self.spec.name, position=up_to)
                     job.error = repr(exc)[:500]
                     await save()

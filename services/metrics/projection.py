@@ -1,7 +1,10 @@
 """Scalar, console, plot and debug-sample events -> ClickHouse rows. Idempotent: each scalar or
 console event is one insert block whose deduplication token is the event id, so a redelivered
 event adds nothing (a replay from the archive inserts many events at once, under a digest of
-their ids); plots and samples replace by (iteration, seq)."""
+their ids); plots and samples replace by (iteration, seq). An event that may have been applied
+before (redelivered, or in a batch a resumed replay feeds again) is settled after its insert:
+the store checks its rows are there once, since a crash inside an insert can leave the token
+without them (``services.metrics.store``)."""
 
 from __future__ import annotations
 
@@ -22,6 +25,10 @@ from services.metrics.store import ConsoleEvent, ScalarEvent, ScalarStore
 log = structlog.get_logger()
 POINTS = Counter("tracklane_metrics_points_projected_total", "Scalar points written to ClickHouse (incl. deduplicated)")
 EVENTS = Counter("tracklane_metrics_events_projected_total", "Scalar events handled")
+RESTORED = Counter(
+    "tracklane_metrics_rows_restored_total",
+    "Points and console lines of a redelivered event stored again: its insert's token had outlived its rows",
+)
 
 T = TypeVar("T")
 
@@ -50,8 +57,12 @@ class ScalarProjection:
         await self._apply(batch, whole=True)
 
     async def _apply(self, batch: Sequence[Positioned], whole: bool) -> None:
-        # In log order: inserts, and the deletes of cleared experiments.
-        writes: list[Callable[[], None]] = []
+        # In log order: inserts, and the deletes of cleared experiments. A batch seen before (in
+        # part) goes in an event at a time, each settled after its insert: a group's digest may
+        # be all that is left of an earlier try.
+        whole = whole and not any(item.redelivered for item in batch)
+        writes: list[Callable[[], int | None]] = []
+        settles: list[Callable[[], int]] = []
         scalars: list[ScalarEvent] = []
         console: list[ConsoleEvent] = []
         points = events = 0
@@ -71,22 +82,29 @@ class ScalarProjection:
             ws, exp, seq = event.workspace, event.experiment_id, event.seq
             kind = event.WhichOneof("payload")
             try:
+                again = item.redelivered
                 if kind == "scalars":
                     columns = ScalarColumns.decode(event.scalars)
                     scalars.append(ScalarEvent(ws, exp, event.event_id, columns))
                     points += len(columns)
+                    if again:
+                        settles.append(partial(self.store.settle, scalars[-1]))
                 elif kind == "console_lines":
                     console.append(
                         ConsoleEvent(ws, exp, seq, event.event_id, ConsoleColumns.decode(event.console_lines))
                     )
+                    if again:
+                        settles.append(partial(self.store.settle_console, console[-1]))
                 elif kind == "experiment_cleared":
                     grouped()
                     writes.append(partial(self.store.delete_experiment, ws, exp))
                 elif kind == "plot_reported":
-                    writes.append(partial(self.store.insert_plot, ws, exp, seq, event.plot_reported, event.server_time))
+                    writes.append(
+                        partial(self.store.insert_plot, ws, exp, seq, event.plot_reported, event.server_time, again)
+                    )
                 elif kind == "debug_sample":
                     writes.append(
-                        partial(self.store.insert_sample, ws, exp, seq, event.debug_sample, event.server_time)
+                        partial(self.store.insert_sample, ws, exp, seq, event.debug_sample, event.server_time, again)
                     )
                 else:
                     continue
@@ -97,15 +115,20 @@ class ScalarProjection:
             events += 1
             if not whole:
                 grouped()  # each event its own insert, its id the token
+                writes.extend(settles)
+                settles.clear()
         grouped()
 
-        def write_all() -> None:
+        def write_all() -> int:
+            restored = 0
             for write in writes:
-                write()
+                restored += write() or 0
+            return restored
 
-        await self._call(write_all)
+        restored = await self._call(write_all)
         EVENTS.inc(events)
         POINTS.inc(points)
+        RESTORED.inc(restored)
 
 
 def _digest(ids: Iterable[str]) -> str:

@@ -3,18 +3,30 @@
 clickhouse-connect gives one client API for both: ``chdb:///dir`` runs the ClickHouse engine
 in-process, ``http(s)://host:8123`` talks to a server. The calls are blocking; the service runs
 them in its own executor, never on the event loop.
+
+Redelivered events are dropped by insert deduplication, but on a non-replicated MergeTree that
+alone can lose one: the table writes a block's token to its deduplication log before it commits
+the part, so a process killed between the two leaves the token without the rows, and the event
+redelivered after the restart is dropped as a duplicate (while the rollups' view may have
+committed its own part). So an event that may have been applied before is settled after its
+insert (:meth:`ClickHouseScalarStore.settle`): its rows counted, stored again when missing, and
+its blocks' rollups rebuilt where they disagree with the points. A cluster's replicated tables
+commit the token in Keeper with the part, and a replica may not have fetched a part yet, so
+there an insert's deduplication is left to do it all.
 """
 
 from __future__ import annotations
 
 import math
 import time
+import uuid
 from collections.abc import Sequence
 from importlib import resources
 from typing import Any, NamedTuple, Protocol
 
 import clickhouse_connect
 import numpy as np
+import structlog
 from clickhouse_connect.driver.client import Client
 from tracklane_proto import events_pb2
 
@@ -30,6 +42,8 @@ from services.metrics.domain import (
     SeriesResult,
     console_cursor,
 )
+
+log = structlog.get_logger()
 
 Key = tuple[str, str, str, str]  # a series: (workspace, experiment, metric, variant)
 Grid = tuple[float, float]  # a bucket grid: its low edge and bucket width
@@ -64,6 +78,11 @@ class ScalarStore(Protocol):
         """Stores several events' points as one unit: a second insert with the same ``token``
         stores nothing (so the same events must always come with the same token)."""
 
+    def settle(self, event: ScalarEvent) -> int:
+        """After the insert of an event that may have been applied before: makes sure the table
+        holds its points once and that the block rollups of its range agree with the points.
+        Returns the points it had to store again (0 but for the hole a crash can leave)."""
+
     def query_series(self, query: SeriesQuery, grid: tuple[float, float] | None = None) -> SeriesResult: ...
 
     def query_chart(self, queries: list[SeriesQuery]) -> tuple[list[SeriesResult], Grid | None]:
@@ -90,15 +109,33 @@ class ScalarStore(Protocol):
     def insert_console_many(self, events: Sequence[ConsoleEvent], token: str) -> None:
         """Several events' console lines as one unit, deduplicated by ``token``."""
 
+    def settle_console(self, event: ConsoleEvent) -> int:
+        """:meth:`settle` for console lines: the lines it had to store again."""
+
     def insert_plot(
-        self, workspace: str, experiment_id: str, seq: int, plot: events_pb2.PlotReported, ts: float
+        self,
+        workspace: str,
+        experiment_id: str,
+        seq: int,
+        plot: events_pb2.PlotReported,
+        ts: float,
+        again: bool = False,
     ) -> None:
-        """Stores a plot; a later one (higher seq) at the same iteration replaces it."""
+        """Stores a plot; a later one (higher seq) at the same iteration replaces it. ``again``: the
+        event may have been applied before (its row is written anyway: the same seq twice reads
+        as one)."""
 
     def insert_sample(
-        self, workspace: str, experiment_id: str, seq: int, sample: events_pb2.DebugSample, ts: float
+        self,
+        workspace: str,
+        experiment_id: str,
+        seq: int,
+        sample: events_pb2.DebugSample,
+        ts: float,
+        again: bool = False,
     ) -> None:
-        """Indexes a debug sample; a later one at the same iteration replaces it."""
+        """Indexes a debug sample; a later one at the same iteration replaces it (``again``: as
+        for plots)."""
 
     def read_console(
         self, workspace: str, experiment_id: str, after: int, limit: int, tail: bool, search: str
@@ -170,6 +207,12 @@ class ClickHouseScalarStore:
         self.insert_many([ScalarEvent(workspace, experiment_id, event_id, columns)], token=event_id)
 
     def insert_many(self, events: Sequence[ScalarEvent], token: str) -> None:
+        # the block rollups (materialized view) drop a redelivered insert too
+        self._insert_scalars(
+            events, {"insert_deduplication_token": token, "deduplicate_blocks_in_dependent_materialized_views": 1}
+        )
+
+    def _insert_scalars(self, events: Sequence[ScalarEvent], settings: dict[str, Any]) -> None:
         parts = [e for e in events if len(e.columns)]
         if not parts:
             return
@@ -188,9 +231,66 @@ class ClickHouseScalarStore:
             data,
             ["workspace", "experiment_id", "metric", "variant", "iteration", "value", "ts", "event_id"],
             column_oriented=True,
-            # the block rollups (materialized view) drop a redelivered insert too
-            settings={"insert_deduplication_token": token, "deduplicate_blocks_in_dependent_materialized_views": 1},
+            settings=settings,
         )
+
+    def settle(self, event: ScalarEvent) -> int:
+        cols = event.columns
+        if self.cluster or not len(cols):
+            return 0
+        keys = [(str(m), str(v)) for m, v in zip(cols.metrics, cols.variants, strict=True)]
+        lo, hi = int(cols.iterations.min()), int(cols.iterations.max())
+        params: dict[str, Any] = {"ws": event.workspace, "exp": event.experiment_id, "id": event.event_id,
+                                  "series": keys, "lo": lo, "hi": hi,
+                                  "fb": lo >> BLOCK_BITS, "lb": hi >> BLOCK_BITS}  # fmt: skip
+        where = (
+            "workspace = {ws:String} AND experiment_id = {exp:String}"
+            " AND (metric, variant) IN {series:Array(Tuple(String, String))}"
+        )
+        mine = f"{where} AND iteration BETWEEN {{lo:Int64}} AND {{hi:Int64}} AND event_id = {{id:String}}"
+        row = self.client.query(f"SELECT count() FROM scalars WHERE {mine}", parameters=params).first_row
+        stored = int(row[0]) if row else 0
+        restored = 0
+        if stored != len(cols):
+            if stored:  # part of it (a single insert is never split, but be sure): all of it again
+                self.client.command(f"DELETE FROM scalars WHERE {mine}", parameters=params)
+            self._insert_scalars([event], _fresh(event.event_id))
+            restored = len(cols)
+        # The rollups of the event's blocks: the view may have committed its part for a lost one,
+        # or lost its own; a block whose count disagrees with the points is made again from them.
+        in_blocks = f"{where} AND bitShiftRight(iteration, {BLOCK_BITS}) BETWEEN {{fb:Int64}} AND {{lb:Int64}}"
+        points = self.client.query(
+            f"SELECT metric, variant, bitShiftRight(iteration, {BLOCK_BITS}) AS block, count() FROM scalars"
+            f" WHERE {in_blocks} GROUP BY metric, variant, block",
+            parameters=params,
+        ).result_rows
+        rolled = self.client.query(
+            f"SELECT metric, variant, block, sum(n) FROM scalar_blocks"
+            f" WHERE {where} AND block BETWEEN {{fb:Int64}} AND {{lb:Int64}} GROUP BY metric, variant, block",
+            parameters=params,
+        ).result_rows
+        truth = {(m, v, int(b)): int(n) for m, v, b, n in points}
+        have = {(m, v, int(b)): int(n) for m, v, b, n in rolled}
+        wrong = sorted(k for k in truth.keys() | have.keys() if truth.get(k) != have.get(k))
+        if wrong:
+            params["wrong"] = wrong
+            which = "(metric, variant, {b}) IN {{wrong:Array(Tuple(String, String, Int64))}}"
+            block = f"bitShiftRight(iteration, {BLOCK_BITS})"
+            rows = self.client.query(
+                f"SELECT workspace, experiment_id, metric, variant, {block} AS block, count(), min(value), max(value),"
+                " sum(value), min(iteration), max((iteration, value)) FROM scalars"
+                f" WHERE {where} AND {which.format(b=block)} GROUP BY workspace, experiment_id, metric, variant, block",
+                parameters=params,
+            ).result_rows
+            self.client.command(
+                f"DELETE FROM scalar_blocks WHERE {where} AND {which.format(b='block')}", parameters=params
+            )
+            if rows:
+                columns = ["workspace", "experiment_id", "metric", "variant", "block", "n", "lo", "hi", "total"]
+                self._insert("scalar_blocks", rows, [*columns, "first_it", "last"], settings=_fresh(event.event_id))
+        if restored or wrong:
+            log.warning("metrics.settled", event_id=event.event_id, restored_points=restored, rebuilt_blocks=len(wrong))
+        return restored
 
     def query_chart(self, queries: list[SeriesQuery]) -> tuple[list[SeriesResult], Grid | None]:
         """The series of one chart on one bucket grid (see :meth:`query_charts`)."""
@@ -523,6 +623,25 @@ class ClickHouseScalarStore:
         self.insert_console_many([ConsoleEvent(workspace, experiment_id, seq, event_id, lines)], token=event_id)
 
     def insert_console_many(self, events: Sequence[ConsoleEvent], token: str) -> None:
+        self._insert_console(events, {"insert_deduplication_token": token})
+
+    def settle_console(self, event: ConsoleEvent) -> int:
+        if self.cluster or not len(event.lines):
+            return 0
+        first = console_cursor(event.seq, 0)
+        params = {"ws": event.workspace, "exp": event.experiment_id, "a": first, "b": first + len(event.lines) - 1}
+        mine = "workspace = {ws:String} AND experiment_id = {exp:String} AND cursor BETWEEN {a:UInt64} AND {b:UInt64}"
+        row = self.client.query(f"SELECT count() FROM console WHERE {mine}", parameters=params).first_row
+        stored = int(row[0]) if row else 0
+        if stored == len(event.lines):
+            return 0
+        if stored:
+            self.client.command(f"DELETE FROM console WHERE {mine}", parameters=params)
+        self._insert_console([event], _fresh(event.event_id))
+        log.warning("metrics.settled_console", event_id=event.event_id, restored_lines=len(event.lines))
+        return len(event.lines)
+
+    def _insert_console(self, events: Sequence[ConsoleEvent], settings: dict[str, Any]) -> None:
         parts = [e for e in events if len(e.lines)]
         if not parts:
             return
@@ -542,7 +661,7 @@ class ClickHouseScalarStore:
             data,
             ["workspace", "experiment_id", "cursor", "ts", "level", "source", "text"],
             column_oriented=True,
-            settings={"insert_deduplication_token": token},
+            settings=settings,
         )
 
     def read_console(
@@ -571,7 +690,13 @@ class ClickHouseScalarStore:
 
     # -- plots ------------------------------------------------------------------------------------
     def insert_plot(
-        self, workspace: str, experiment_id: str, seq: int, plot: events_pb2.PlotReported, ts: float
+        self,
+        workspace: str,
+        experiment_id: str,
+        seq: int,
+        plot: events_pb2.PlotReported,
+        ts: float,
+        again: bool = False,
     ) -> None:
         self._insert(
             "plots",
@@ -599,6 +724,7 @@ class ClickHouseScalarStore:
                 "ts",
                 "seq",
             ],
+            settings=_fresh(f"{experiment_id}.{seq}") if again else {},
         )
 
     def _series_filter(self, metric: str, variant: str) -> str:
@@ -647,7 +773,13 @@ class ClickHouseScalarStore:
 
     # -- debug samples ------------------------------------------------------------------------------
     def insert_sample(
-        self, workspace: str, experiment_id: str, seq: int, sample: events_pb2.DebugSample, ts: float
+        self,
+        workspace: str,
+        experiment_id: str,
+        seq: int,
+        sample: events_pb2.DebugSample,
+        ts: float,
+        again: bool = False,
     ) -> None:
         f = sample.file
         self._insert(
@@ -656,6 +788,7 @@ class ClickHouseScalarStore:
               f.key, f.size, f.sha256, f.content_type, ts, seq]],
             ["workspace", "experiment_id", "metric", "variant", "iteration", "kind",
              "key", "size", "sha256", "content_type", "ts", "seq"],
+            settings=_fresh(f"{experiment_id}.{seq}") if again else {},
         )  # fmt: skip
 
     def get_samples(
@@ -768,3 +901,11 @@ def migrate(client: Client, cluster: str = "") -> list[str]:
         client.insert("schema_migrations", [[version, time.time()]], column_names=["version", "applied_at"])
         applied.append(version)
     return applied
+
+
+def _fresh(label: str) -> dict[str, Any]:
+    """The settings of an insert that must not be deduplicated against anything before it (an
+    event stored again whose token, or whose rows' hash, may be all that is left of it): a token
+    of its own. A setting that turns deduplication off is spelled differently across ClickHouse
+    releases (``insert_deduplicate``, ``deduplicate_insert``); a token is honoured by all."""
+    return {"insert_deduplication_token": f"{label}:again:{uuid.uuid4().hex}"}

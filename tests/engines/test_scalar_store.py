@@ -3,16 +3,22 @@ ClickHouse server too when TRACKLANE_TEST_CLICKHOUSE_URL is set."""
 
 from __future__ import annotations
 
+import asyncio
 import math
-from collections.abc import Iterator
+import time
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
 import pytest
 from tracklane_proto import events_pb2
 
+from services.common import bus, contract
 from services.common.events import ConsoleColumns, ScalarColumns
+from services.common.projections import REGISTRY, Positioned
 from services.metrics.domain import SeriesQuery
+from services.metrics.projection import ScalarProjection
 from services.metrics.store import ClickHouseScalarStore, ConsoleEvent, ScalarEvent, ScalarStore, migrate
 from tests.conftest import CLICKHOUSE_TARGETS, new_id, scalar_event
 
@@ -252,6 +258,145 @@ def test_console_pages_tail_search_and_dedup(store: ScalarStore) -> None:
     found, _, total = store.read_console("ws", exp, 0, 100, False, "EPOCH")
     assert [ln.text for ln in found] == ["Epoch 1 done"] and total == 1
     assert (found[0].level, found[0].source) == (2, 2)
+
+
+# -- a crash inside an insert ------------------------------------------------------------------------
+# On a non-replicated MergeTree, ClickHouse writes an insert's deduplication token to the table's
+# log before it commits the part: a process killed between the two leaves the token without the
+# rows, and the event redelivered after the restart is dropped as a duplicate. Deleting an event's
+# rows leaves the same state (the token stays), so these tests make the hole that way.
+def _hole(store: ScalarStore, table: str, where: str, **params: object) -> None:
+    assert isinstance(store, ClickHouseScalarStore)
+    store.client.command(f"DELETE FROM {table} WHERE {where}", parameters=params)
+
+
+def _blocks(store: ScalarStore, exp: str) -> tuple[list[tuple[object, ...]], list[tuple[object, ...]]]:
+    """The experiment's block rollups as the table holds them, and as its points make them."""
+    assert isinstance(store, ClickHouseScalarStore)
+    keys = "metric, variant, block"
+    stats = "sum(n), min(lo), max(hi), round(sum(total), 9), min(first_it), max(last)"
+    where = "workspace = 'ws' AND experiment_id = {exp:String}"
+    rolled = store.client.query(
+        f"SELECT {keys}, {stats} FROM scalar_blocks WHERE {where} GROUP BY {keys} ORDER BY {keys}",
+        parameters={"exp": exp},
+    ).result_rows
+    made = store.client.query(
+        f"SELECT {keys}, {stats} FROM (SELECT metric, variant, bitShiftRight(iteration, 6) AS block, count() AS n,"
+        " min(value) AS lo, max(value) AS hi, sum(value) AS total, min(iteration) AS first_it,"
+        f" max((iteration, value)) AS last FROM scalars WHERE {where} GROUP BY {keys}) GROUP BY {keys} ORDER BY {keys}",
+        parameters={"exp": exp},
+    ).result_rows
+    return rolled, made
+
+
+def test_an_event_whose_token_outlived_its_rows_is_settled(store: ScalarStore) -> None:
+    exp = new_id()
+    points = [("loss", "train", i, float(i % 7)) for i in range(300)] + [
+        ("acc", "val", i, 0.5) for i in range(0, 300, 10)
+    ]
+    event = ScalarEvent("ws", exp, f"{exp}.1", columns(points))
+    after = ScalarEvent("ws", exp, f"{exp}.2", columns([("loss", "train", 300 + i, -1.0) for i in range(100)]))
+    store.insert_many([event], event.event_id)
+    store.insert_many([after], after.event_id)  # its first points share block 4 (256..319) with the lost event
+    _hole(store, "scalars", "experiment_id = {exp:String} AND event_id = {id:String}", exp=exp, id=event.event_id)
+    store.insert_many([event], event.event_id)  # redelivered: dropped, its token is still there
+    assert store.read_points("ws", exp, "loss", "train", None, 1000)[0] == list(range(300, 400))
+    assert store.settle(event) == 330
+    assert store.settle(event) == 0  # a second redelivery finds it there
+    _hole(store, "scalars", "experiment_id = {exp:String} AND event_id = {id:String}", exp=exp, id=event.event_id)
+    assert store.settle(event) == 330  # a crash inside the repair's own insert: made good the same way
+    assert store.settle(after) == 0
+    its, values, _ = store.read_points("ws", exp, "loss", "train", None, 1000)
+    assert its == list(range(400)) and values[:8] == [0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 0.0]
+    assert [(i.metric, i.points) for i in store.list_series("ws", exp)] == [("acc", 30), ("loss", 400)]
+    rolled, made = _blocks(store, exp)
+    assert rolled == made and len(made) == 7 + 5  # the rollups counted the lost event once, not twice
+
+
+def test_rollups_that_lost_an_event_are_rebuilt_from_its_points(store: ScalarStore) -> None:
+    exp = new_id()
+    event = ScalarEvent("ws", exp, f"{exp}.1", columns([("m", "v", i, float(-i)) for i in range(40, 200)]))
+    store.insert_many([event], event.event_id)
+    for _ in range(2):  # the same blocks lost again, after a rebuild: its rows are not taken for duplicates
+        _hole(store, "scalar_blocks", "experiment_id = {exp:String} AND block IN (1, 2)", exp=exp)
+        assert store.settle(event) == 0  # the points were there: nothing stored again
+        rolled, made = _blocks(store, exp)
+        assert rolled == made and [b[2] for b in made] == [0, 1, 2, 3]
+    assert store.list_series("ws", exp)[0].points == 160
+
+
+def test_console_lines_whose_token_outlived_them_are_settled(store: ScalarStore) -> None:
+    exp = new_id()
+    lost = ConsoleEvent("ws", exp, 7, f"{exp}.7", _console(["a", "b", "c"]))
+    kept = ConsoleEvent("ws", exp, 8, f"{exp}.8", _console(["d"]))
+    for event in (lost, kept):
+        store.insert_console_many([event], event.event_id)
+    _hole(store, "console", "experiment_id = {exp:String} AND cursor < {c:UInt64}", exp=exp, c=8 << 20)
+    store.insert_console_many([lost], lost.event_id)  # dropped
+    assert [ln.text for ln in store.read_console("ws", exp, 0, 10, False, "")[0]] == ["d"]
+    assert store.settle_console(lost) == 3 and store.settle_console(lost) == 0 and store.settle_console(kept) == 0
+    assert [ln.text for ln in store.read_console("ws", exp, 0, 10, False, "")[0]] == ["a", "b", "c", "d"]
+
+
+def test_a_plot_or_sample_seen_before_goes_in_again(store: ScalarStore) -> None:
+    exp = new_id()
+    store.insert_plot("ws", exp, 1, _plot("roc", 5, 1), 1.0)
+    store.insert_sample("ws", exp, 2, _sample(5, "debug/x.png"), 2.0)
+    _hole(store, "plots", "experiment_id = {exp:String}", exp=exp)
+    _hole(store, "debug_samples", "experiment_id = {exp:String}", exp=exp)
+    store.insert_plot("ws", exp, 1, _plot("roc", 5, 1), 1.0)  # the same row: dropped
+    store.insert_sample("ws", exp, 2, _sample(5, "debug/x.png"), 2.0)
+    assert store.get_plots("ws", exp, "", "", None) == [] and store.get_samples("ws", exp, "", "", None, 10) == []
+    for _ in range(2):  # redelivered twice: one plot, one sample all the same
+        store.insert_plot("ws", exp, 1, _plot("roc", 5, 1), 1.0, again=True)
+        store.insert_sample("ws", exp, 2, _sample(5, "debug/x.png"), 2.0, again=True)
+    [plot] = store.get_plots("ws", exp, "", "", None)
+    assert (plot.iteration, plot.iterations, plot.stored_iterations) == (5, 1, (5,))
+    [sample] = store.get_samples("ws", exp, "", "", None, 10)
+    assert (sample.iteration, sample.key) == (5, "debug/x.png")
+
+
+async def test_an_event_lost_inside_its_insert_is_back_when_jetstream_redelivers_it(
+    store: ScalarStore, nats_url: str
+) -> None:
+    """The whole way: real JetStream, the bus's consumer loop, the projection, the store. The
+    first delivery is "killed" after the inserts, before the ack, with the second event's rows
+    lost and its token kept (the hole a kill -9 inside ClickHouse's insert leaves); JetStream
+    delivers the batch again, marked, and the projection settles it."""
+    exp = new_id()
+    events = [
+        contract.stamp(scalar_event(seq, [("loss", "train", (seq - 1) * 100 + i, float(seq)) for i in range(100)]),
+                       "ws", exp, time.time())
+        for seq in (1, 2, 3)
+    ]  # fmt: skip
+    nc, js = await bus.connect(nats_url, "test-settle")
+    deliveries: list[list[bool]] = []
+    stopping = asyncio.Event()
+    with ThreadPoolExecutor(1) as pool:
+        projection = ScalarProjection(store, pool)
+
+        async def handler(batch: Sequence[Positioned]) -> None:
+            mine = [p for p in batch if p.event.experiment_id == exp]
+            await projection.handle(mine)
+            deliveries.append([p.redelivered for p in mine])
+            if len(deliveries) == 1:
+                _hole(store, "scalars", "experiment_id = {exp:String} AND event_id = {id:String}",
+                      exp=exp, id=events[1].event_id)  # fmt: skip
+                raise RuntimeError("killed before the ack")
+            stopping.set()
+
+        try:
+            await bus.ensure_stream(js)
+            await bus.publish_all(js, [bus.Outgoing.of(e) for e in events])
+            await asyncio.wait_for(bus.consume(js, REGISTRY["metrics"], handler, stopping), timeout=60)
+        finally:
+            await nc.close()
+    assert deliveries == [[False] * 3, [True] * 3]
+    its, values, _ = store.read_points("ws", exp, "loss", "train", None, 1000)
+    assert its == list(range(300)) and values[100:200] == [2.0] * 100
+    assert store.list_series("ws", exp)[0].points == 300
+    rolled, made = _blocks(store, exp)
+    assert rolled == made
 
 
 def _plot(metric: str, iteration: int, n: int) -> events_pb2.PlotReported:

@@ -46,6 +46,7 @@ class _Seq:
 @dataclass
 class _Meta:
     sequence: _Seq
+    num_delivered: int = 1
 
 
 @dataclass
@@ -125,11 +126,19 @@ class RecordingScalarStore:
     def insert_console_many(self, events: list[ConsoleEvent], token: str) -> None:
         self.writes.append(("console", [(e.experiment_id, e.seq, len(e.lines)) for e in events], token))
 
-    def insert_plot(self, workspace: str, experiment_id: str, seq: int, plot: Any, at: float) -> None:
-        self.writes.append(("plot", experiment_id, seq, plot.metric))
+    def settle(self, event: ScalarEvent) -> int:
+        self.writes.append(("settle", event.event_id))
+        return 0
 
-    def insert_sample(self, workspace: str, experiment_id: str, seq: int, sample: Any, at: float) -> None:
-        self.writes.append(("sample", experiment_id, seq, sample.metric))
+    def settle_console(self, event: ConsoleEvent) -> int:
+        self.writes.append(("settle_console", event.event_id))
+        return 0
+
+    def insert_plot(self, workspace: str, experiment_id: str, seq: int, plot: Any, at: float, again: bool) -> None:
+        self.writes.append(("plot", experiment_id, seq, plot.metric) + (("again",) if again else ()))
+
+    def insert_sample(self, workspace: str, experiment_id: str, seq: int, sample: Any, at: float, again: bool) -> None:
+        self.writes.append(("sample", experiment_id, seq, sample.metric) + (("again",) if again else ()))
 
 
 def _scalars(exp: str, seq: int, n: int) -> events_pb2.Event:
@@ -187,6 +196,33 @@ async def test_a_replayed_archive_batch_goes_in_as_one_insert_per_kind_between_c
     assert scalars[2].startswith("g:") and console[2].startswith("g:") and scalars[2] != console[2]
     assert delete == ("delete", a)  # the clear comes after what was logged before it, before what after
     assert after == ("scalars", [(a, contract.event_id(a, 4), 5)], contract.event_id(a, 4))
+
+
+def test_a_redelivered_message_is_marked_so() -> None:
+    exp = _exp()
+    event = _envelope(exp, 1, client_alive=events_pb2.ClientAlive())
+    first, again = _stored(event, 5), _stored(event, 5)
+    again.metadata.num_delivered = 2
+    assert [p.redelivered for p in bus.positioned([first, again])] == [False, True]  # type: ignore[list-item]
+
+
+async def test_an_event_seen_before_is_settled_after_its_insert() -> None:
+    """The store cannot tell a dropped duplicate from a token whose rows a crash lost, so every
+    event that may have been applied before is checked right after its own insert."""
+    a = _exp()
+    lines = events_pb2.ConsoleLines(text=["x"], timestamps=b"\0" * 8, levels=b"\2", sources=b"\1")
+    plot = events_pb2.PlotReported(metric="roc", variant="val", kind="plotly", figure_json="{}")
+    events = [_scalars(a, 1, 10), _envelope(a, 2, console_lines=lines), _envelope(a, 3, plot_reported=plot),
+              _scalars(a, 4, 5)]  # fmt: skip
+    batch = [Positioned(e, i + 1, redelivered=i != 3) for i, e in enumerate(events)]
+    a1, a2, a4 = (contract.event_id(a, s) for s in (1, 2, 4))
+    expected = [("scalars", [(a, a1, 10)], a1), ("settle", a1), ("console", [(a, 2, 1)], a2),
+                ("settle_console", a2), ("plot", a, 3, "roc", "again"), ("scalars", [(a, a4, 5)], a4)]  # fmt: skip
+    for feed in ("handle", "handle_archived"):  # an archive batch fed again goes in an event at a time
+        store = RecordingScalarStore()
+        with ThreadPoolExecutor(1) as pool:
+            await getattr(ScalarProjection(store, pool), feed)(batch)
+        assert store.writes == expected, feed
 
 
 # -- the artifact projection, on the real file store ------------------------------------------------
