@@ -8,6 +8,7 @@ before and after."""
 from __future__ import annotations
 
 import asyncio
+import math
 import os
 import re
 import subprocess
@@ -61,6 +62,10 @@ def _difference(a: Any, b: Any, at: str = "") -> str | None:
         return next(
             (d for i, (x, y) in enumerate(zip(a, b, strict=True)) if (d := _difference(x, y, f"{at}[{i}]"))), None
         )
+    if isinstance(a, float) and isinstance(b, float) and math.isclose(a, b, rel_tol=1e-12):
+        # a bucket's mean sums its points in the order of the parts they were inserted in, and a
+        # replay inserts in larger groups: the last bit may differ, nothing more
+        return None
     return None if a == b else f"{at}: {a!r} before, {b!r} after"
 
 
