@@ -4,7 +4,8 @@ event adds nothing (a replay from the archive inserts many events at once, under
 their ids); plots and samples replace by (iteration, seq). An event that may have been applied
 before (redelivered, or in a batch a resumed replay feeds again) is settled after its insert:
 the store checks its rows are there once, since a crash inside an insert can leave the token
-without them (``services.metrics.store``)."""
+without them (``services.metrics.store``); such an event older than a clear of its experiment
+is skipped."""
 
 from __future__ import annotations
 
@@ -60,7 +61,11 @@ class ScalarProjection:
         # In log order: inserts, and the deletes of cleared experiments. A batch seen before (in
         # part) goes in an event at a time, each settled after its insert: a group's digest may
         # be all that is left of an earlier try.
-        whole = whole and not any(item.redelivered for item in batch)
+        seen = {(i.event.workspace, i.event.experiment_id) for i in batch if i.redelivered}
+        whole = whole and not seen
+        # An event delivered again may be older than a clear of its experiment applied since
+        # (JetStream redelivers after newer messages): what the clear deleted stays deleted.
+        cleared = await self._call(partial(self.store.cleared, seen)) if seen else {}
         writes: list[Callable[[], int | None]] = []
         settles: list[Callable[[], int]] = []
         scalars: list[ScalarEvent] = []
@@ -81,6 +86,8 @@ class ScalarProjection:
             event = item.event
             ws, exp, seq = event.workspace, event.experiment_id, event.seq
             kind = event.WhichOneof("payload")
+            if item.redelivered and item.position < cleared.get((ws, exp), 0):
+                continue
             try:
                 again = item.redelivered
                 if kind == "scalars":
@@ -97,7 +104,7 @@ class ScalarProjection:
                         settles.append(partial(self.store.settle_console, console[-1]))
                 elif kind == "experiment_cleared":
                     grouped()
-                    writes.append(partial(self.store.delete_experiment, ws, exp))
+                    writes.append(partial(self.store.delete_experiment, ws, exp, item.position))
                 elif kind == "plot_reported":
                     writes.append(
                         partial(self.store.insert_plot, ws, exp, seq, event.plot_reported, event.server_time, again)

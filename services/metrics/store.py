@@ -98,8 +98,12 @@ class ScalarStore(Protocol):
     ) -> tuple[list[int], list[float], list[float]]:
         """Up to ``limit`` points with iteration > ``after``, in iteration order."""
 
-    def delete_experiment(self, workspace: str, experiment_id: str) -> None:
-        """Removes every point, console line, plot and sample record of the experiment."""
+    def delete_experiment(self, workspace: str, experiment_id: str, position: int = 0) -> None:
+        """Removes every point, console line, plot and sample record of the experiment, noting
+        first that it was cleared at ``position`` in the log (when given)."""
+
+    def cleared(self, experiments: set[tuple[str, str]]) -> dict[tuple[str, str], int]:
+        """The log position of each (workspace, experiment)'s last clear, of those cleared."""
 
     def insert_console(
         self, workspace: str, experiment_id: str, seq: int, event_id: str, lines: ConsoleColumns
@@ -608,13 +612,27 @@ class ClickHouseScalarStore:
             return [], [], []
         return list(cols[0]), list(cols[1]), list(cols[2])
 
-    def delete_experiment(self, workspace: str, experiment_id: str) -> None:
+    def delete_experiment(self, workspace: str, experiment_id: str, position: int = 0) -> None:
+        if position:
+            self._insert("experiment_clears", [[workspace, experiment_id, position]],
+                         ["workspace", "experiment_id", "position"])  # fmt: skip
         for table in ("scalars", "scalar_blocks", "console", "plots", "debug_samples"):
             self.client.command(
                 f"DELETE FROM {local_table(table, self.cluster)}"
                 " WHERE workspace = {ws:String} AND experiment_id = {exp:String}",
                 parameters={"ws": workspace, "exp": experiment_id},
             )
+
+    def cleared(self, experiments: set[tuple[str, str]]) -> dict[tuple[str, str], int]:
+        if not experiments:
+            return {}
+        rows = self.client.query(
+            "SELECT workspace, experiment_id, max(position) FROM experiment_clears"
+            " WHERE (workspace, experiment_id) IN {keys:Array(Tuple(String, String))}"
+            " GROUP BY workspace, experiment_id",
+            parameters={"keys": sorted(experiments)},
+        ).result_rows
+        return {(w, e): int(p) for w, e, p in rows}
 
     # -- console ----------------------------------------------------------------------------------
     def insert_console(

@@ -231,9 +231,25 @@ def test_delete_experiment_removes_its_points_only(store: ScalarStore) -> None:
     a, b = new_id(), new_id()
     store.insert("ws", a, f"{a}.1", columns([("m", "v", 0, 1.0)]))
     store.insert("ws", b, f"{b}.1", columns([("m", "v", 0, 1.0)]))
-    store.delete_experiment("ws", a)
-    store.delete_experiment("ws", a)  # idempotent
+    store.delete_experiment("ws", a, 7)
+    store.delete_experiment("ws", a, 7)  # idempotent
     assert store.list_series("ws", a) == [] and len(store.list_series("ws", b)) == 1
+    store.delete_experiment("ws", a, 3)  # the log's positions say which clear came last
+    assert store.cleared({("ws", a), ("ws", b), ("other", a)}) == {("ws", a): 7}
+
+
+async def test_a_clear_stays_a_clear_when_older_events_are_delivered_again(store: ScalarStore) -> None:
+    """JetStream redelivers an unacknowledged message after newer ones, so after a crash an
+    event can come back after its experiment's clear: settling must not bring its points back."""
+    exp = new_id()
+    old = contract.stamp(scalar_event(1, [("m", "v", i, 1.0) for i in range(50)]), "ws", exp, time.time())
+    clear = contract.new_event("ws", exp, f"{exp}.2", seq=2, experiment_cleared=events_pb2.ExperimentCleared())
+    new = contract.stamp(scalar_event(3, [("m", "v", 0, 2.0)]), "ws", exp, time.time())
+    with ThreadPoolExecutor(1) as pool:
+        projection = ScalarProjection(store, pool)
+        await projection.handle([Positioned(old, 10), Positioned(clear, 11)])
+        await projection.handle([Positioned(new, 12), Positioned(old, 10, redelivered=True)])
+    assert store.read_points("ws", exp, "m", "v", None, 100)[:2] == ([0], [2.0])
 
 
 def _console(texts: list[str], t0: float = 1000.0) -> ConsoleColumns:

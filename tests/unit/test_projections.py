@@ -116,12 +116,17 @@ class RecordingScalarStore:
     side); the store's own idempotency is covered against chDB in tests/engines."""
 
     writes: list[tuple[Any, ...]] = field(default_factory=list)
+    clears: dict[tuple[str, str], int] = field(default_factory=dict)
 
     def insert_many(self, events: list[ScalarEvent], token: str) -> None:
         self.writes.append(("scalars", [(e.experiment_id, e.event_id, len(e.columns)) for e in events], token))
 
-    def delete_experiment(self, workspace: str, experiment_id: str) -> None:
+    def delete_experiment(self, workspace: str, experiment_id: str, position: int) -> None:
         self.writes.append(("delete", experiment_id))
+        self.clears[(workspace, experiment_id)] = position
+
+    def cleared(self, experiments: set[tuple[str, str]]) -> dict[tuple[str, str], int]:
+        return {k: p for k, p in self.clears.items() if k in experiments}
 
     def insert_console_many(self, events: list[ConsoleEvent], token: str) -> None:
         self.writes.append(("console", [(e.experiment_id, e.seq, len(e.lines)) for e in events], token))
@@ -223,6 +228,22 @@ async def test_an_event_seen_before_is_settled_after_its_insert() -> None:
         with ThreadPoolExecutor(1) as pool:
             await getattr(ScalarProjection(store, pool), feed)(batch)
         assert store.writes == expected, feed
+
+
+async def test_an_event_delivered_again_after_a_clear_of_its_experiment_is_skipped() -> None:
+    a, b = _exp(), _exp()
+    store = RecordingScalarStore()
+    with ThreadPoolExecutor(1) as pool:
+        projection = ScalarProjection(store, pool)
+        await projection.handle([Positioned(_envelope(a, 9, experiment_cleared=events_pb2.ExperimentCleared()), 9)])
+        store.writes.clear()
+        # JetStream redelivers unacknowledged messages after newer ones: a's event 2 comes after the clear
+        await projection.handle([Positioned(_scalars(a, 2, 10), 5, redelivered=True),
+                                 Positioned(_scalars(b, 2, 10), 6, redelivered=True),
+                                 Positioned(_scalars(a, 12, 3), 12, redelivered=True)])  # fmt: skip
+    a12, b2 = contract.event_id(a, 12), contract.event_id(b, 2)
+    assert store.writes == [("scalars", [(b, b2, 10)], b2), ("settle", b2), ("scalars", [(a, a12, 3)], a12),
+                            ("settle", a12)]  # fmt: skip
 
 
 # -- the artifact projection, on the real file store ------------------------------------------------
