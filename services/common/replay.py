@@ -72,7 +72,7 @@ class Job:
     finished_at: float = 0.0
     archive_last: int = 0  # the newest archived position when the archive phase began
     fed: int = 0  # the archived positions up to here went through the projection
-    applying: int = 0  # the archived positions up to here may have (saved before a batch is applied)
+    applying: int = 0  # up to here they may have: noted before each batch is applied
     archived_events: int = 0  # of them, events of the projection's kinds
     archived_points: int = 0  # scalar points among them
     archive_done_at: float = 0.0  # when the archive phase ended
@@ -337,7 +337,7 @@ class Consumer:
             """The pending batch applied (retried until it is: never skipped, as the consumer
             does), progress noted; False when stopping came first."""
             nonlocal pending, saved
-            if pending and up_to > job.applying:  # new to the job: noted first (a save a batch), so a crash shows
+            if pending and up_to > job.applying:  # new to the job: noted first (a save a batch), for a crash
                 job.applying = up_to
                 await save()
                 saved = time.monotonic()
