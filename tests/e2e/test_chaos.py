@@ -95,13 +95,14 @@ def _bounce(stack: Stack, victims: tuple[str, ...], log: list[dict[str, Any]]) -
 
 
 def _settled(stack: Stack) -> str:
-    """What the metrics service's logs say it settled: the events whose rows a kill inside an
-    insert had lost (stored again) or whose rollups disagreed with the points (rebuilt)."""
+    """What the metrics service's logs say it settled: the redelivered events whose rows a kill
+    inside an insert had lost (stored again), or whose blocks' rollups disagreed with the points
+    (rebuilt: a block can be shared with the next event, whose insert the kill cut in two)."""
     text = (stack.data_dir / "logs" / "metrics.log").read_text(errors="replace")
     lines = [ln for ln in text.splitlines() if "metrics.settled" in ln]
     restored = sum(int(n) for ln in lines for n in re.findall(r'restored_(?:points|lines)["=:\s]+(\d+)', ln))
     blocks = sum(int(n) for ln in lines for n in re.findall(r'rebuilt_blocks["=:\s]+(\d+)', ln))
-    return f"{len(lines)} events ({restored:,} points and lines stored again, {blocks:,} rollup blocks rebuilt)"
+    return f"{len(lines)} ({restored:,} points and lines stored again, {blocks:,} rollup blocks rebuilt)"
 
 
 def _get(stack: Stack, path: str, **params: Any) -> Any:
@@ -174,7 +175,7 @@ def test_nothing_is_lost_or_doubled_while_every_process_is_killed_in_turn(tmp_pa
             ("kills (-9), each then started again", bounced),
             ("points logged / stored / lost / twice", f"{logged:,} / {stored:,} / {lost:,} / {doubled:,}"),
             ("console lines, plots, files (all there, once)", f"{lines_ok:,}, {plots_ok:,}, {files_ok:,}"),
-            ("redelivered events a kill had left short, made good", settled),
+            ("redelivered events settled (a kill had cut their insert)", settled),
             ("duration of the kills", f"{took:.0f} s"),
         ]  # fmt: skip
         for figure, value in rows:
