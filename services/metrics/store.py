@@ -262,10 +262,12 @@ class ClickHouseScalarStore:
             restored = len(cols)
         # The rollups of the event's blocks: the view may have committed its part for a lost one,
         # or lost its own; a block whose count disagrees with the points is made again from them.
-        in_blocks = f"{where} AND bitShiftRight(iteration, {BLOCK_BITS}) BETWEEN {{fb:Int64}} AND {{lb:Int64}}"
-        points = self.client.query(
-            f"SELECT metric, variant, bitShiftRight(iteration, {BLOCK_BITS}) AS block, count() FROM scalars"
-            f" WHERE {in_blocks} GROUP BY metric, variant, block",
+        block = f"bitShiftRight(iteration, {BLOCK_BITS})"
+        made = self.client.query(
+            f"SELECT workspace, experiment_id, metric, variant, {block} AS block, count(), min(value), max(value),"
+            " sum(value), min(iteration), max((iteration, value)) FROM scalars"
+            f" WHERE {where} AND {block} BETWEEN {{fb:Int64}} AND {{lb:Int64}}"
+            " GROUP BY workspace, experiment_id, metric, variant, block",
             parameters=params,
         ).result_rows
         rolled = self.client.query(
@@ -273,22 +275,17 @@ class ClickHouseScalarStore:
             f" WHERE {where} AND block BETWEEN {{fb:Int64}} AND {{lb:Int64}} GROUP BY metric, variant, block",
             parameters=params,
         ).result_rows
-        truth = {(m, v, int(b)): int(n) for m, v, b, n in points}
+        truth = {(r[2], r[3], int(r[4])): r for r in made}  # (metric, variant, block): its row, as the view makes it
+        counts = {k: int(r[5]) for k, r in truth.items()}
         have = {(m, v, int(b)): int(n) for m, v, b, n in rolled}
-        wrong = sorted(k for k in truth.keys() | have.keys() if truth.get(k) != have.get(k))
+        wrong = sorted(k for k in counts.keys() | have.keys() if counts.get(k) != have.get(k))
         if wrong:
-            params["wrong"] = wrong
-            which = "(metric, variant, {b}) IN {{wrong:Array(Tuple(String, String, Int64))}}"
-            block = f"bitShiftRight(iteration, {BLOCK_BITS})"
-            rows = self.client.query(
-                f"SELECT workspace, experiment_id, metric, variant, {block} AS block, count(), min(value), max(value),"
-                " sum(value), min(iteration), max((iteration, value)) FROM scalars"
-                f" WHERE {where} AND {which.format(b=block)} GROUP BY workspace, experiment_id, metric, variant, block",
-                parameters=params,
-            ).result_rows
             self.client.command(
-                f"DELETE FROM scalar_blocks WHERE {where} AND {which.format(b='block')}", parameters=params
+                f"DELETE FROM scalar_blocks WHERE {where}"
+                " AND (metric, variant, block) IN {wrong:Array(Tuple(String, String, Int64))}",
+                parameters={**params, "wrong": wrong},
             )
+            rows = [truth[k] for k in wrong if k in truth]
             if rows:
                 columns = ["workspace", "experiment_id", "metric", "variant", "block", "n", "lo", "hi", "total"]
                 self._insert("scalar_blocks", rows, [*columns, "first_it", "last"], settings=_fresh(event.event_id))
